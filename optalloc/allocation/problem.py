@@ -1,0 +1,124 @@
+"""The solver-neutral allocation problem.
+
+Patients ``i = 1..n`` go to exactly one of the settings ``s = 1..m``. With ``x[i, s]`` binary::
+
+    maximise    sum_{i,s} benefit[i, s] * x[i, s]
+    subject to  sum_s x[i, s] = 1                              for every patient i
+                x[i, s] = 0                                    where allowed[i, s] is False
+                lower_k <= sum_{i,s} coef_k[i, s] * x[i, s] <= upper_k   for every limit k
+
+Every policy a planner states (staff hours per role, equipment, per-setting places, budget,
+minimum patients per setting, an equity floor for a group) is one such coupling row; patients
+pinned to a setting have a single allowed column. The problem holds only arrays, so backends
+build their models from them directly, and the generalized assignment problem is the special
+case with one capacity row per setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One coupling row ``lower <= sum coef * x <= upper``.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used in reports and scenario files (``home_nurse_hours``, ``budget``).
+    coef : ndarray of shape (n_patients, n_settings)
+        Use of the limit by each patient in each setting.
+    upper, lower : float
+        Bounds; ``inf`` / ``-inf`` when absent.
+    kind : str
+        ``resource``, ``budget``, ``places``, ``min_patients``, ``equity`` or ``capacity``;
+        lets reports group limits and the infeasibility diagnosis say what kind of limit clashes.
+    unit : str
+        What one unit of the row measures (``hours``, ``units``, ``patients``, ``EUR``).
+    """
+
+    name: str
+    coef: np.ndarray
+    upper: float = INF
+    lower: float = -INF
+    kind: str = "resource"
+    unit: str = ""
+
+    def usage(self, assignment: np.ndarray) -> float:
+        """Row activity for an assignment vector (setting index per patient)."""
+        rows = np.arange(self.coef.shape[0])
+        return float(self.coef[rows, assignment].sum())
+
+
+@dataclass(frozen=True)
+class AllocationProblem:
+    """Arrays that fully state one allocation instance; see the module docstring for the maths.
+
+    ``default_setting`` (an index into ``settings``) is the fallback a heuristic may use; the
+    optimiser treats it like any other allowed setting.
+    """
+
+    patient_ids: np.ndarray
+    settings: tuple[str, ...]
+    benefit: np.ndarray
+    allowed: np.ndarray
+    limits: tuple[Limit, ...] = ()
+    default_setting: int = 0
+    name: str = "allocation"
+    objective_unit: str = "benefit"
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, m = self.benefit.shape
+        if len(self.patient_ids) != n or len(self.settings) != m:
+            raise ValueError(
+                f"benefit has shape {self.benefit.shape} but there are {len(self.patient_ids)} "
+                f"patients and {len(self.settings)} settings"
+            )
+        if self.allowed.shape != (n, m):
+            raise ValueError(f"allowed has shape {self.allowed.shape}, expected {(n, m)}")
+        for limit in self.limits:
+            if limit.coef.shape != (n, m):
+                raise ValueError(f"limit {limit.name!r} has shape {limit.coef.shape}, expected {(n, m)}")
+        stranded = ~self.allowed.any(axis=1)
+        if stranded.any():
+            first = int(np.flatnonzero(stranded)[0])
+            raise ValueError(
+                f"patient {self.patient_ids[first]} has no allowed setting; every patient must be "
+                "allowed at least one setting (normally the default clinic)"
+            )
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.benefit.shape[0])
+
+    @property
+    def n_settings(self) -> int:
+        return int(self.benefit.shape[1])
+
+    def objective_value(self, assignment: np.ndarray) -> float:
+        """Total benefit of an assignment vector."""
+        return float(self.benefit[np.arange(self.n_patients), assignment].sum())
+
+    def violations(self, assignment: np.ndarray, tol: float = 1e-6) -> dict[str, float]:
+        """Limits an assignment breaks, with the amount by which each is exceeded (empty if feasible)."""
+        broken: dict[str, float] = {}
+        if not self.allowed[np.arange(self.n_patients), assignment].all():
+            broken["allowed"] = float((~self.allowed[np.arange(self.n_patients), assignment]).sum())
+        for limit in self.limits:
+            use = limit.usage(assignment)
+            scale = max(1.0, abs(limit.upper) if np.isfinite(limit.upper) else 1.0,
+                        abs(limit.lower) if np.isfinite(limit.lower) else 1.0)
+            if use > limit.upper + tol * scale:
+                broken[limit.name] = use - limit.upper
+            elif use < limit.lower - tol * scale:
+                broken[limit.name] = limit.lower - use
+        return broken
+
+    def is_feasible(self, assignment: np.ndarray, tol: float = 1e-6) -> bool:
+        return not self.violations(assignment, tol)

@@ -1,0 +1,85 @@
+"""Reading and writing tables safely.
+
+Writes go to a temporary file beside the target and are renamed into place, so a failure
+half-way never leaves a truncated file that a later step would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from optalloc.errors import OptallocError
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def table_format(path: Path) -> str:
+    """Return ``"csv"`` or ``"parquet"`` from the file name, or raise a clear error."""
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise OptallocError(
+        f"{path}: unknown table format. Use a file name ending in .csv, .csv.gz or .parquet."
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it onto ``path`` on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write a table as CSV or Parquet (chosen by extension), atomically."""
+    target = Path(path)
+    fmt = table_format(target)
+    with atomic_path(target) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, compression="gzip" if target.name.endswith(".gz") else None)
+        else:
+            frame.to_parquet(tmp, index=False)
+    return target
+
+
+def write_text(text: str, path: Path | str) -> Path:
+    """Write a text file atomically."""
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return target
+
+
+def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning parser failures into one clear paragraph."""
+    source = Path(path)
+    if not source.exists():
+        raise OptallocError(f"{source}: no such file. Check the path and try again.")
+    fmt = table_format(source)
+    try:
+        if fmt == "csv":
+            return pd.read_csv(source, **csv_options)  # type: ignore[arg-type]
+        return pd.read_parquet(source)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OptallocError(
+            f"{source}: the file could not be read as {fmt.upper()} ({first_line}). "
+            "It may be corrupt or truncated; re-export it from its source."
+        ) from exc
