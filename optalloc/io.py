@@ -70,9 +70,9 @@ def write_text(text: str, path: Path | str) -> Path:
 def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning parser failures into one clear paragraph."""
     source = Path(path)
+    fmt = table_format(source)
     if not source.exists():
         raise OptallocError(f"{source}: no such file. Check the path and try again.")
-    fmt = table_format(source)
     try:
         if fmt == "csv":
             return pd.read_csv(source, **csv_options)  # type: ignore[arg-type]

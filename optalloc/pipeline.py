@@ -1,0 +1,145 @@
+"""The fixed sequence every command runs: validate scenario, load cohort, score risk, estimate,
+build, solve, report. Cohort and risk depend only on their own scenario sections, so a
+:class:`PipelineCache` lets compare, sweep and sizing compute them once for many scenarios.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optalloc.allocation.backends import solve as solve_problem
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.build import build_problem
+from optalloc.allocation.greedy import greedy_allocation
+from optalloc.allocation.problem import AllocationProblem
+from optalloc.allocation.result import AllocationResult
+from optalloc.cohort.load import load_cohort_file, prepare_cohort
+from optalloc.estimates import Estimates, estimate
+from optalloc.scenario.loader import LoadedScenario, load_scenario
+
+
+@dataclass
+class PipelineCache:
+    """Cohorts and risk vectors already computed, keyed by the scenario sections they depend on."""
+
+    cohorts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    risks: dict[str, np.ndarray] = field(default_factory=dict)
+    risk_metrics: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """Everything known about a scenario before solving."""
+
+    loaded: LoadedScenario
+    cohort: pd.DataFrame
+    risk: np.ndarray
+    risk_metrics: pd.DataFrame | None
+    estimates: Estimates
+    problem: AllocationProblem
+    seconds: dict[str, float]
+
+    @property
+    def scenario(self) -> LoadedScenario:
+        return self.loaded
+
+
+@dataclass
+class Outcome:
+    """A solved scenario: the optimiser's plan and the current-practice greedy plan beside it."""
+
+    prepared: Prepared
+    result: AllocationResult
+    greedy: AllocationResult | None
+
+
+def _cohort_key(loaded: LoadedScenario) -> str:
+    spec = loaded.scenario.cohort
+    if spec.source == "file":
+        return f"file:{loaded.resolve(spec.path or '')}"
+    if spec.source == "workspace":
+        return f"workspace:{spec.table}"
+    return f"synthetic:{spec.patients}:{spec.seed}"
+
+
+def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
+    """The scenario's cohort: synthesised, read from a file, or taken from the workspace."""
+    spec = loaded.scenario.cohort
+    if spec.source == "file":
+        return load_cohort_file(loaded.resolve(spec.path or ""))
+    if spec.source == "workspace":
+        from optalloc.workspace import Workspace
+
+        return prepare_cohort(Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}")
+    from optalloc.cohort.synth import synthesize_cohort
+
+    return prepare_cohort(synthesize_cohort(spec.patients, spec.seed), source="synthetic cohort")
+
+
+def score_risk(loaded: LoadedScenario, cohort: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """30-day readmission probabilities: from a saved model if the scenario names one, else
+    out-of-fold probabilities of models fitted on the cohort itself."""
+    from optalloc import risk
+
+    spec = loaded.scenario.risk
+    if spec.model:
+        return risk.predict_cohort(loaded.resolve(spec.model), cohort), None
+    scored = risk.cohort_risk(cohort, seed=spec.seed)
+    return scored.probability, scored.metrics
+
+
+def prepare(scenario: str | Path | LoadedScenario, cache: PipelineCache | None = None) -> Prepared:
+    """Run every stage up to (not including) the solve."""
+    cache = cache if cache is not None else PipelineCache()
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    cohort_key = _cohort_key(loaded)
+    if cohort_key not in cache.cohorts:
+        cache.cohorts[cohort_key] = load_cohort(loaded)
+    cohort = cache.cohorts[cohort_key]
+    seconds["cohort"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    risk_key = f"{cohort_key}|{loaded.scenario.risk.model}|{loaded.scenario.risk.seed}"
+    if risk_key not in cache.risks:
+        cache.risks[risk_key], metrics = score_risk(loaded, cohort)
+        if metrics is not None:
+            cache.risk_metrics[risk_key] = metrics
+    risk = cache.risks[risk_key]
+    seconds["risk"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    estimates = estimate(cohort, risk, loaded)
+    problem = build_problem(loaded, estimates, cohort)
+    seconds["build"] = time.perf_counter() - start
+    return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds)
+
+
+def solve_prepared(
+    prepared: Prepared,
+    solver: str = "auto",
+    options: SolveOptions | None = None,
+    with_greedy: bool = True,
+) -> Outcome:
+    """Solve the prepared problem and, for comparison, the greedy current-practice plan."""
+    scenario = prepared.loaded.scenario
+    options = options or SolveOptions(time_limit=scenario.solver.time_limit,
+                                      relative_gap=scenario.solver.relative_gap)
+    greedy = greedy_allocation(prepared.problem) if with_greedy else None
+    if greedy is not None and greedy.status.has_plan and options.hint is None:
+        options = SolveOptions(**{**options.__dict__, "hint": greedy.assignment})
+    result = solve_problem(prepared.problem, solver=solver, options=options)
+    return Outcome(prepared, result, greedy)
+
+
+def run_scenario(scenario: str | Path | LoadedScenario, solver: str = "auto",
+                 options: SolveOptions | None = None, cache: PipelineCache | None = None) -> Outcome:
+    """Prepare and solve one scenario."""
+    return solve_prepared(prepare(scenario, cache), solver=solver, options=options)

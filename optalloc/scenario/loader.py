@@ -1,0 +1,138 @@
+"""Reading scenario TOML files, with ``extends`` for what-ifs that override only what changes."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from optalloc.errors import ScenarioError
+from optalloc.scenario.model import Scenario
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with where it came from and the merged text behind it."""
+
+    scenario: Scenario
+    path: Path
+    raw: dict[str, Any]
+    text_hash: str
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the scenario, taken relative to the scenario file's folder."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value (numbers, strings, lists) replaces the base's."""
+    merged: dict[str, Any] = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file. Check the path (scenarios live under scenarios/).")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc}). Fix the syntax at that line and try again.") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a UTF-8 text file; a scenario must be TOML text.") from exc
+
+
+def read_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The scenario's table with every ``extends`` parent merged underneath it."""
+    path = path.resolve()
+    if path in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path))
+        raise ScenarioError(f"{path}: 'extends' forms a cycle ({chain}). Remove one of the links.")
+    raw = _read_toml(path)
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: field 'extends' must be a file name such as \"baseline.toml\".")
+    base = read_raw(path.parent / parent, (*_seen, path))
+    child = {k: v for k, v in raw.items() if k != "extends"}
+    merged = deep_merge({k: v for k, v in base.items() if k != "extends"}, child)
+    merged["extends"] = parent
+    return merged
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def validate_raw(raw: dict[str, Any], path: Path) -> Scenario:
+    """Validate a merged table, turning pydantic's report into one paragraph naming the field."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:5]:
+            where = _field_path(tuple(error["loc"]))
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (check its spelling against the documented scenario fields)"
+            problems.append(f"field '{where}': {message}")
+        more = f" (and {len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
+        raise ScenarioError(
+            f"{path}: invalid scenario: " + "; ".join(problems) + more
+            + ". Correct the file and run again."
+        ) from None
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read, merge and validate one scenario file."""
+    source = Path(path)
+    raw = read_raw(source)
+    scenario = validate_raw(raw, source)
+    digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
+    return LoadedScenario(scenario=scenario, path=source.resolve(), raw=raw, text_hash=digest)
+
+
+def with_overrides(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> LoadedScenario:
+    """A copy with dotted-path values replaced (``resources.home_nurse_hours`` -> 4000), re-validated."""
+    raw: dict[str, Any] = dict(loaded.raw)
+    for dotted, value in overrides.items():
+        keys = dotted.split(".")
+        patch: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            patch = {key: patch}
+        raw = deep_merge(raw, patch)
+    scenario = validate_raw(raw, loaded.path)
+    digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
+    return LoadedScenario(scenario=scenario, path=loaded.path, raw=raw, text_hash=digest)
+
+
+def _flatten(raw: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            items.extend(_flatten(value, name + "."))
+        else:
+            items.append((name, repr(value)))
+    return items

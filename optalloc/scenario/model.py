@@ -1,0 +1,162 @@
+"""The validated scenario: one source of defaults for every stage.
+
+A scenario file states the world a plan is made for: the cohort, the care settings with what
+each costs and uses per visit, the limits on staff hours, equipment and budget, and the policy
+constraints. Unknown keys, negative capacities and references to settings or resources that do
+not exist are rejected before any expensive step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors, models are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CohortSpec(Strict):
+    """Where the patients come from: the built-in synthesiser, a file, or the workspace."""
+
+    source: Literal["synthetic", "file", "workspace"] = "synthetic"
+    patients: int = Field(5000, gt=0, description="number of synthetic patients")
+    seed: int = 0
+    path: str | None = Field(None, description="cohort file (CSV/Parquet), relative to the scenario")
+    table: str | None = Field(None, description="cohort name in the workspace database")
+
+    @model_validator(mode="after")
+    def _source_has_location(self) -> CohortSpec:
+        if self.source == "file" and not self.path:
+            raise ValueError("source = 'file' needs path = '<cohort.csv>'")
+        if self.source == "workspace" and not self.table:
+            raise ValueError("source = 'workspace' needs table = '<cohort name>'")
+        return self
+
+
+class RiskSpec(Strict):
+    """Readmission risk: out-of-fold probabilities from models fitted on the cohort, or a saved model."""
+
+    model: str | None = Field(None, description="saved model file (optalloc risk train); relative to the scenario")
+    seed: int = 0
+
+
+class ObjectiveSpec(Strict):
+    """How outcomes add up to the benefit the optimiser maximises."""
+
+    readmission_weight: NonNegative = 1.0
+    travel_hour_weight: NonNegative = 0.0
+    unit: str = "readmissions avoided"
+
+
+class SettingSpec(Strict):
+    """A care setting: what a patient's care there costs, uses and achieves over the horizon."""
+
+    label: str = ""
+    default: bool = False
+    effect: float = Field(0.0, ge=-1.0, le=1.0, description="relative reduction of 30-day readmission risk")
+    cost_per_visit: NonNegative = 0.0
+    cost_per_km: NonNegative = Field(0.0, description="cost per km of the patient's distance, per visit")
+    cost_per_patient: NonNegative = 0.0
+    staff_hours_per_visit: dict[str, NonNegative] = Field(default_factory=dict)
+    staff_hours_per_unit: dict[str, NonNegative] = Field(
+        default_factory=dict, description="extra hours per red-cell unit given at a visit"
+    )
+    staff_travel_hours_per_km: dict[str, NonNegative] = Field(
+        default_factory=dict, description="staff travel hours per km of the patient's distance, per visit"
+    )
+    equipment_per_patient: dict[str, NonNegative] = Field(default_factory=dict)
+    patient_travel_share: float = Field(1.0, ge=0.0, le=1.0, description="share of the clinic trip the patient still makes")
+    eligibility: str | None = Field(None, description="pandas expression over cohort columns")
+    min_patients: int | None = Field(None, ge=0)
+    max_patients: int | None = Field(None, ge=0)
+
+    def resources_used(self) -> set[str]:
+        return (set(self.staff_hours_per_visit) | set(self.staff_hours_per_unit)
+                | set(self.staff_travel_hours_per_km) | set(self.equipment_per_patient))
+
+
+class EquitySpec(Strict):
+    """At least ``min_share`` of the patients matching ``group`` are served in ``setting``."""
+
+    group: str = Field(description="pandas expression selecting the group, e.g. \"age >= 75\"")
+    setting: str
+    min_share: float = Field(ge=0.0, le=1.0)
+    name: str | None = None
+
+
+class SolverSpec(Strict):
+    time_limit: float = Field(60.0, gt=0)
+    relative_gap: float = Field(1e-6, ge=0)
+
+
+class Scenario(Strict):
+    """A what-if world; see ``scenarios/home_transfusion/baseline.toml`` for a commented example."""
+
+    name: str
+    description: str = ""
+    extends: str | None = None
+    horizon_weeks: float = Field(52.0, gt=0)
+    travel_speed_kmh: float = Field(40.0, gt=0)
+    cohort: CohortSpec = CohortSpec()
+    risk: RiskSpec = RiskSpec()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    settings: dict[str, SettingSpec]
+    resources: dict[str, NonNegative] = Field(default_factory=dict, description="limit per resource over the horizon")
+    budget: NonNegative | None = None
+    equity: list[EquitySpec] = Field(default_factory=list)
+    pins: dict[str, str] = Field(default_factory=dict, description="patient id -> setting")
+    solver: SolverSpec = SolverSpec()
+
+    @field_validator("resources")
+    @classmethod
+    def _no_nan(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, amount in value.items():
+            if math.isnan(amount):
+                raise ValueError(f"resource {key!r} is NaN")
+        return value
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Scenario:
+        if not self.settings:
+            raise ValueError("at least one setting is needed")
+        defaults = [name for name, spec in self.settings.items() if spec.default]
+        if len(defaults) != 1:
+            raise ValueError(
+                f"exactly one setting must have default = true (found {len(defaults)}: "
+                f"{', '.join(defaults) or 'none'})"
+            )
+        for name, spec in self.settings.items():
+            for resource in sorted(spec.resources_used()):
+                if resource not in self.resources:
+                    raise ValueError(
+                        f"settings.{name} uses resource {resource!r}, which is not declared under "
+                        f"[resources] (declared: {', '.join(sorted(self.resources)) or 'none'})"
+                    )
+            if spec.min_patients is not None and spec.max_patients is not None \
+                    and spec.min_patients > spec.max_patients:
+                raise ValueError(f"settings.{name}: min_patients exceeds max_patients")
+        used = set().union(*(spec.resources_used() for spec in self.settings.values()))
+        for resource in self.resources:
+            if resource not in used:
+                hint = " (the budget is a top-level key: put 'budget = ...' above the first [table])" \
+                    if resource == "budget" else ""
+                raise ValueError(f"resources.{resource} is declared but no setting uses it{hint}")
+        known = ", ".join(self.settings)
+        for k, rule in enumerate(self.equity):
+            if rule.setting not in self.settings:
+                raise ValueError(f"equity[{k}].setting: unknown setting {rule.setting!r} (known: {known})")
+        for patient, setting in self.pins.items():
+            if setting not in self.settings:
+                raise ValueError(f"pins.{patient}: unknown setting {setting!r} (known: {known})")
+        return self
+
+    @property
+    def default_setting(self) -> str:
+        return next(name for name, spec in self.settings.items() if spec.default)
