@@ -122,6 +122,19 @@ def prepare(scenario: str | Path | LoadedScenario, cache: PipelineCache | None =
     return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds)
 
 
+def prepare_from_estimates(scenario: str | Path | LoadedScenario, estimates_path: str | Path) -> Prepared:
+    """Skip cohort, risk and estimates: take a researcher's long estimates table as it is."""
+    from optalloc.estimates_io import read_estimates
+
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    start = time.perf_counter()
+    estimates = read_estimates(estimates_path, loaded)
+    problem = build_problem(loaded, estimates, None)
+    cohort = pd.DataFrame({"patient_id": estimates.patient_ids})
+    risk = np.full(len(cohort), np.nan)
+    return Prepared(loaded, cohort, risk, None, estimates, problem, {"build": time.perf_counter() - start})
+
+
 def solve_prepared(
     prepared: Prepared,
     solver: str = "auto",

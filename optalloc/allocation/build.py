@@ -53,9 +53,14 @@ def setting_place_limits(loaded: LoadedScenario, estimates: Estimates) -> list[L
     return limits
 
 
-def equity_floors(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataFrame) -> list[Limit]:
+def equity_floors(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataFrame | None) -> list[Limit]:
     """``sum_{i in G} x[i, s] >= min_share * |G|`` for each equity rule (group ``G``, setting ``s``)."""
     limits = []
+    if loaded.scenario.equity and cohort is None:
+        raise ScenarioError(
+            f"{loaded.path}: field 'equity' needs patient records to select its groups, but the "
+            "plan is made from precomputed estimates alone. Drop the equity rules or solve from a cohort."
+        )
     n, m = estimates.benefit.shape
     settings = list(estimates.settings)
     for k, rule in enumerate(loaded.scenario.equity):
@@ -93,7 +98,7 @@ def allowed_matrix(loaded: LoadedScenario, estimates: Estimates) -> np.ndarray:
     return allowed
 
 
-def build_problem(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataFrame) -> AllocationProblem:
+def build_problem(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataFrame | None) -> AllocationProblem:
     """Assemble every constraint family of the scenario into one problem."""
     limits = (
         resource_limits(loaded, estimates)

@@ -12,7 +12,7 @@ from optalloc.allocation.backends.base import SolveOptions
 from optalloc.cli.common import out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
 from optalloc.io import write_table
-from optalloc.pipeline import PipelineCache, prepare, solve_prepared
+from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
 from optalloc.scenario.report import comparison_frame, scenario_kpis
 
 
@@ -55,10 +55,11 @@ def register(app: typer.Typer) -> None:
         solver: SolverOption = Solver.auto,
         time_limit: TimeLimitOption = None,
         plan: Annotated[Path | None, typer.Option("--out", help="Write the plan (patient_id, setting) as CSV/Parquet.")] = None,
+        estimates: Annotated[Path | None, typer.Option("--estimates", help="Precomputed long table (patient_id, setting, benefit, cost, one column per resource); the scenario gives settings and limits.")] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Solve one scenario and show the plan's key figures."""
-        prepared = prepare(scenario)
+        prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
         outcome = solve_prepared(prepared, solver=solver.value, options=_options(time_limit))
         kpis = scenario_kpis(outcome)
         if plan is not None and outcome.result.assignment is not None:

@@ -1,0 +1,85 @@
+"""Reading precomputed estimates, so researchers can bring their own numbers to the optimiser.
+
+The long table has one row per patient and setting with columns ``patient_id``, ``setting``,
+``benefit``, ``cost`` and one column per resource the scenario limits; an optional boolean
+``eligible`` column marks settings a patient may not use. Missing (patient, setting) rows mean
+"not allowed". The scenario file supplies the settings and the limits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optalloc.errors import OptallocError
+from optalloc.estimates import Estimates
+from optalloc.io import read_table
+from optalloc.privacy import pseudonymize
+from optalloc.scenario.loader import LoadedScenario
+
+
+def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
+    """Turn a long estimates table into :class:`Estimates` in the scenario's setting order."""
+    source = str(path)
+    frame = read_table(path)
+    scenario = loaded.scenario
+    settings = tuple(scenario.settings)
+    required = ["patient_id", "setting", "benefit", "cost", *scenario.resources]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise OptallocError(
+            f"{source}: missing column(s) {', '.join(missing)}. An estimates table needs "
+            f"{', '.join(required)} (one column per resource of {loaded.path.name})."
+        )
+    unknown = ~frame["setting"].astype(str).isin(settings)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0]) + 1
+        raise OptallocError(
+            f"{source}: row {row} names the setting {frame['setting'].iloc[row - 1]!r}, which "
+            f"{loaded.path.name} does not define (its settings: {', '.join(settings)})."
+        )
+    numeric = ["benefit", "cost", *scenario.resources]
+    for column in numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
+            raise OptallocError(f"{source}: column {column!r} must be a number but row {row} "
+                                f"holds {frame[column].iloc[row - 1]!r}.")
+        frame[column] = values
+    frame["patient_id"] = pseudonymize(frame["patient_id"].astype(str))
+    if frame.duplicated(["patient_id", "setting"]).any():
+        row = int(np.flatnonzero(frame.duplicated(["patient_id", "setting"]).to_numpy())[0]) + 1
+        raise OptallocError(f"{source}: row {row} repeats a (patient_id, setting) pair; keep one row each.")
+
+    patients = pd.Index(frame["patient_id"].unique())
+    rows = patients.get_indexer(frame["patient_id"])
+    cols = pd.Index(settings).get_indexer(frame["setting"].astype(str))
+    n, m = len(patients), len(settings)
+
+    def matrix(column: str) -> np.ndarray:
+        out = np.zeros((n, m))
+        out[rows, cols] = frame[column].to_numpy(float)
+        return out
+
+    eligible = np.zeros((n, m), dtype=bool)
+    flags = frame["eligible"].astype(bool).to_numpy() if "eligible" in frame.columns else True
+    eligible[rows, cols] = flags
+    default = settings.index(scenario.default_setting)
+    lacking = ~np.isin(np.arange(n), rows[cols == default])
+    if lacking.any():
+        raise OptallocError(
+            f"{source}: patient {patients[int(np.flatnonzero(lacking)[0])]} has no row for the default "
+            f"setting {scenario.default_setting!r}; every patient needs one (it is always allowed)."
+        )
+    return Estimates(
+        patient_ids=patients.to_numpy(object),
+        settings=settings,
+        benefit=matrix("benefit"),
+        cost=matrix("cost"),
+        readmissions_avoided=matrix("readmissions_avoided") if "readmissions_avoided" in frame else np.full((n, m), np.nan),
+        travel_hours_saved=matrix("travel_hours_saved") if "travel_hours_saved" in frame else np.full((n, m), np.nan),
+        eligible=eligible,
+        usage={name: matrix(name) for name in scenario.resources},
+    )

@@ -1,0 +1,70 @@
+"""Precomputed estimates: read back exactly what ``Estimates.long_table`` writes; clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optalloc.allocation.build import build_problem
+from optalloc.cohort.load import prepare_cohort
+from optalloc.cohort.synth import synthesize_cohort
+from optalloc.errors import OptallocError, ScenarioError
+from optalloc.estimates import estimate
+from optalloc.estimates_io import read_estimates
+from optalloc.io import write_table
+from optalloc.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+
+def _long_table(tmp_path: Path):
+    loaded = load_scenario(SCENARIOS / "baseline.toml")
+    cohort = prepare_cohort(synthesize_cohort(80, seed=2), source="t")
+    est = estimate(cohort, np.linspace(0.1, 0.3, 80), loaded)
+    return loaded, est, est.long_table()
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    loaded, est, long = _long_table(tmp_path)
+    back = read_estimates(write_table(long, tmp_path / "est.parquet"), loaded)
+    assert list(back.patient_ids) == list(est.patient_ids)
+    np.testing.assert_allclose(back.benefit, est.benefit)
+    np.testing.assert_allclose(back.usage["home_nurse_hours"], est.usage["home_nurse_hours"])
+    assert np.array_equal(back.eligible, est.eligible)
+    problem = build_problem(loaded, back, None)
+    assert problem.n_patients == 80
+
+
+def test_missing_rows_mean_not_allowed(tmp_path: Path) -> None:
+    loaded, _, long = _long_table(tmp_path)
+    long = long[long["eligible"]].drop(columns=["eligible"])
+    back = read_estimates(write_table(long, tmp_path / "e.csv"), loaded)
+    assert back.eligible[:, 0].all() and not back.eligible[:, 1].all()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda f: f.drop(columns=["home_nurse_hours"]), "missing column(s) home_nurse_hours"),
+        (lambda f: f.assign(setting=f["setting"].where(f.index != 3, "spa")), "row 4 names the setting 'spa'"),
+        (lambda f: f.assign(cost=f["cost"].astype(object).where(f.index != 5, "cheap")), "row 6"),
+        (lambda f: f[f["setting"] != "clinic"], "no row for the default setting"),
+        (lambda f: f.iloc[list(range(len(f))) + [0]], "repeats"),
+    ],
+)
+def test_bad_estimates(tmp_path: Path, mutate, expected: str) -> None:
+    loaded, _, long = _long_table(tmp_path)
+    path = tmp_path / "bad.csv"
+    mutate(long).to_csv(path, index=False)
+    with pytest.raises(OptallocError) as info:
+        read_estimates(path, loaded)
+    assert expected in str(info.value) and str(path) in str(info.value)
+
+
+def test_equity_needs_a_cohort(tmp_path: Path) -> None:
+    loaded = load_scenario(SCENARIOS / "equity_frail.toml")
+    _, _, long = _long_table(tmp_path)
+    est = read_estimates(write_table(long, tmp_path / "e.csv"), loaded)
+    with pytest.raises(ScenarioError, match="equity"):
+        build_problem(loaded, est, None)
