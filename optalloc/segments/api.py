@@ -1,0 +1,131 @@
+"""One call for the pipeline: features -> consensus clustering -> rules -> profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optalloc.errors import CohortError
+from optalloc.privacy import suppress_small_counts
+from optalloc.segments.ensemble import ConsensusClustering
+from optalloc.segments.features import CohortFeatures
+from optalloc.segments.profile import segment_profiles
+from optalloc.segments.rules import Rule, describe_segments, rules_frame
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class SegmentationResult:
+    """Everything segmentation produces, as plain arrays and tables.
+
+    Attributes
+    ----------
+    labels
+        Segment per patient (row order of the input cohort); 0 is the largest segment.
+    k
+        Number of segments.
+    k_table
+        One row per candidate ``k``: PAC, stability, consensus index, silhouette, chosen, reason.
+    profiles
+        One row per segment: name, size, share, means, shares, readmission rate.
+    rules
+        One row per segment: ``expression`` (for ``DataFrame.eval``), ``words``,
+        ``n_conditions``, ``coverage``, ``precision``, ``matched``, ``size``.
+    rule_objects
+        The same rules as :class:`~optalloc.segments.rules.Rule` objects (masks, conditions).
+    model, features
+        The fitted clustering and feature encoder; ``model.predict(features.transform(new))``
+        assigns new patients to the segments.
+    """
+
+    labels: np.ndarray
+    k: int
+    k_table: pd.DataFrame
+    profiles: pd.DataFrame
+    rules: pd.DataFrame
+    rule_objects: list[Rule] = field(repr=False)
+    model: ConsensusClustering = field(repr=False)
+    features: CohortFeatures = field(repr=False)
+
+    def assignments(self, cohort: pd.DataFrame) -> pd.DataFrame:
+        """``patient_id`` and ``segment`` per patient (what ``optalloc segment --out`` writes)."""
+        return pd.DataFrame({"patient_id": cohort["patient_id"].to_numpy(), "segment": self.labels})
+
+    def segment_names(self) -> dict[int, str]:
+        return dict(zip(self.profiles["segment"].astype(int), self.profiles["name"]))
+
+
+def segment_cohort(
+    cohort: pd.DataFrame,
+    k: int | str = "auto",
+    seed: int = 0,
+    *,
+    k_range: tuple[int, int] = (2, 8),
+    sample_size: int = 1000,
+    n_base: int = 20,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    shareable: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SegmentationResult:
+    """Segment a cohort and describe each segment by a rule and a profile.
+
+    Parameters
+    ----------
+    cohort
+        A validated cohort (:func:`optalloc.cohort.schema.validate_cohort`); extra columns
+        such as ``true_type`` or ``readmitted_30d`` are never used as features.
+    k
+        ``"auto"`` (chosen by stability and silhouette in ``k_range``) or a number of segments.
+    seed
+        Random state of the sample, the base clusterings and the rule search.
+    numeric, categorical
+        Feature columns; default: the schema's features.
+    shareable
+        Suppress counts below 11 in the profiles (see :mod:`optalloc.segments.profile`) and in
+        the rules' ``matched`` and ``size``.
+    progress
+        ``progress(stage, done, total)`` for a progress bar.
+    """
+    if isinstance(k, str) and k != "auto":
+        try:
+            k = int(k)
+        except ValueError:
+            raise CohortError(f"k must be 'auto' or a whole number of segments. Got {k!r} instead.") from None
+    if not isinstance(k, str) and int(k) < 1:
+        raise CohortError(f"k must be at least 1. Got {k!r} instead.")
+    if len(cohort) < 20:
+        raise CohortError(
+            f"The cohort has {len(cohort)} patients; segmentation needs at least 20. Load a larger cohort."
+        )
+    report = progress or (lambda stage, done, total: None)
+    encoder = CohortFeatures(numeric=numeric, categorical=categorical)
+    X = encoder.fit_transform(cohort)
+    model = ConsensusClustering(n_clusters=k, k_range=k_range, sample_size=sample_size,
+                                n_base=n_base, random_state=seed)
+    try:
+        labels = model.fit_predict(X, progress=lambda done, total: report("clustering", done, total))
+    except ValueError as exc:
+        raise CohortError(f"Segmentation cannot run on this cohort: {exc}") from exc
+    report("rules", 0, 1)
+    rule_objects = describe_segments(cohort, labels, numeric=encoder.numeric_ + encoder.boolean_,
+                                     categorical=encoder.categorical_, random_state=seed)
+    report("rules", 1, 1)
+    profiles = segment_profiles(cohort, labels, rule_objects, shareable=shareable)
+    rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
+    if shareable:
+        rules = suppress_small_counts(rules, ["matched", "size"])
+    return SegmentationResult(
+        labels=labels,
+        k=int(model.n_clusters_),
+        k_table=model.k_table_,
+        profiles=profiles,
+        rules=rules,
+        rule_objects=rule_objects,
+        model=model,
+        features=encoder,
+    )

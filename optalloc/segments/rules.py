@@ -1,0 +1,291 @@
+"""Describe each segment by at most three readable conditions, with their coverage and precision.
+
+A segment is only usable by clinicians and by scenario files if it can be stated as a rule:
+``transfusions_per_28d >= 2 and distance_km < 50``. For each segment a beam search over
+conditions of the form ``column >= t``, ``column < t`` (``t`` a rounded quantile of the
+column), ``column == 'value'`` (categories) and ``column == True/False`` (flags) looks for the
+conjunction of at most ``max_conditions`` conditions that maximises the F-beta score
+(``beta = 0.7``: precision counts a little more than coverage) of
+
+* **coverage**  = share of the segment's patients the rule matches (recall), and
+* **precision** = share of the matched patients who are in the segment.
+
+The search runs on a sample (``search_rows``) with a condition-by-patient indicator matrix, so
+each step is one matrix product; the reported coverage and precision are then computed on all
+patients. Each rule is returned as plain words and as an expression that
+:meth:`pandas.DataFrame.eval` (and ``query``) evaluate to the same mask, so scenario files can
+use it as an eligibility filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+COLUMN_WORDS: dict[str, str] = {
+    "age": "age",
+    "sex": "sex",
+    "diagnosis": "diagnosis",
+    "transfusions_per_28d": "transfusions per 28 days",
+    "units_per_visit": "units per visit",
+    "haemoglobin_g_dl": "haemoglobin (g/dL)",
+    "distance_km": "distance to the unit (km)",
+    "frailty": "frailty score",
+    "comorbidity_count": "comorbidities",
+    "prior_reaction": "a prior transfusion reaction",
+    "admissions_past_year": "admissions in the past year",
+    "ed_visits_past_year": "ED visits in the past year",
+}
+# Category values as people write them (others: underscores become spaces).
+VALUE_WORDS: dict[str, str] = {
+    "ckd_anaemia": "CKD anaemia",
+    "myelodysplastic_syndrome": "MDS",
+    "chemotherapy_anaemia": "chemotherapy-induced anaemia",
+    "sickle_cell_disease": "sickle cell disease",
+}
+QUANTILES = np.linspace(0.05, 0.95, 19)
+MAX_LEVELS = 30
+# The search maximises F-beta; beta < 1 weighs precision more than coverage, because a rule
+# used as an eligibility filter should above all select the right patients.
+BETA = 0.7
+
+
+def _words(column: str) -> str:
+    return COLUMN_WORDS.get(column, column.replace("_", " "))
+
+
+def value_words(value: str) -> str:
+    """A category value in words: ``ckd_anaemia`` -> ``CKD anaemia``."""
+    return VALUE_WORDS.get(value, value.replace("_", " "))
+
+
+def _nice(value: float) -> float:
+    """Round a threshold to two significant digits (47.3 -> 47, 1.83 -> 1.8, 0.0123 -> 0.012)."""
+    if value == 0 or not np.isfinite(value):
+        return float(value)
+    return float(f"{value:.2g}")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition ``column op value`` with ``op`` in ``>=``, ``<``, ``==``."""
+
+    column: str
+    op: str
+    value: float | str | bool
+
+    def expression(self) -> str:
+        """pandas ``eval``/``query`` syntax: ``age >= 65``, ``diagnosis == 'thalassaemia'``."""
+        name = self.column if self.column.isidentifier() else f"`{self.column}`"
+        if isinstance(self.value, bool | np.bool_):
+            return f"{name} == {bool(self.value)}"
+        if isinstance(self.value, str):
+            return f"{name} == {self.value!r}"
+        return f"{name} {self.op} {self.value:g}"
+
+    def words(self) -> str:
+        """The condition in plain words: ``age at least 65``, ``diagnosis is thalassaemia``."""
+        label = _words(self.column)
+        if isinstance(self.value, bool | np.bool_):
+            return label if self.value else f"no {label.removeprefix('a ')}"
+        if isinstance(self.value, str):
+            return f"{label} is {value_words(self.value)}"
+        return f"{label} {'at least' if self.op == '>=' else 'below'} {self.value:g}"
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[self.column]
+        if isinstance(self.value, bool | np.bool_):
+            return values.astype(bool).to_numpy() == bool(self.value)
+        if isinstance(self.value, str):
+            return values.astype(str).to_numpy() == self.value
+        numbers = values.to_numpy(dtype=float)
+        return numbers >= self.value if self.op == ">=" else numbers < self.value
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A conjunction of conditions describing one segment, with its quality on all patients."""
+
+    segment: int
+    conditions: tuple[Condition, ...]
+    coverage: float
+    precision: float
+    matched: int
+    size: int
+
+    @property
+    def expression(self) -> str:
+        return " and ".join(c.expression() for c in self.conditions) if self.conditions else "index == index"
+
+    @property
+    def words(self) -> str:
+        return " and ".join(c.words() for c in self.conditions) if self.conditions else "all patients"
+
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.ones(len(frame), dtype=bool)
+        for condition in self.conditions:
+            out &= condition.mask(frame)
+        return out
+
+
+def candidate_conditions(
+    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> list[Condition]:
+    """All conditions the search may use: rounded-quantile thresholds, categories and flags."""
+    conditions: list[Condition] = []
+    for column in numeric:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            conditions += [Condition(column, "==", True), Condition(column, "==", False)]
+            continue
+        numbers = values.to_numpy(dtype=float)
+        integer = bool(np.all(numbers == np.round(numbers)))
+        thresholds = np.quantile(numbers, QUANTILES)
+        thresholds = np.round(thresholds) if integer else np.array([_nice(t) for t in thresholds])
+        for t in np.unique(thresholds):
+            if numbers.min() < t <= numbers.max():  # both sides non-empty
+                t = float(t)
+                conditions += [Condition(column, ">=", t), Condition(column, "<", t)]
+    for column in categorical:
+        for level in frame[column].astype(str).value_counts().index[:MAX_LEVELS]:
+            conditions.append(Condition(column, "==", str(level)))
+    return conditions
+
+
+def _f_beta(tp: np.ndarray, matched: np.ndarray, positives: float, beta: float) -> np.ndarray:
+    """F-beta of precision ``tp / matched`` and coverage ``tp / positives``."""
+    b2 = beta * beta
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(matched > 0, (1.0 + b2) * tp / (b2 * positives + matched), 0.0)
+
+
+def _search(
+    indicators: np.ndarray,
+    conditions: list[Condition],
+    target: np.ndarray,
+    max_conditions: int,
+    beam_width: int,
+    min_gain: float,
+    beta: float,
+) -> tuple[int, ...]:
+    """Beam search for the condition set (indices) with the best F-beta against ``target``."""
+    positives = float(target.sum())
+    keys = [(c.column, c.op if not isinstance(c.value, str) else c.value) for c in conditions]
+    beam: list[tuple[float, tuple[int, ...], np.ndarray]] = [
+        (0.0, (), np.ones(indicators.shape[1], dtype=np.float32))
+    ]
+    best_score, best = 0.0, ()
+    for _depth in range(max_conditions):
+        scored: dict[tuple[int, ...], tuple[float, np.ndarray]] = {}
+        for score, chosen, current in beam:
+            tp = indicators @ (current * target)
+            matched = indicators @ current
+            fscore = _f_beta(tp, matched, positives, beta)
+            used = {keys[i] for i in chosen}
+            for i in np.argsort(-fscore, kind="stable")[: 4 * beam_width]:
+                if keys[i] in used or fscore[i] < score + min_gain:
+                    continue
+                key = tuple(sorted(chosen + (int(i),)))
+                if key not in scored:
+                    scored[key] = (float(fscore[i]), current * indicators[i])
+        if not scored:
+            break
+        ranked = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:beam_width]
+        beam = [(score, key, mask) for key, (score, mask) in ranked]
+        if beam[0][0] >= best_score + min_gain:
+            best_score, best = beam[0][0], beam[0][1]
+    return best
+
+
+def describe_segments(
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    max_conditions: int = 3,
+    beam_width: int = 4,
+    min_gain: float = 0.01,
+    search_rows: int = 20_000,
+    beta: float = BETA,
+    random_state: int = 0,
+) -> list[Rule]:
+    """One :class:`Rule` per segment (in label order), searched on a sample, scored on all rows.
+
+    Parameters
+    ----------
+    frame
+        The cohort (raw, readable columns: rules are stated in the units users know).
+    labels
+        Segment label per row of ``frame``.
+    numeric, categorical
+        Columns rules may use; default: the schema's features present in ``frame``.
+    max_conditions
+        At most this many conditions per rule (3: more is no longer readable).
+    min_gain
+        A further condition must raise the score by at least this much, so rules stay short.
+    beta
+        Weight of coverage against precision in the F-beta score the search maximises.
+    """
+    if not 1 <= max_conditions <= 3:
+        raise ValueError(f"max_conditions must be 1, 2 or 3. Got {max_conditions!r} instead.")
+    labels = np.asarray(labels)
+    if len(labels) != len(frame):
+        raise ValueError(f"labels has {len(labels)} entries but the cohort has {len(frame)} rows.")
+    numeric = [c for c in (NUMERIC_FEATURES if numeric is None else numeric) if c in frame.columns]
+    categorical = [c for c in (CATEGORICAL_FEATURES if categorical is None else categorical) if c in frame.columns]
+    rng = np.random.RandomState(random_state)
+    rows = np.arange(len(frame))
+    if len(frame) > search_rows:
+        rows = np.sort(rng.choice(len(frame), size=search_rows, replace=False))
+    sample = frame.iloc[rows]
+    conditions = candidate_conditions(sample, numeric, categorical)
+    indicators = np.vstack([c.mask(sample) for c in conditions]).astype(np.float32) if conditions else np.zeros((0, len(rows)), np.float32)
+    rules = []
+    with threadpool_limits(limits=1):  # small products: threads cost more than they save
+        for segment in np.unique(labels):
+            target = (labels[rows] == segment).astype(np.float32)
+            chosen = _search(indicators, conditions, target, max_conditions, beam_width, min_gain, beta) if conditions else ()
+            # Categories first, then numeric conditions by column name.
+            picked = tuple(sorted((conditions[i] for i in chosen),
+                                  key=lambda c: (isinstance(c.value, float), c.column, c.op)))
+            rules.append(score_rule(frame, labels, int(segment), picked))
+    return rules
+
+
+def score_rule(frame: pd.DataFrame, labels: np.ndarray, segment: int, conditions: tuple[Condition, ...]) -> Rule:
+    """Coverage and precision of ``conditions`` for ``segment`` on every row of ``frame``."""
+    in_segment = np.asarray(labels) == segment
+    rule = Rule(segment, conditions, 0.0, 0.0, 0, int(in_segment.sum()))
+    match = rule.mask(frame)
+    hits = int((match & in_segment).sum())
+    matched = int(match.sum())
+    return Rule(
+        segment=segment,
+        conditions=conditions,
+        coverage=hits / rule.size if rule.size else float("nan"),
+        precision=hits / matched if matched else float("nan"),
+        matched=matched,
+        size=rule.size,
+    )
+
+
+def rules_frame(rules: Sequence[Rule]) -> pd.DataFrame:
+    """Rules as a table: segment, expression, plain words, conditions, coverage, precision."""
+    return pd.DataFrame(
+        {
+            "segment": [r.segment for r in rules],
+            "expression": [r.expression for r in rules],
+            "words": [r.words for r in rules],
+            "n_conditions": [len(r.conditions) for r in rules],
+            "coverage": [r.coverage for r in rules],
+            "precision": [r.precision for r in rules],
+            "matched": [r.matched for r in rules],
+            "size": [r.size for r in rules],
+        }
+    )
