@@ -62,6 +62,11 @@ def register(app: typer.Typer) -> None:
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
         outcome = solve_prepared(prepared, solver=solver.value, options=_options(time_limit))
         kpis = scenario_kpis(outcome)
+        from optalloc.cli.studio import record
+
+        record("solve", [prepared], {"solver": solver.value, "time_limit": time_limit,
+                                     "estimates": str(estimates.resolve()) if estimates else None},
+               [kpis], {**prepared.seconds, "solve": outcome.result.seconds}, quiet=as_json)
         if plan is not None and outcome.result.assignment is not None:
             write_table(outcome.result.plan(prepared.problem), plan)
         if as_json:
@@ -77,14 +82,42 @@ def register(app: typer.Typer) -> None:
         scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files; the first is the reference.")],
         solver: SolverOption = Solver.auto,
         time_limit: TimeLimitOption = None,
+        csv: Annotated[Path | None, typer.Option("--csv", help="Also write the comparison as a long CSV (kpi, scenario, value, diff, diff_pct).")] = None,
         as_json: JsonOption = False,
+        keep: Annotated[bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")] = True,
     ) -> None:
-        """Solve several scenarios and compare them side by side."""
-        kpis = solve_scenarios(scenarios, solver, time_limit, show_progress=True)
+        """Solve several scenarios and compare them side by side, with each one's difference from the first."""
+        import time
+
+        from optalloc.cli.studio import differences_table, record
+        from optalloc.scenario.loader import load_scenario
+        from optalloc.scenario.report import differences_by_scenario, differences_frame
+        from optalloc.studio.runs import compare_results
+
+        start = time.perf_counter()
+        params = {"solver": solver.value, "time_limit": time_limit}
+        cache = PipelineCache()
+        prepared, kpis = [], []
+        with progress(True) as bar:
+            task = bar.add_task("solving scenarios", total=len(scenarios))
+            for path in scenarios:
+                bar.update(task, description=f"solving {path.name}")
+                ready, (item,) = compare_results([load_scenario(path)], params, cache)
+                prepared += ready
+                kpis.append(item)
+                bar.advance(task)
+        long = differences_frame(kpis)
+        if csv is not None:
+            write_table(long, csv)
+        run_id = record("compare", prepared, params, kpis, {"total": time.perf_counter() - start},
+                        quiet=as_json) if keep else None
         if as_json:
-            print_json(kpis)
+            diffs = differences_by_scenario(kpis)
+            print_json([{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis])
             return
-        out.print(frame_table(comparison_frame(kpis), title="Scenario comparison"))
+        out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+        if csv is not None:
+            out.print(f"wrote {csv}", highlight=False)
 
     @app.command()
     @user_errors

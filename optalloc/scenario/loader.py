@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +13,24 @@ from pydantic import ValidationError
 
 from optalloc.errors import ScenarioError
 from optalloc.scenario.model import Scenario
+from optalloc.scenario.uncertain import Distribution, split_distributions
 
 
 @dataclass(frozen=True)
 class LoadedScenario:
-    """A validated scenario with where it came from and the merged text behind it."""
+    """A validated scenario with where it came from and the merged text behind it.
+
+    ``scenario`` is always point-valued: a distribution in the file stands there at its expected
+    value, and ``distributions`` (dotted path -> :class:`Distribution`) keeps the distribution
+    itself for the uncertainty analysis. ``raw`` is the merged table as written, distributions
+    included.
+    """
 
     scenario: Scenario
     path: Path
     raw: dict[str, Any]
     text_hash: str
+    distributions: dict[str, Distribution] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -107,14 +115,28 @@ def validate_raw(raw: dict[str, Any], path: Path) -> Scenario:
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read, merge and validate one scenario file."""
     source = Path(path)
-    raw = read_raw(source)
-    scenario = validate_raw(raw, source)
+    return from_raw(read_raw(source), source)
+
+
+def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
+    """Validate a merged table (as read, or as stored with a recorded run) into a LoadedScenario.
+
+    Distribution tables are replaced by their expected values before validation and kept
+    beside the point-valued scenario.
+    """
+    point, distributions = split_distributions(raw, path)
+    scenario = validate_raw(point, path)
     digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
-    return LoadedScenario(scenario=scenario, path=source.resolve(), raw=raw, text_hash=digest)
+    return LoadedScenario(scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest,
+                          distributions=distributions)
 
 
 def with_overrides(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> LoadedScenario:
-    """A copy with dotted-path values replaced (``resources.home_nurse_hours`` -> 4000), re-validated."""
+    """A copy with dotted-path values replaced (``resources.home_nurse_hours`` -> 4000), re-validated.
+
+    A number replaces a distribution at the same path (that is how a draw is made); a path
+    into a distribution (``settings.home.effect.mode``) changes one of its parameters.
+    """
     raw: dict[str, Any] = dict(loaded.raw)
     for dotted, value in overrides.items():
         keys = dotted.split(".")
@@ -122,9 +144,7 @@ def with_overrides(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> Load
         for key in reversed(keys[:-1]):
             patch = {key: patch}
         raw = deep_merge(raw, patch)
-    scenario = validate_raw(raw, loaded.path)
-    digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
-    return LoadedScenario(scenario=scenario, path=loaded.path, raw=raw, text_hash=digest)
+    return from_raw(raw, loaded.path)
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

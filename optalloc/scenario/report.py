@@ -99,3 +99,59 @@ def comparison_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
     frame.index.name = "kpi"
     frame.columns.name = "scenario"
     return frame
+
+
+# Which way is better for each key figure, for colouring differences (+1 higher is better,
+# -1 lower is better, 0 neither: patient counts and resource use are choices, not scores).
+BETTER: dict[str, int] = {
+    "benefit": 1, "readmissions avoided": 1, "travel hours saved": 1, "cost": -1,
+    "greedy benefit": 1, "gain over greedy %": 1, "gap": -1, "seconds": -1,
+}
+
+
+def better_direction(kpi: str) -> int:
+    """+1, -1 or 0 for a row label of :func:`comparison_frame`."""
+    return BETTER.get(kpi, 0)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    return None
+
+
+def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table: one row per key figure and scenario, with its value and its difference from
+    the first scenario (absolute and percent; empty for the first scenario and for text)."""
+    frame = comparison_frame(kpis)
+    reference = frame.columns[0]
+    rows = []
+    for kpi, row in frame.iterrows():
+        base = _number(row[reference])
+        for scenario in frame.columns:
+            value = row[scenario]
+            number = _number(value)
+            diff = pct = None
+            if scenario != reference and number is not None and base is not None \
+                    and np.isfinite(number) and np.isfinite(base):
+                diff = number - base
+                pct = 100.0 * diff / abs(base) if base else None
+            rows.append({"kpi": kpi, "scenario": scenario, "value": value, "diff": diff, "diff_pct": pct,
+                         "better": better_direction(str(kpi))})
+    return pd.DataFrame(rows, columns=["kpi", "scenario", "value", "diff", "diff_pct", "better"])
+
+
+def differences_by_scenario(kpis: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``{scenario: {kpi: {"diff": ..., "diff_pct": ...}}}`` against the first, for JSON output."""
+    long = differences_frame(kpis)
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for row in long.itertuples(index=False):
+        if row.diff is None or (isinstance(row.diff, float) and np.isnan(row.diff)):
+            continue
+        out.setdefault(row.scenario, {})[row.kpi] = {
+            "diff": float(row.diff),
+            "diff_pct": None if row.diff_pct is None or np.isnan(row.diff_pct) else float(row.diff_pct),
+        }
+    return out

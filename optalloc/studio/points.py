@@ -1,0 +1,192 @@
+"""One variant of a prepared scenario: its problem, its solve and its key figures.
+
+A *variant* is a set of dotted-path overrides (``{"resources.home_nurse_hours": 4000}``).
+When every override is the bound of an existing limit (a resource, the budget, a setting's
+``max_patients``/``min_patients``), the prepared problem is reused with that ``Limit``'s bound
+replaced (``dataclasses.replace``): no re-estimation, the arrays are shared. Any other
+override re-estimates from the prepared cohort and risk (never recomputed), and a change to
+the cohort or risk sections prepares from scratch with a worker-local cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.problem import AllocationProblem, Limit
+from optalloc.allocation.result import AllocationResult
+from optalloc.errors import OptallocError
+from optalloc.estimates import Estimates
+from optalloc.pipeline import PipelineCache, Prepared
+from optalloc.scenario.loader import LoadedScenario, with_overrides
+
+_WORKER_CACHE = PipelineCache()
+
+
+def limit_target(loaded: LoadedScenario, path: str) -> tuple[str, str] | None:
+    """``(limit name, "upper"|"lower")`` when ``path`` is the bound of a limit, else None."""
+    keys = path.split(".")
+    scenario = loaded.scenario
+    if keys == ["budget"] and scenario.budget is not None:
+        return "budget", "upper"
+    if len(keys) == 2 and keys[0] == "resources" and keys[1] in scenario.resources:
+        return keys[1], "upper"
+    if len(keys) == 3 and keys[0] == "settings" and keys[1] in scenario.settings:
+        spec = scenario.settings[keys[1]]
+        if keys[2] == "max_patients" and spec.max_patients is not None:
+            return f"{keys[1]}_patients", "upper"
+        if keys[2] == "min_patients" and spec.min_patients is not None:
+            return f"{keys[1]}_patients", "lower"
+    return None
+
+
+def is_limit_only(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> bool:
+    """True when every override moves the bound of a limit the problem already has."""
+    return all(limit_target(loaded, path) is not None for path in overrides)
+
+
+def with_bounds(problem: AllocationProblem, loaded: LoadedScenario,
+                overrides: Mapping[str, float]) -> AllocationProblem:
+    """The problem with the overridden limit bounds; coefficient arrays are shared, not copied."""
+    changes: dict[str, dict[str, float]] = {}
+    for path, value in overrides.items():
+        target = limit_target(loaded, path)
+        if target is None:
+            raise OptallocError(f"'{path}' is not the bound of a limit of scenario {loaded.name!r}.")
+        if not np.isfinite(float(value)) or float(value) < 0:
+            raise OptallocError(f"'{path}' = {value!r}: a limit must be a finite number >= 0.")
+        changes.setdefault(target[0], {})[target[1]] = float(value)
+    limits: list[Limit] = [
+        dataclasses.replace(limit, **changes[limit.name]) if limit.name in changes else limit
+        for limit in problem.limits
+    ]
+    return dataclasses.replace(problem, limits=tuple(limits))
+
+
+def variant(prepared: Prepared, overrides: Mapping[str, Any]) -> tuple[AllocationProblem, Estimates]:
+    """Problem and estimates of ``prepared`` with ``overrides`` applied (see module docstring)."""
+    if not overrides:
+        return prepared.problem, prepared.estimates
+    loaded = prepared.loaded
+    if is_limit_only(loaded, overrides):
+        return with_bounds(prepared.problem, loaded, overrides), prepared.estimates
+    from optalloc.allocation.build import build_problem
+    from optalloc.estimates import estimate
+    from optalloc.pipeline import prepare
+
+    changed = with_overrides(loaded, overrides)
+    if any(path.split(".")[0] in ("cohort", "risk") for path in overrides):
+        again = prepare(changed, _WORKER_CACHE)
+        return again.problem, again.estimates
+    estimates = estimate(prepared.cohort, prepared.risk, changed)
+    return build_problem(changed, estimates, prepared.cohort), estimates
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """How every solve of an analysis runs; ``None`` falls back to the scenario's ``[solver]``."""
+
+    solver: str = "auto"
+    threads: int = 1
+    time_limit: float | None = None
+    relative_gap: float | None = None
+    seed: int = 0
+
+
+def solve_options(loaded: LoadedScenario, settings: SolveSettings, hint: np.ndarray | None) -> SolveOptions:
+    """The scenario's solver settings, overridden by ``settings``, with a warm start."""
+    spec = loaded.scenario.solver
+    gap = settings.relative_gap if settings.relative_gap is not None else spec.relative_gap
+    return SolveOptions(time_limit=settings.time_limit or spec.time_limit, relative_gap=gap,
+                        threads=settings.threads, seed=settings.seed, hint=hint)
+
+
+def solve(problem: AllocationProblem, solver: str, options: SolveOptions) -> AllocationResult:
+    """The backends' ``solve``, imported late so this module loads before a backend is chosen."""
+    from optalloc.allocation.backends import solve as solve_problem
+
+    return solve_problem(problem, solver=solver, options=options)
+
+
+def first_hint(problem: AllocationProblem) -> np.ndarray | None:
+    """The greedy current-practice plan as a starting point, when it keeps every limit."""
+    from optalloc.allocation.greedy import greedy_allocation
+
+    greedy = greedy_allocation(problem)
+    return greedy.assignment if greedy.status.has_plan else None
+
+
+def point_kpis(problem: AllocationProblem, estimates: Estimates, result: AllocationResult) -> dict[str, Any]:
+    """Flat key figures of one solved variant (everything the target language can name)."""
+    eligible = {name: int(problem.allowed[:, j].sum()) for j, name in enumerate(problem.settings)}
+    kpis: dict[str, Any] = {
+        "status": result.status.value,
+        "solver": result.solver,
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+        "seconds": result.seconds,
+        "patients": result.patients_per_setting(problem),
+        "eligible": eligible,
+        "use": {},
+        "limit": {limit.name: (limit.upper if np.isfinite(limit.upper) else limit.lower) for limit in problem.limits},
+        "marginal_value": {limit.name: result.duals.get(limit.name, float("nan")) for limit in problem.limits},
+    }
+    kpis.update(plan_totals(problem, estimates, result.assignment))
+    if result.assignment is not None:
+        kpis["use"] = {limit.name: limit.usage(result.assignment) for limit in problem.limits}
+    return kpis
+
+
+def plan_totals(problem: AllocationProblem, estimates: Estimates, assignment: np.ndarray | None) -> dict[str, float]:
+    """Benefit, readmissions avoided, travel hours saved and cost of a plan (NaN without a plan)."""
+    if assignment is None:
+        nan = float("nan")
+        return {"benefit": nan, "readmissions_avoided": nan, "travel_hours_saved": nan, "cost": nan}
+    rows = np.arange(len(assignment))
+    return {
+        "benefit": problem.objective_value(assignment),
+        "readmissions_avoided": float(estimates.readmissions_avoided[rows, assignment].sum()),
+        "travel_hours_saved": float(estimates.travel_hours_saved[rows, assignment].sum()),
+        "cost": float(estimates.cost[rows, assignment].sum()),
+    }
+
+
+def solve_built(loaded: LoadedScenario, problem: AllocationProblem, estimates: Estimates, settings: SolveSettings,
+                hint: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Solve a built variant (warm-started from ``hint``, else the greedy plan) and summarise it."""
+    start = time.perf_counter()
+    if hint is None:
+        hint = first_hint(problem)
+    result = solve(problem, settings.solver, solve_options(loaded, settings, hint))
+    kpis = point_kpis(problem, estimates, result)
+    kpis["wall_seconds"] = time.perf_counter() - start
+    assignment = None if result.assignment is None else result.assignment.astype(np.int16)
+    return kpis, assignment
+
+
+def solve_variant(prepared: Prepared, overrides: Mapping[str, Any], settings: SolveSettings,
+                  hint: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Build, solve and summarise one variant; returns its key figures and its plan."""
+    problem, estimates = variant(prepared, overrides)
+    return solve_built(prepared.loaded, problem, estimates, settings, hint)
+
+
+def solve_chain(prepared: Prepared, chain: list[dict[str, Any]],
+                settings: SolveSettings) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+    """Solve variants in order, each warm-started from the previous plan (sweeps go upward,
+    so a plan for a tighter limit is feasible for the next, looser one)."""
+    outputs = []
+    hint: np.ndarray | None = None
+    for overrides in chain:
+        kpis, assignment = solve_variant(prepared, overrides, settings, hint)
+        outputs.append((kpis, assignment))
+        if assignment is not None:
+            hint = assignment.astype(np.int64)
+    return outputs

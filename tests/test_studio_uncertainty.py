@@ -1,0 +1,72 @@
+"""Monte Carlo over distributions: paired draws, the expected-value plan under draws, Dask = serial."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from optalloc.cli import app
+from optalloc.errors import OptallocError
+from optalloc.pipeline import PipelineCache
+from optalloc.studio.parallel import Execution
+from optalloc.studio.uncertainty import run_uncertainty
+from tests.conftest import SCENARIOS
+from tests.test_studio_support import UNCERTAIN, fast_risk, small_file, small_prepared  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fast_risk")
+
+
+def _pair() -> list:
+    cache = PipelineCache()
+    return [small_prepared(UNCERTAIN / "baseline.toml", cache), small_prepared(UNCERTAIN / "more_home_nurses.toml", cache)]
+
+
+def test_draws_summarise_and_dask_equals_serial() -> None:
+    from distributed import LocalCluster
+
+    prepared = _pair()
+    serial = run_uncertainty(prepared, draws=6, seed=4, solver="highs", execution=Execution(workers=1))
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
+                      protocol="tcp://", host="127.0.0.1") as cluster:
+        dask = run_uncertainty(prepared, draws=6, seed=4, solver="highs",
+                               execution=Execution(dask=cluster.scheduler_address))
+    pd.testing.assert_frame_equal(dask.frame(), serial.frame())
+    summary = serial.summary()
+    base, more = summary["scenarios"]
+    assert summary["draws"] == 6 and base["solved"] == 6 and more["solved"] == 6
+    # Paired draws: the same effect in draw k of both scenarios; twice the nurses never does worse.
+    frame = serial.frame()
+    effects = frame.pivot(index="draw", columns="scenario", values="value:settings.home.effect")
+    assert (effects.iloc[:, 0] == effects.iloc[:, 1]).all()
+    assert more["p_beats_first"] == 1.0 and base["p_beats_first"] is None
+    outcome = base["outcomes"]["benefit"]
+    assert outcome["p5"] <= outcome["p50"] <= outcome["p95"]
+    # The expected-value plan can never beat each draw's own optimum; with uncertain nurse
+    # hours it sometimes needs more hours than the draw has.
+    plan = base["expected_value_plan"]
+    assert plan["mean_shortfall_vs_drawn_optimum"] >= -1e-6
+    assert set(plan["breaks"]) <= {"home_nurse_hours"}
+    broken = frame[(frame["scenario"] == base["scenario"]) & ~frame["ev_plan_feasible"]]
+    assert len(broken) == round(plan["p_breaks_any_limit"] * 6)
+
+
+def test_point_scenarios_are_refused() -> None:
+    with pytest.raises(OptallocError, match="no value in these scenarios is a distribution"):
+        run_uncertainty([small_prepared()], draws=3)
+
+
+def test_uncertainty_cli_json_and_csv(tmp_path: Path) -> None:
+    scenario = small_file(tmp_path, UNCERTAIN / "baseline.toml", "tiny_uncertain", patients=200)
+    result = CliRunner().invoke(app, ["uncertainty", str(scenario), "--draws", "3", "--seed", "1",
+                                      "--solver", "highs", "--workers", "1", "--csv", str(tmp_path / "d.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["draws"] == 3 and payload["scenarios"][0]["scenario"] == "tiny_uncertain"
+    assert set(payload["scenarios"][0]["outcomes"]["benefit"]) == {"mean", "p5", "p50", "p95"}
+    assert len(pd.read_csv(tmp_path / "d.csv")) == 3
+    refused = CliRunner().invoke(app, ["uncertainty", str(small_file(tmp_path, SCENARIOS / "baseline.toml", "flat"))])
+    assert refused.exit_code == 2
