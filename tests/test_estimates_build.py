@@ -57,7 +57,8 @@ def test_problem_holds_every_limit_family(cohort: pd.DataFrame) -> None:
     assert kinds["frail_elderly_at_home"] == "equity"
     equity = next(limit for limit in problem.limits if limit.kind == "equity")
     group = cohort.eval("age >= 75 and frailty >= 5").to_numpy()
-    assert equity.lower == np.ceil(0.05 * group.sum())
+    share = loaded.scenario.equity[0].min_share
+    assert equity.lower == np.ceil(share * group.sum())
     assert problem.allowed[:, problem.default_setting].all()
     everyone_at_clinic = np.zeros(problem.n_patients, dtype=int)
     assert "frail_elderly_at_home" in problem.violations(everyone_at_clinic) or group.sum() < 20
