@@ -7,9 +7,11 @@ from pathlib import Path
 from optalloc.cli.common import err, out, progress
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
-from optalloc.pipeline import PipelineCache, prepare, solve_prepared
-from optalloc.scenario.report import comparison_frame, scenario_kpis
+from optalloc.pipeline import PipelineCache, prepare
 from optalloc.segments import segment_cohort
+
+# Rows of the comparison the demo leaves out for brevity (``optalloc compare`` shows them all).
+HIDDEN_ROW_PREFIXES = ("limit: ", "use: ")
 
 
 def scenario_files(folder: Path) -> list[Path]:
@@ -26,13 +28,17 @@ def scenario_files(folder: Path) -> list[Path]:
 def run_demo(folder: Path, solver: str) -> None:
     """Segments, risk metrics and the comparison of every scenario in ``folder``."""
     from optalloc.cli.segment import render_segments
+    from optalloc.cli.solve import exit_if_no_plan, solve_with_progress
+    from optalloc.cli.studio import differences_table
+    from optalloc.scenario.report import differences_frame
 
     files = scenario_files(folder)
     cache = PipelineCache()
     with progress() as bar:
-        task = bar.add_task("preparing the built-in cohort", total=None)
+        bar.add_task("building the cohort and fitting risk models", total=None)
         reference = prepare(files[0], cache)
-        bar.update(task, description="segmenting")
+    with progress() as bar:
+        bar.add_task("segmenting", total=None)
         segments = segment_cohort(reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed)
     out.rule("[bold]1. Cohort[/]")
     out.print(f"{len(reference.cohort):,} synthetic transfusion patients "
@@ -43,12 +49,9 @@ def run_demo(folder: Path, solver: str) -> None:
     if reference.risk_metrics is not None:
         out.print(frame_table(reference.risk_metrics.set_index(reference.risk_metrics.columns[0])))
     out.rule("[bold]4. Scenarios[/]")
-    kpis = []
-    with progress() as bar:
-        task = bar.add_task("solving scenarios", total=len(files))
-        for path in files:
-            bar.update(task, description=f"solving {path.name}")
-            kpis.append(scenario_kpis(solve_prepared(prepare(path, cache), solver=solver)))
-            bar.advance(task)
-    out.print(frame_table(comparison_frame(kpis), title="Scenario comparison (first column is the reference)"))
-    err.print("[dim]Try: optalloc compare scenarios/home_transfusion/*.toml --json[/]")
+    _, kpis = solve_with_progress(files, {"solver": solver}, cache)
+    long = differences_frame(kpis)
+    long = long[~long["kpi"].astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]
+    out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+    err.print("[dim]Every figure: optalloc compare scenarios/home_transfusion/*.toml [--json][/]")
+    exit_if_no_plan(kpis)

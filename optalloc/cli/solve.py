@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from optalloc.allocation.backends.base import SolveOptions
-from optalloc.cli.common import out, print_json, progress, user_errors
+from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
 from optalloc.io import write_table
 from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
@@ -33,18 +33,36 @@ def _options(time_limit: float | None) -> SolveOptions | None:
     return SolveOptions(time_limit=time_limit) if time_limit else None
 
 
-def solve_scenarios(paths: list[Path], solver: Solver, time_limit: float | None, show_progress: bool) -> list[dict]:
-    """Prepare and solve each scenario, sharing cohort and risk between them."""
-    cache = PipelineCache()
-    kpis = []
-    with progress(show_progress) as bar:
+def exit_if_no_plan(kpis: list[dict]) -> None:
+    """Explain every scenario that has no plan (the infeasibility diagnosis) and exit 3.
+
+    The numbers were already printed, so scripts still get them; the exit code tells them
+    that at least one scenario could not be planned.
+    """
+    failed = [item for item in kpis if item["status"] not in ("OPTIMAL", "FEASIBLE")]
+    for item in failed:
+        reason = item["message"] or "no plan was found within the time limit; allow more time (--time-limit)."
+        err.print(f"[bold red]{item['scenario']}: {item['status']}.[/] {reason}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(3)
+
+
+def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | None = None) -> tuple[list, list[dict]]:
+    """Prepare (sharing cohort and risk) and solve each scenario, with a progress bar on stderr."""
+    from optalloc.scenario.loader import load_scenario
+    from optalloc.studio.runs import compare_results
+
+    cache = cache if cache is not None else PipelineCache()
+    prepared, kpis = [], []
+    with progress(True) as bar:
         task = bar.add_task("solving scenarios", total=len(paths))
         for path in paths:
             bar.update(task, description=f"solving {path.name}")
-            outcome = solve_prepared(prepare(path, cache), solver=solver.value, options=_options(time_limit))
-            kpis.append(scenario_kpis(outcome))
+            ready, (item,) = compare_results([load_scenario(path)], params, cache)
+            prepared += ready
+            kpis.append(item)
             bar.advance(task)
-    return kpis
+    return prepared, kpis
 
 
 def register(app: typer.Typer) -> None:
@@ -71,10 +89,9 @@ def register(app: typer.Typer) -> None:
             write_table(outcome.result.plan(prepared.problem), plan)
         if as_json:
             print_json(kpis)
-            return
-        out.print(frame_table(comparison_frame([kpis]), title=f"Scenario {kpis['scenario']}"))
-        if kpis["message"]:
-            out.print(kpis["message"])
+        else:
+            out.print(frame_table(comparison_frame([kpis]), title=f"Scenario {kpis['scenario']}"))
+        exit_if_no_plan([kpis])
 
     @app.command()
     @user_errors
@@ -90,22 +107,11 @@ def register(app: typer.Typer) -> None:
         import time
 
         from optalloc.cli.studio import differences_table, record
-        from optalloc.scenario.loader import load_scenario
         from optalloc.scenario.report import differences_by_scenario, differences_frame
-        from optalloc.studio.runs import compare_results
 
         start = time.perf_counter()
         params = {"solver": solver.value, "time_limit": time_limit}
-        cache = PipelineCache()
-        prepared, kpis = [], []
-        with progress(True) as bar:
-            task = bar.add_task("solving scenarios", total=len(scenarios))
-            for path in scenarios:
-                bar.update(task, description=f"solving {path.name}")
-                ready, (item,) = compare_results([load_scenario(path)], params, cache)
-                prepared += ready
-                kpis.append(item)
-                bar.advance(task)
+        prepared, kpis = solve_with_progress(scenarios, params)
         long = differences_frame(kpis)
         if csv is not None:
             write_table(long, csv)
@@ -114,10 +120,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             diffs = differences_by_scenario(kpis)
             print_json([{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis])
-            return
-        out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
-        if csv is not None:
-            out.print(f"wrote {csv}", highlight=False)
+        else:
+            out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+            if csv is not None:
+                out.print(f"wrote {csv}", highlight=False)
+        exit_if_no_plan(kpis)
 
     @app.command()
     @user_errors
