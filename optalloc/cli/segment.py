@@ -1,4 +1,12 @@
-"""CLI command: ``optalloc segment DATA`` - segments, their rules and profiles."""
+"""CLI command: ``optalloc segment DATA`` - segments, their rules and profiles.
+
+``DATA`` is a transfusion cohort (one row per patient, :mod:`optalloc.cohort.schema`) or a
+Diabetes 130 encounter file, recognised by its ``encounter_id``, ``patient_nbr`` and
+``readmitted`` columns. The latter is read by :func:`optalloc.cohort.diabetes130.load_diabetes130`
+(checked, identifiers pseudonymised) and segmented one row per patient, the patient's first
+encounter (:mod:`optalloc.segments.diabetes`); no output holds ``patient_nbr`` or
+``encounter_id``: ``--out`` writes the keyed pseudonym ``patient_id``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from optalloc.cohort.schema import validate_cohort
 from optalloc.errors import OptallocError
 from optalloc.io import read_table, table_format, write_table
 from optalloc.segments import SegmentationResult, segment_cohort
+from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
 
 def _parse_k(value: str) -> int | str:
@@ -51,10 +60,35 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
             "k_table": _records(result.k_table), "segments": segments}
 
 
+def _columns(path: Path) -> list[str]:
+    """Column names of a table file without reading its rows (CSV) or its data (Parquet)."""
+    if not path.exists():
+        return []  # read_table reports the missing file
+    try:
+        if table_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        return list(pd.read_csv(path, nrows=0).columns)
+    except Exception:  # unreadable: read_table gives the clear message
+        return []
+
+
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     return format(value, spec) if isinstance(value, int | float) else str(value)
+
+
+# Profile means shown in the table, in this order, when the profiles hold them.
+PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("mean_age", "age", ".0f"), ("mean_transfusions_per_28d", "tx/28d", ".2f"),
+    ("mean_distance_km", "km", ".0f"), ("mean_frailty", "frailty", ".1f"),
+    ("mean_age_years", "age", ".0f"), ("mean_length_of_stay", "days", ".1f"),
+    ("mean_medications", "meds", ".1f"), ("mean_procedures", "procs", ".1f"),
+    ("mean_prior_visits", "prior visits", ".2f"),
+)
+MAX_PROFILE_COLUMNS = 5
 
 
 def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
@@ -68,14 +102,15 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
                         _fmt(row.silhouette, ".3f"), f"{row.min_segment_share:.1%}", row.reason, style=style)
     out.print(k_table)
     table = Table(title=f"{result.k} segments", title_justify="left")
-    for name in ("#", "name", "patients", "share", "readmitted", "age", "tx/28d", "km", "frailty"):
+    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS
+             if column in result.profiles.columns][:MAX_PROFILE_COLUMNS]
+    for name in ("#", "name", "patients", "share", "readmitted", *(header for _, header, _ in means)):
         table.add_column(name, justify="left" if name == "name" else "right")
     for row in result.profiles.to_dict(orient="records"):
         table.add_row(
             str(row["segment"]), str(row["name"]), _fmt(row["n"], ","), _fmt(row["share"], ".1%"),
-            _fmt(row.get("readmission_rate"), ".1%"), _fmt(row.get("mean_age"), ".0f"),
-            _fmt(row.get("mean_transfusions_per_28d"), ".2f"), _fmt(row.get("mean_distance_km"), ".0f"),
-            _fmt(row.get("mean_frailty"), ".1f"),
+            _fmt(row.get("readmission_rate"), ".1%"),
+            *(_fmt(row.get(column), spec) for column, _, spec in means),
         )
     out.print(table)
     rules = Table(title="Rules (expression usable as a scenario eligibility filter)", title_justify="left")
@@ -89,7 +124,9 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
 
 @user_errors
 def segment(
-    data: Path = typer.Argument(..., help="Cohort table (.csv, .csv.gz or .parquet)."),
+    data: Path = typer.Argument(
+        ..., help="Cohort table (.csv, .csv.gz or .parquet), or a Diabetes 130 encounter file."
+    ),
     k: str = typer.Option("auto", "--k", help="Number of segments, or 'auto' to choose by stability."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the clustering and rule search."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON alone on stdout."),
@@ -100,21 +137,30 @@ def segment(
     k_value = _parse_k(k)
     if out_path is not None:
         table_format(out_path)  # a bad extension fails before the work
-    cohort = validate_cohort(read_table(data), source=str(data))
+    diabetes = looks_like_diabetes130(_columns(data))
+    if diabetes:
+        # Checked and pseudonymised by the project loader; one row per patient (first encounter).
+        cohort = load_planner_frame(data, which="first")
+    else:
+        cohort = validate_cohort(read_table(data), source=str(data))
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("segmenting", total=None)
 
         def report(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        result = segment_cohort(cohort, k=k_value, seed=seed, shareable=shareable, progress=report)
+        run = segment_diabetes if diabetes else segment_cohort
+        result = run(cohort, k=k_value, seed=seed, shareable=shareable, progress=report)
     if out_path is not None:
         write_table(result.assignments(cohort), out_path)
         err.print(f"wrote {len(cohort):,} segment assignments to {out_path}", highlight=False)
     if as_json:
-        print_json(result_payload(result, len(cohort), seed))
+        payload = result_payload(result, len(cohort), seed)
+        payload["data_format"] = "diabetes130" if diabetes else "cohort"
+        print_json(payload)
     else:
-        render_segments(result, source=str(data))
+        source = f"{data}, Diabetes 130: first encounter of each patient" if diabetes else str(data)
+        render_segments(result, source=source)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 from optalloc.errors import CohortError
 from optalloc.privacy import suppress_small_counts
 from optalloc.segments.ensemble import ConsensusClustering
-from optalloc.segments.features import CohortFeatures
+from optalloc.segments.features import FORBIDDEN_FEATURES, CohortFeatures
 from optalloc.segments.profile import segment_profiles
 from optalloc.segments.rules import Rule, describe_segments, rules_frame
 
@@ -71,6 +71,10 @@ def segment_cohort(
     categorical: Sequence[str] | None = None,
     shareable: bool = False,
     progress: ProgressCallback | None = None,
+    rule_numeric: Sequence[str] | None = None,
+    rule_categorical: Sequence[str] | None = None,
+    profile_means: Sequence[str] | None = None,
+    category_weight: float = 1.0,
 ) -> SegmentationResult:
     """Segment a cohort and describe each segment by a rule and a profile.
 
@@ -85,11 +89,22 @@ def segment_cohort(
         Random state of the sample, the base clusterings and the rule search.
     numeric, categorical
         Feature columns; default: the schema's features.
+    sample_size, n_base
+        Patients the consensus is built on and base clusterings per candidate ``k``
+        (:class:`~optalloc.segments.ensemble.ConsensusClustering`).
     shareable
         Suppress counts below 11 in the profiles (see :mod:`optalloc.segments.profile`) and in
         the rules' ``matched`` and ``size``.
     progress
         ``progress(stage, done, total)`` for a progress bar.
+    rule_numeric, rule_categorical
+        Columns the rules may use; default: the clustering features. Rules may name columns
+        a planner knows that the clustering did not use (never identifiers or the outcome).
+    profile_means
+        Numeric columns the profiles average; default: the transfusion cohort's.
+    category_weight
+        Weight of each one-hot or flag column against one standard deviation of a numeric
+        feature (:class:`~optalloc.segments.features.CohortFeatures`).
     """
     if isinstance(k, str) and k != "auto":
         try:
@@ -103,7 +118,7 @@ def segment_cohort(
             f"The cohort has {len(cohort)} patients; segmentation needs at least 20. Load a larger cohort."
         )
     report = progress or (lambda stage, done, total: None)
-    encoder = CohortFeatures(numeric=numeric, categorical=categorical)
+    encoder = CohortFeatures(numeric=numeric, categorical=categorical, category_weight=category_weight)
     X = encoder.fit_transform(cohort)
     model = ConsensusClustering(n_clusters=k, k_range=k_range, sample_size=sample_size,
                                 n_base=n_base, random_state=seed)
@@ -112,10 +127,15 @@ def segment_cohort(
     except ValueError as exc:
         raise CohortError(f"Segmentation cannot run on this cohort: {exc}") from exc
     report("rules", 0, 1)
-    rule_objects = describe_segments(cohort, labels, numeric=encoder.numeric_ + encoder.boolean_,
-                                     categorical=encoder.categorical_, random_state=seed)
+    rule_num = list(encoder.numeric_ + encoder.boolean_ if rule_numeric is None else rule_numeric)
+    rule_cat = list(encoder.categorical_ if rule_categorical is None else rule_categorical)
+    leaked = sorted(FORBIDDEN_FEATURES.intersection(rule_num + rule_cat))
+    if leaked:
+        raise CohortError(f"Rules cannot use {', '.join(leaked)}: identifiers and outcomes would leak.")
+    rule_objects = describe_segments(cohort, labels, numeric=rule_num, categorical=rule_cat, random_state=seed)
     report("rules", 1, 1)
-    profiles = segment_profiles(cohort, labels, rule_objects, shareable=shareable)
+    profiles = segment_profiles(cohort, labels, rule_objects, shareable=shareable,
+                                **({} if profile_means is None else {"means": tuple(profile_means)}))
     rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
     if shareable:
         rules = suppress_small_counts(rules, ["matched", "size"])

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.privacy import SMALL_COUNT_THRESHOLD, suppress_small_counts
+from optalloc.cohort.schema import DIAGNOSES
 from optalloc.segments.rules import Condition, Rule, value_words
 
 PROFILE_MEANS: tuple[str, ...] = (
@@ -33,12 +34,44 @@ NAME_WORDS: dict[str, tuple[str, str]] = {
     "admissions_past_year": ("frequent admissions", "few admissions"),
     "ed_visits_past_year": ("frequent ED visits", "few ED visits"),
     "prior_reaction": ("prior reaction", "no prior reaction"),
+    "age_years": ("older", "younger"),
+    "length_of_stay": ("long stay", "short stay"),
+    "medications": ("many medications", "few medications"),
+    "procedures": ("procedures", "no or few procedures"),
+    "lab_tests": ("many lab tests", "few lab tests"),
+    "diagnoses": ("many diagnoses", "few diagnoses"),
+    "medication_change": ("medication changed", "medication unchanged"),
+    "diabetes_medication": ("on diabetes medication", "no diabetes medication"),
+}
+# Counts named by their threshold: "no prior-year visits" (< 1), "under 3 prior-year visits",
+# "prior-year visits" (>= 1), "3+ prior-year visits".
+COUNT_WORDS: dict[str, str] = {
+    "prior_visits": "prior-year visits", "prior_inpatient": "prior inpatient stays",
+    "prior_emergency": "prior ED visits", "prior_outpatient": "prior outpatient visits",
+}
+# Category values whose bare value would not read as a name ("No" -> "no insulin").
+CATEGORY_PHRASES: dict[tuple[str, str], str] = {
+    ("insulin", "No"): "no insulin", ("insulin", "Steady"): "steady insulin",
+    ("insulin", "Up"): "insulin raised", ("insulin", "Down"): "insulin lowered",
+    ("admission", "emergency"): "emergency admission", ("admission", "urgent"): "urgent admission",
+    ("admission", "elective"): "elective admission", ("admission", "unknown"): "admission type unknown",
+    ("arrival", "emergency_room"): "via the ED", ("arrival", "referral"): "referred",
+    ("arrival", "transfer"): "transferred", ("arrival", "unknown"): "source unknown",
 }
 
 
 def _phrase(condition: Condition) -> str:
     if isinstance(condition.value, str):
+        if (condition.column, condition.value) in CATEGORY_PHRASES:
+            return CATEGORY_PHRASES[condition.column, condition.value]
+        if condition.column == "diagnosis" and condition.value not in DIAGNOSES:
+            return f"{value_words(condition.value)} diagnosis"
         return value_words(condition.value)
+    if condition.column in COUNT_WORDS and not isinstance(condition.value, bool | np.bool_):
+        noun, value = COUNT_WORDS[condition.column], float(condition.value)
+        if condition.op == ">=":
+            return noun if value <= 1 else f"{value:g}+ {noun}"
+        return f"no {noun}" if value <= 1 else f"under {value:g} {noun}"
     high, low = NAME_WORDS.get(condition.column, (f"high {condition.column}", f"low {condition.column}"))
     if isinstance(condition.value, bool | np.bool_):
         return high if condition.value else low

@@ -3,7 +3,7 @@
 A segment is only usable by clinicians and by scenario files if it can be stated as a rule:
 ``transfusions_per_28d >= 2 and distance_km < 50``. For each segment a beam search over
 conditions of the form ``column >= t``, ``column < t`` (``t`` a rounded quantile of the
-column), ``column == 'value'`` (categories) and ``column == True/False`` (flags) looks for the
+column; for whole-number columns the next observed value, so the words match the mask), ``column == 'value'`` (categories) and ``column == True/False`` (flags) looks for the
 conjunction of at most ``max_conditions`` conditions that maximises the F-beta score
 (``beta = 0.7``: precision counts a little more than coverage) of
 
@@ -41,6 +41,21 @@ COLUMN_WORDS: dict[str, str] = {
     "prior_reaction": "a prior transfusion reaction",
     "admissions_past_year": "admissions in the past year",
     "ed_visits_past_year": "ED visits in the past year",
+    # Diabetes 130 planner features (optalloc.segments.diabetes)
+    "age_years": "age (band midpoint)",
+    "admission": "admission",
+    "arrival": "arrived from",
+    "length_of_stay": "days in hospital",
+    "medications": "medications",
+    "procedures": "procedures",
+    "lab_tests": "lab tests",
+    "diagnoses": "diagnoses",
+    "prior_visits": "visits in the prior year",
+    "prior_inpatient": "inpatient stays in the prior year",
+    "prior_emergency": "ED visits in the prior year",
+    "prior_outpatient": "outpatient visits in the prior year",
+    "medication_change": "a diabetes medication change",
+    "diabetes_medication": "a diabetes medication",
 }
 # Category values as people write them (others: underscores become spaces).
 VALUE_WORDS: dict[str, str] = {
@@ -48,6 +63,7 @@ VALUE_WORDS: dict[str, str] = {
     "myelodysplastic_syndrome": "MDS",
     "chemotherapy_anaemia": "chemotherapy-induced anaemia",
     "sickle_cell_disease": "sickle cell disease",
+    "emergency_room": "the emergency room",
 }
 QUANTILES = np.linspace(0.05, 0.95, 19)
 MAX_LEVELS = 30
@@ -147,7 +163,14 @@ def candidate_conditions(
         numbers = values.to_numpy(dtype=float)
         integer = bool(np.all(numbers == np.round(numbers)))
         thresholds = np.quantile(numbers, QUANTILES)
-        thresholds = np.round(thresholds) if integer else np.array([_nice(t) for t in thresholds])
+        if integer:
+            # Snap to the next observed value: the mask is unchanged, and "age at least 65"
+            # on ages recorded as 60 or 70 reads as what it selects, "age at least 70".
+            observed = np.unique(numbers)
+            position = np.searchsorted(observed, np.round(thresholds), side="left")
+            thresholds = observed[np.minimum(position, len(observed) - 1)]
+        else:
+            thresholds = np.array([_nice(t) for t in thresholds])
         for t in np.unique(thresholds):
             if numbers.min() < t <= numbers.max():  # both sides non-empty
                 t = float(t)
