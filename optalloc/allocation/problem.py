@@ -54,6 +54,10 @@ class Limit:
         rows = np.arange(self.coef.shape[0])
         return float(self.coef[rows, assignment].sum())
 
+    def usage_of(self, assignment: np.ndarray, patients: np.ndarray) -> float:
+        """Row activity of the given patients only (``assignment`` covers every patient)."""
+        return float(self.coef[patients, assignment[patients]].sum())
+
 
 @dataclass(frozen=True)
 class AllocationProblem:

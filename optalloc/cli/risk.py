@@ -1,9 +1,233 @@
-"""CLI commands: risk (filled in by its owner)."""
+"""CLI commands: ``optalloc risk train|evaluate|explain`` (30-day readmission models)."""
 
 from __future__ import annotations
 
+import contextlib
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from optalloc.cli.common import err, out, print_json, progress, user_errors
+from optalloc.errors import OptallocError
+
+risk_app = typer.Typer(help="Train, evaluate and explain 30-day readmission risk models.",
+                       no_args_is_help=True)
+
+
+class ModelChoice(str, Enum):
+    lr = "lr"
+    tree = "tree"
+    rf = "rf"
+    hgb = "hgb"
+    best = "best"
+
+
+DATA_HELP = ("Diabetes 130 encounter file (published format) or a transfusion cohort table; "
+             "default: the developer part shipped with optalloc.")
+
+
+def _threads(threads: int | None) -> contextlib.AbstractContextManager[object]:
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
+
+
+def _interval(row: pd.Series, metric: str, digits: int = 3) -> str:
+    value = row.get(metric, np.nan)
+    low, high = row.get(f"{metric}_low", np.nan), row.get(f"{metric}_high", np.nan)
+    if pd.isna(value):
+        return "–"
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+
+
+def _comparison_table(table: pd.DataFrame, chosen: str, title: str) -> Table:
+    from optalloc.risk.models import MODEL_LABELS
+
+    rich_table = Table(title=title, title_justify="left")
+    for header in ("model", "AUROC (95% CI)", "AUPRC (95% CI)", "Brier (95% CI)",
+                   "cal. slope (95% CI)", "cal. intercept", "P / R / F1 @top10%", "fit s"):
+        rich_table.add_column(header, justify="left" if header == "model" else "right")
+    for name, row in table.iterrows():
+        label = MODEL_LABELS.get(str(name), str(name)) + (" *" if name == chosen else "")
+        prf = "/".join(f"{row.get(k, np.nan):.2f}" for k in ("precision", "recall", "f1"))
+        rich_table.add_row(
+            label, _interval(row, "auroc"), _interval(row, "auprc"), _interval(row, "brier", 4),
+            _interval(row, "calibration_slope", 2), f"{row['calibration_intercept']:+.3f}", prf,
+            f"{row.get('fit_seconds', np.nan):.1f}",
+        )
+    return rich_table
+
+
+@risk_app.command("train")
+@user_errors
+def train(
+    data: Path = typer.Argument(None, help=DATA_HELP, show_default=False),
+    out_path: Path = typer.Option(..., "--out", help="Model file to write."),
+    model: ModelChoice = typer.Option(ModelChoice.best, "--model",
+                                      help="Model to save; 'best' = lowest cross-validated Brier."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds, bootstrap and learners."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Patient-grouped cross-validation folds."),
+    bootstrap: int = typer.Option(200, "--bootstrap", min=0,
+                                  help="Patient bootstrap replicates for the 95% intervals (0: none)."),
+    threads: int = typer.Option(None, "--threads", min=1,
+                                help="Limit BLAS/OpenMP threads (1 is fastest on a busy machine)."),
+) -> None:
+    """Compare every model and LACE by patient-grouped CV, then fit and save one model."""
+    from optalloc.risk.models import MODEL_NAMES
+    from optalloc.risk.persistence import save_model
+    from optalloc.risk.training import DIABETES, compare_models, fit_model, load_design
+
+    design = load_design(data)
+    if design.y is None or np.unique(design.y).size < 2:
+        raise OptallocError(f"{data}: the outcome has a single class; a risk model needs both.")
+    names = list(MODEL_NAMES) + (["lace"] if design.domain == DIABETES else [])
+    if design.n_excluded:
+        err.print(f"excluded {design.n_excluded:,} encounters ending in death or hospice", highlight=False)
+    with _threads(threads), progress() as bar:
+        task = bar.add_task("cross-validating", total=len(names) * folds + 1)
+        comparison = compare_models(design, names, seed=seed, n_splits=folds, n_boot=bootstrap,
+                                    on_fold=lambda: bar.advance(task))
+        chosen = comparison.chosen if model is ModelChoice.best else model.value
+        bar.update(task, description=f"fitting {chosen} on all rows")
+        cv_row = comparison.table.loc[chosen]
+        trained = fit_model(design, chosen, seed, metadata={
+            "source": str(data) if data else "vendored Diabetes 130 developer part",
+            "n_excluded": design.n_excluded,
+            "cv": {k: (None if pd.isna(v) else float(v)) for k, v in cv_row.items()},
+            "cv_folds": folds,
+        })
+        bar.advance(task)
+    title = (f"{design.n_rows:,} rows, {design.n_patients:,} patients, prevalence "
+             f"{float(np.mean(design.y)):.1%}; {folds}-fold CV by patient, 95% patient bootstrap")
+    # Piped or captured output has no terminal width: print at 170 columns rather than
+    # squeezing nine columns into Rich's default of 80.
+    console = out if out.is_terminal else Console(width=170, highlight=False)
+    console.print(_comparison_table(comparison.table, chosen, title))
+    save_model(trained, out_path)
+    out.print(f"saved {chosen} ({trained.estimator.method_} calibration) to {out_path}", highlight=False)
+
+
+def _load(model_path: Path, data: Path | None):  # noqa: ANN202 - (model, design) pair
+    from optalloc.risk.persistence import load_model
+    from optalloc.risk.training import load_design
+
+    trained = load_model(model_path)
+    design = load_design(data)
+    if design.domain != trained.domain:
+        raise OptallocError(
+            f"{data}: this is a {design.domain} table but {model_path} is a {trained.domain} "
+            "model. Evaluate the model on the kind of table it was trained on."
+        )
+    return trained, design
+
+
+@risk_app.command("evaluate")
+@user_errors
+def evaluate(
+    model_path: Path = typer.Argument(..., help="Model file written by 'optalloc risk train'."),
+    data: Path = typer.Argument(None, help=DATA_HELP, show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON alone on stdout."),
+    bootstrap: int = typer.Option(200, "--bootstrap", min=0, help="Patient bootstrap replicates."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """Score a table with a saved model: discrimination, calibration, top-10% operating point."""
+    from optalloc.risk import predict_cohort
+    from optalloc.risk.validation import TOP_FRACTION, bootstrap_metrics
+
+    trained, design = _load(model_path, data)
+    if design.y is None:
+        raise OptallocError(f"{data}: no outcome column, so the model cannot be evaluated on it.")
+    probability = predict_cohort(trained, design.X)
+    threshold = trained.estimator.threshold_for_top(TOP_FRACTION)
+    table = bootstrap_metrics(design.y, probability, design.groups, probability >= threshold,
+                              n_boot=bootstrap, random_state=seed)
+    payload: dict[str, object] = {
+        "model": trained.name,
+        "domain": trained.domain,
+        "calibration": trained.estimator.method_,
+        "n_encounters": design.n_rows,
+        "n_patients": design.n_patients,
+        "n_excluded": design.n_excluded,
+        "threshold": threshold,
+        "bootstrap": bootstrap,
+    }
+    for metric, row in table.iterrows():
+        payload[str(metric)] = row["estimate"]
+        if bootstrap:
+            payload[f"{metric}_ci"] = [row["low"], row["high"]]
+    payload["training_data_sha256"] = trained.metadata.get("training_data_sha256")
+    payload["data_sha256"] = design.sha256
+    if as_json:
+        print_json(payload)
+        return
+    rich_table = Table(title=f"{trained.name} on {design.n_rows:,} rows / {design.n_patients:,} patients",
+                       title_justify="left")
+    rich_table.add_column("metric")
+    rich_table.add_column("estimate", justify="right")
+    rich_table.add_column("95% CI", justify="right")
+    for metric, row in table.iterrows():
+        ci = f"{row['low']:.3f}–{row['high']:.3f}" if bootstrap else "–"
+        rich_table.add_row(str(metric), f"{row['estimate']:.4f}", ci)
+    out.print(rich_table)
+
+
+@risk_app.command("explain")
+@user_errors
+def explain(
+    model_path: Path = typer.Argument(..., help="Model file written by 'optalloc risk train'."),
+    data: Path = typer.Argument(None, help=DATA_HELP, show_default=False),
+    top: int = typer.Option(15, "--top", min=1, help="Number of features to show."),
+    max_rows: int = typer.Option(5000, "--max-rows", min=100,
+                                 help="Rows (whole patients) sampled to keep it quick."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Shuffles per feature."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample and the shuffles."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON alone on stdout."),
+) -> None:
+    """Permutation importance: how much AUROC drops when one feature is shuffled."""
+    from sklearn.inspection import permutation_importance
+
+    trained, design = _load(model_path, data)
+    if design.y is None:
+        raise OptallocError(f"{data}: no outcome column, so importance cannot be measured on it.")
+    rng = np.random.default_rng(seed)
+    patients = np.unique(design.groups)
+    rng.shuffle(patients)
+    mean_rows = design.n_rows / len(patients)
+    chosen = set(patients[: max(1, int(max_rows / mean_rows))])
+    mask = np.fromiter((g in chosen for g in design.groups), dtype=bool, count=design.n_rows)
+    X, y = design.X.loc[mask, trained.features], design.y[mask]
+    if np.unique(y).size < 2:
+        raise OptallocError(f"{data}: the sample has a single outcome class; raise --max-rows.")
+    with progress() as bar:
+        bar.add_task(f"shuffling {len(trained.features)} features x {repeats}", total=None)
+        result = permutation_importance(trained.estimator, X, y, scoring="roc_auc",
+                                        n_repeats=repeats, random_state=seed)
+    table = pd.DataFrame({
+        "feature": trained.features,
+        "auroc_drop": result.importances_mean,
+        "std": result.importances_std,
+    }).sort_values("auroc_drop", ascending=False).head(top)
+    if as_json:
+        print_json({"model": trained.name, "n_rows": int(mask.sum()),
+                    "features": table.to_dict(orient="records")})
+        return
+    rich_table = Table(title=f"permutation importance of {trained.name} ({int(mask.sum()):,} rows)",
+                       title_justify="left")
+    rich_table.add_column("feature")
+    rich_table.add_column("AUROC drop", justify="right")
+    rich_table.add_column("± sd", justify="right")
+    for row in table.itertuples():
+        rich_table.add_row(row.feature, f"{row.auroc_drop:.4f}", f"{row.std:.4f}")
+    out.print(rich_table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(risk_app, name="risk")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy import sparse
 
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult
@@ -43,3 +44,141 @@ class Backend(ABC):
     @abstractmethod
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
         """Build the model from ``problem``, solve it and translate the outcome."""
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """The problem as sparse arrays over the allowed (patient, setting) pairs only.
+
+    Columns are the allowed pairs in patient-major order (``np.nonzero(allowed)``), so a
+    patient's columns are contiguous; forbidden pairs never become variables, which is how
+    ``x[i, s] = 0 where not allowed`` is stated without rows. ``coupling`` holds the limit
+    rows ``lower_k <= coupling[k] @ x <= upper_k``.
+    """
+
+    patient: np.ndarray
+    setting: np.ndarray
+    benefit: np.ndarray
+    coupling: sparse.csr_matrix
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.patient.shape[0])
+
+    def assignment_matrix(self, n_patients: int) -> sparse.csr_matrix:
+        """The rows ``sum_s x[i, s] = 1``: one 1 per column, in the row of its patient."""
+        ones = np.ones(self.n_columns)
+        return sparse.csr_matrix(
+            (ones, (self.patient, np.arange(self.n_columns))), shape=(n_patients, self.n_columns)
+        )
+
+    def assignment_from_columns(self, values: np.ndarray, n_patients: int) -> np.ndarray:
+        """Setting index per patient from column values (the largest value of each patient).
+
+        Robust to solver round-off: a value of 0.9999999 still selects its column.
+        """
+        order = np.lexsort((-values, self.patient))
+        first = np.ones(order.shape[0], dtype=bool)
+        first[1:] = self.patient[order[1:]] != self.patient[order[:-1]]
+        chosen = order[first]
+        assignment = np.empty(n_patients, dtype=np.int64)
+        assignment[self.patient[chosen]] = self.setting[chosen]
+        return assignment
+
+    def columns_of(self, assignment: np.ndarray) -> np.ndarray:
+        """0/1 column vector of an assignment (for solution hints)."""
+        return (assignment[self.patient] == self.setting).astype(np.float64)
+
+
+def matrix_form(problem: AllocationProblem) -> MatrixForm:
+    """Build :class:`MatrixForm` with numpy only (no Python loop over patients).
+
+    Zero coefficients are dropped, so a limit that only concerns the home setting costs one
+    non-zero per home-eligible patient.
+    """
+    patient, setting = np.nonzero(problem.allowed)
+    k_rows = len(problem.limits)
+    data, rows, cols = [], [], []
+    for k, limit in enumerate(problem.limits):
+        values = np.asarray(limit.coef, dtype=np.float64)[patient, setting]
+        nz = np.flatnonzero(values)
+        data.append(values[nz])
+        cols.append(nz)
+        rows.append(np.full(nz.shape[0], k, dtype=np.int64))
+    if k_rows:
+        coupling = sparse.csr_matrix(
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(k_rows, patient.shape[0]),
+        )
+    else:
+        coupling = sparse.csr_matrix((0, patient.shape[0]))
+    return MatrixForm(
+        patient=patient.astype(np.int64),
+        setting=setting.astype(np.int64),
+        benefit=np.asarray(problem.benefit, dtype=np.float64)[patient, setting],
+        coupling=coupling,
+        lower=np.array([lim.lower for lim in problem.limits], dtype=np.float64),
+        upper=np.array([lim.upper for lim in problem.limits], dtype=np.float64),
+    )
+
+
+def subproblem(problem: AllocationProblem, patients: np.ndarray, fixed: np.ndarray | None = None,
+               fixed_patients: np.ndarray | None = None,
+               held_use: np.ndarray | None = None) -> AllocationProblem:
+    """The problem restricted to ``patients``, the others held at ``fixed`` (an assignment).
+
+    Limits keep their names; their bounds move by the use of the held patients, so a plan of
+    the subproblem joined with the held patients keeps every original limit. ``held_use``
+    (one value per limit) gives that use directly when the caller already knows it.
+    """
+    from optalloc.allocation.problem import Limit
+
+    limits = []
+    for k, limit in enumerate(problem.limits):
+        held = 0.0
+        if held_use is not None:
+            held = float(held_use[k])
+        elif fixed is not None and fixed_patients is not None and fixed_patients.size:
+            held = limit.usage_of(fixed, fixed_patients)
+        limits.append(Limit(name=limit.name, coef=limit.coef[patients], upper=limit.upper - held,
+                            lower=limit.lower - held, kind=limit.kind, unit=limit.unit))
+    return AllocationProblem(
+        patient_ids=problem.patient_ids[patients],
+        settings=problem.settings,
+        benefit=problem.benefit[patients],
+        allowed=problem.allowed[patients],
+        limits=tuple(limits),
+        default_setting=problem.default_setting,
+        name=problem.name + "/sub",
+        objective_unit=problem.objective_unit,
+    )
+
+
+def objective_grid(problem: AllocationProblem) -> float | None:
+    """The step every plan's objective is a multiple of (1, 0.1, ..., 1e-6), if there is one."""
+    values = problem.benefit[problem.allowed]
+    if values.size == 0:
+        return None
+    for decimals in range(7):
+        scaled = values * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return 10.0**-decimals
+    return None
+
+
+def tighten_bound(problem: AllocationProblem, bound: float | None) -> float | None:
+    """Round a valid bound down to the objective grid when benefits have few decimals.
+
+    Every plan's objective is then a multiple of the grid step, so the bound rounded down to
+    the grid is still valid; this turns a solver's ``336.000336`` (objective plus its stopping
+    gap) into the exact ``336``.
+    """
+    if bound is None or not np.isfinite(bound):
+        return bound
+    step = objective_grid(problem)
+    if step is None:
+        return bound
+    steps = bound / step
+    return float(np.floor(steps + 1e-9 * max(1.0, abs(steps))) * step)

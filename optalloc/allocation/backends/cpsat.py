@@ -1,0 +1,195 @@
+"""OR-Tools CP-SAT on an integer rescaling of the problem, with honest bounds.
+
+CP-SAT only takes integers. Each row (and the objective) is multiplied by the smallest power
+of ten up to 1e6 that makes it integral; rows that no such factor makes integral are scaled to
+a 1e6 resolution and rounded *conservatively* (use rounded up and an upper bound rounded down,
+use rounded down and a lower bound rounded up), so every CP-SAT plan keeps the original limits.
+
+The bound needs the same care. A rounded objective moves each patient's benefit by at most
+half a unit, so the CP-SAT bound plus the largest per-patient rounding gain is a valid bound of
+the original objective *over the CP-SAT feasible set*. When a row had to be rounded that set is
+smaller than the original one, and its bound says nothing about the original optimum; then
+only the LP bound from the Lagrangian dual (always valid) is reported. Either way the reported
+bound is the smaller of the valid ones.
+
+CP-SAT is weak at proving these optima (it needs many workers to match an LP-based solver),
+so it starts from the better of ``options.hint`` and the decomposition's plan, and reports the
+better of that plan and its own, with the objective recomputed in the original units.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from optalloc.allocation.backends.base import Backend, SolveOptions, matrix_form, tighten_bound
+from optalloc.allocation.problem import AllocationProblem
+from optalloc.allocation.result import AllocationResult, Status
+
+MAX_SCALE = 1e6
+
+
+def integer_scale(values: np.ndarray, resolution: float = MAX_SCALE) -> tuple[float, bool]:
+    """The factor that makes ``values`` integers, and whether the scaling is exact.
+
+    Tries 1, 10, ..., ``resolution``; if none is exact, returns ``resolution / max|value|``
+    (about ``resolution`` distinct levels across the range) and ``False``.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 1.0, True
+    top = float(np.abs(values).max())
+    factor = 1.0
+    while factor <= resolution:
+        scaled = values * factor
+        if top * factor < 2**50 and np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return factor, True
+        factor *= 10.0
+    return (resolution / top if top > 0 else 1.0), False
+
+
+class CpSatBackend(Backend):
+    """CP-SAT with LP relaxation (``linearization_level=2``), hint and a valid bound.
+
+    Parameters
+    ----------
+    warm_start : bool
+        Start from the better of ``options.hint`` and the decomposition's plan (a few seconds at most).
+    """
+
+    name = "cpsat"
+    description = "OR-Tools CP-SAT on an integer rescaling; hint from the decomposition"
+
+    def __init__(self, warm_start: bool = True) -> None:
+        self.warm_start = warm_start
+
+    @classmethod
+    def is_available(cls) -> bool:
+        try:
+            from ortools.sat.python import cp_model  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
+        from ortools.sat.python import cp_model
+
+        from optalloc.allocation.backends.decomposition import DecompositionBackend
+
+        t_start = time.perf_counter()
+        # LP bound, prices and (unless given) a starting plan from the decomposition.
+        pre = DecompositionBackend().solve(
+            problem, SolveOptions(time_limit=min(10.0, 0.3 * options.time_limit), threads=options.threads,
+                                  relative_gap=options.relative_gap, seed=options.seed)
+        )
+        if pre.status == Status.INFEASIBLE:
+            pre.solver = self.name
+            return pre
+        lp_bound = pre.extra.get("lp_bound")
+        duals = pre.duals
+        from optalloc.allocation.backends import better_plan
+
+        hint = options.hint
+        if self.warm_start:
+            hint = better_plan(problem, options.hint, pre.assignment)
+            if hint is None:
+                hint = options.hint
+        pre_seconds = time.perf_counter() - t_start
+
+        t0 = time.perf_counter()
+        mf = matrix_form(problem)
+        model = cp_model.CpModel()
+        x = [model.new_bool_var(f"x{j}") for j in range(mf.n_columns)]
+        starts = np.flatnonzero(np.r_[True, mf.patient[1:] != mf.patient[:-1]])
+        ends = np.r_[starts[1:], mf.n_columns]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            model.add_exactly_one(x[a:b])
+        exact_rows = True
+        coupling = mf.coupling.tocsr()
+        for k, limit in enumerate(problem.limits):
+            sl = slice(coupling.indptr[k], coupling.indptr[k + 1])
+            cols, coef = coupling.indices[sl], coupling.data[sl]
+            bounds = np.array([limit.lower, limit.upper])
+            factor, exact = integer_scale(np.r_[coef, bounds])
+            exact_rows &= exact
+            sides = [("both", np.round(coef * factor))] if exact else []
+            if not exact:
+                if np.isfinite(limit.upper):
+                    sides.append(("up", np.ceil(coef * factor - 1e-9)))
+                if np.isfinite(limit.lower):
+                    sides.append(("lo", np.floor(coef * factor + 1e-9)))
+            for side, icoef in sides:
+                lo = -cp_model.INT_MAX if not np.isfinite(limit.lower) or side == "up" else (
+                    int(round(limit.lower * factor)) if exact else int(np.ceil(limit.lower * factor - 1e-9)))
+                hi = cp_model.INT_MAX if not np.isfinite(limit.upper) or side == "lo" else (
+                    int(round(limit.upper * factor)) if exact else int(np.floor(limit.upper * factor + 1e-9)))
+                expr = cp_model.LinearExpr.weighted_sum([x[j] for j in cols.tolist()], icoef.astype(np.int64).tolist())
+                model.add_linear_constraint(expr, lo, hi)
+        b_factor, _ = integer_scale(mf.benefit)
+        b_int = np.round(mf.benefit * b_factor)
+        model.maximize(cp_model.LinearExpr.weighted_sum(x, b_int.astype(np.int64).tolist()))
+        # largest gain of rounding per patient: sum_i max_s (benefit*factor - rounded)
+        rounding = mf.benefit * b_factor - b_int
+        per_patient = np.full(problem.n_patients, -np.inf)
+        np.maximum.at(per_patient, mf.patient, rounding)
+        rounding_margin = float(np.maximum(per_patient, 0).sum()) if exact_rows else 0.0
+        if hint is not None:
+            values = mf.columns_of(np.asarray(hint, dtype=np.int64))
+            for var, v in zip(x, values.astype(int).tolist()):
+                model.add_hint(var, v)
+        build = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.max_time_in_seconds = max(0.1, options.time_limit - pre_seconds - build)
+        params.num_workers = max(1, options.threads)
+        params.linearization_level = 2
+        params.relative_gap_limit = options.relative_gap
+        params.random_seed = options.seed
+        params.log_search_progress = bool(options.verbose)
+        if options.hint is not None:
+            params.repair_hint = True
+        code = solver.solve(model)
+        cp_seconds = time.perf_counter() - t1
+        seconds = pre_seconds + cp_seconds
+
+        extra: dict[str, object] = {"exact_integer_model": bool(exact_rows), "objective_scale": b_factor,
+                                    "lp_bound": lp_bound, "pre_seconds": pre_seconds,
+                                    "cpsat_status": solver.status_name(code)}
+        if code == cp_model.INFEASIBLE and exact_rows:
+            from optalloc.allocation.backends.highs import _infeasible
+
+            return _infeasible(problem, self.name, build, seconds)
+        candidates = []
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            values = np.array([solver.boolean_value(v) for v in x], dtype=float)
+            plan = mf.assignment_from_columns(values, problem.n_patients)
+            if problem.is_feasible(plan):
+                candidates.append((problem.objective_value(plan), "cpsat", plan))
+                extra["cpsat_objective"] = candidates[-1][0]
+        if hint is not None and problem.is_feasible(np.asarray(hint)):
+            hint = np.asarray(hint, dtype=np.int64)
+            candidates.append((problem.objective_value(hint), "hint", hint))
+            extra["hint_objective"] = candidates[-1][0]
+
+        bounds = [b for b in (lp_bound,) if b is not None]
+        if exact_rows and code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+            cp_bound = (solver.best_objective_bound + rounding_margin) / b_factor
+            bounds.append(cp_bound)
+            extra["cpsat_bound"] = cp_bound
+        bound = tighten_bound(problem, min(bounds)) if bounds else None
+        if not candidates:
+            return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
+                                    message="CP-SAT stopped before finding a plan", extra=extra)
+        objective, origin, plan = max(candidates, key=lambda c: c[0])
+        extra["plan_from"] = origin
+        if bound is not None:
+            bound = max(bound, objective)
+        result = AllocationResult(Status.FEASIBLE, self.name, objective, bound, plan, seconds, build, duals,
+                                  extra=extra)
+        if result.gap is not None and result.gap <= options.relative_gap:
+            result.status = Status.OPTIMAL
+        return result

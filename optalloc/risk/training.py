@@ -1,0 +1,224 @@
+"""From a table to compared, chosen and fitted risk models (library API behind the CLI).
+
+Two kinds of table are supported, told apart by their columns:
+
+* **diabetes130** — the Diabetes 130 encounter format (one row per encounter, several per
+  patient), featurised by :mod:`optalloc.risk.features`;
+* **transfusion** — the project's cohort (:mod:`optalloc.cohort.schema`, one row per patient),
+  whose feature columns are used as they are. ``true_type`` is never read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optalloc.cohort import schema
+from optalloc.errors import CohortError
+from optalloc.risk import features as dfeatures
+from optalloc.risk.models import MODEL_NAMES, make_model
+from optalloc.risk.persistence import TrainedRiskModel, frame_sha256
+from optalloc.risk.validation import (
+    CrossValidated,
+    cross_validate,
+    grouped_splits,
+    point_metrics,
+    summarize_cv,
+)
+
+DIABETES = "diabetes130"
+TRANSFUSION = "transfusion"
+TRANSFUSION_LABEL = "readmitted_30d"
+
+
+@dataclass
+class Design:
+    """Model inputs of one table.
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        Feature table (columns ``numeric + categorical``).
+    y : ndarray or None
+        0/1 label, if the table carries it.
+    groups : ndarray
+        Patient pseudonym of each row (the unit of every split and bootstrap).
+    domain : str
+        ``"diabetes130"`` or ``"transfusion"``.
+    numeric, categorical : list of str
+        Feature columns by kind.
+    sha256 : str
+        Content hash of the source table, recorded with a trained model.
+    n_excluded : int
+        Rows dropped on loading (deaths/hospice in the Diabetes 130 data).
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray | None
+    groups: np.ndarray
+    domain: str
+    numeric: list[str]
+    categorical: list[str]
+    sha256: str
+    n_excluded: int = 0
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_patients(self) -> int:
+        return int(len(np.unique(self.groups)))
+
+
+def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_label: bool = True) -> Design:
+    """Validate a transfusion cohort (one row per patient) and take its feature columns."""
+    if require_label and TRANSFUSION_LABEL not in cohort.columns:
+        raise CohortError(
+            f"{source}: column {TRANSFUSION_LABEL!r} is missing, so there is no outcome to learn "
+            "or evaluate. Add the observed 30-day readmission (true/false) for every patient."
+        )
+    checked = schema.validate_cohort(cohort.drop(columns=["true_type"], errors="ignore"), source)
+    X = checked[list(schema.FEATURE_COLUMNS)].copy()
+    for column in schema.NUMERIC_FEATURES:
+        X[column] = X[column].astype(float)
+    y = checked[TRANSFUSION_LABEL].to_numpy(dtype=int) if TRANSFUSION_LABEL in checked else None
+    return Design(
+        X=X, y=y, groups=checked["patient_id"].to_numpy(), domain=TRANSFUSION,
+        numeric=list(schema.NUMERIC_FEATURES), categorical=list(schema.CATEGORICAL_FEATURES),
+        sha256=frame_sha256(X if y is None else X.assign(_y=y)),
+    )
+
+
+def diabetes_design(encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None,
+                    n_excluded: int = 0) -> Design:
+    """Featurise loaded Diabetes 130 encounters (see :func:`load_diabetes130`)."""
+    X = dfeatures.encounter_features(encounters, source)
+    y = encounters["readmitted_30d"].to_numpy(dtype=int) if "readmitted_30d" in encounters else None
+    return Design(
+        X=X, y=y, groups=encounters["patient_id"].to_numpy(), domain=DIABETES,
+        numeric=list(dfeatures.NUMERIC_FEATURES), categorical=list(dfeatures.CATEGORICAL_FEATURES),
+        sha256=sha256 or frame_sha256(encounters), n_excluded=n_excluded,
+    )
+
+
+def load_design(path: Path | str | None = None) -> Design:
+    """Read a Diabetes 130 file (default: the vendored developer part) or a transfusion cohort."""
+    from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.io import read_table
+
+    if path is None or _looks_like_diabetes130(Path(path)):
+        data = load_diabetes130(path)
+        return diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
+    from optalloc.errors import OptallocError
+
+    try:
+        cohort = read_table(path)
+    except OptallocError as exc:
+        raise CohortError(str(exc)) from exc
+    return transfusion_design(cohort, str(path))
+
+
+def _looks_like_diabetes130(path: Path) -> bool:
+    """True if the file's header has the Diabetes 130 identifiers (or cannot be read at all,
+    so the Diabetes 130 loader produces the clear error)."""
+    try:
+        if path.name.lower().endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            header = pq.read_schema(path).names
+        else:
+            header = list(pd.read_csv(path, nrows=0).columns)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return True
+    return "patient_nbr" in header or "encounter_id" in header
+
+
+@dataclass
+class Comparison:
+    """Cross-validated comparison of several models on one design.
+
+    Attributes
+    ----------
+    results : dict
+        Model name -> out-of-fold predictions.
+    table : pandas.DataFrame
+        One row per model: point estimates and 95 % bootstrap bounds (``<metric>_low``,
+        ``<metric>_high``) plus ``fit_seconds`` (sum over folds).
+    chosen : str
+        Model with the lowest out-of-fold Brier score (a proper score: it rewards
+        discrimination and calibration together, which is what the estimates stage consumes).
+    """
+
+    results: dict[str, CrossValidated]
+    table: pd.DataFrame
+    chosen: str
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def compare_models(
+    design: Design,
+    names: Sequence[str] = MODEL_NAMES,
+    seed: int = 0,
+    n_splits: int = 5,
+    n_boot: int = 200,
+    on_fold: Callable[[], None] | None = None,
+    params: dict[str, dict[str, object]] | None = None,
+) -> Comparison:
+    """Patient-grouped CV of each model; ``n_boot=0`` skips the bootstrap intervals."""
+    if design.y is None:
+        raise CohortError("The table has no outcome column, so models cannot be compared on it.")
+    splits = grouped_splits(design.y, design.groups, n_splits, seed)
+    results, rows = {}, []
+    for name in names:
+        model = make_model(name, design.numeric, design.categorical, seed,
+                           params=(params or {}).get(name))
+        result = cross_validate(model, design.X, design.y, design.groups, splits, on_fold=on_fold)
+        results[name] = result
+        if n_boot > 0:
+            summary = summarize_cv(result, design.y, design.groups, n_boot, seed)
+            row = dict(summary["estimate"])
+            row.update({f"{k}_low": v for k, v in summary["low"].items()})
+            row.update({f"{k}_high": v for k, v in summary["high"].items()})
+        else:
+            row = point_metrics(design.y, result.probability, result.probability >= result.threshold)
+        row.update(model=name, fit_seconds=result.fit_seconds)
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("model")
+    learned = [n for n in names if n != "lace"] or list(names)
+    chosen = str(table.loc[learned, "brier"].idxmin())
+    return Comparison(results, table, chosen)
+
+
+def fit_model(
+    design: Design,
+    name: str,
+    seed: int = 0,
+    metadata: dict[str, object] | None = None,
+    params: dict[str, object] | None = None,
+) -> TrainedRiskModel:
+    """Fit one model on every row of ``design`` and wrap it with what it needs to score."""
+    if design.y is None:
+        raise CohortError("The table has no outcome column, so a model cannot be trained on it.")
+    start = time.perf_counter()
+    estimator = make_model(name, design.numeric, design.categorical, seed, params=params)
+    estimator.fit(design.X, design.y, groups=design.groups)
+    info: dict[str, object] = {
+        "training_data_sha256": design.sha256,
+        "n_rows": design.n_rows,
+        "n_patients": design.n_patients,
+        "prevalence": float(np.mean(design.y)),
+        "seed": seed,
+        "calibration": estimator.method_,
+        "fit_seconds": time.perf_counter() - start,
+    }
+    info.update(metadata or {})
+    return TrainedRiskModel(
+        estimator=estimator, name=name, domain=design.domain,
+        features=list(design.numeric) + list(design.categorical), metadata=info,
+    )
