@@ -125,7 +125,7 @@ def _report(args: argparse.Namespace, table: pd.DataFrame, fit_seconds: dict,
         f"Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} .venv/bin/python "
         f"benchmarks/bench_risk.py{' --ablation' if args.ablation else ''}` ({args.folds} folds, "
         f"{args.bootstrap} patient-bootstrap replicates, seed {args.seed}){split}, run {now}; "
-        f"{total / 60:.1f} min wall on 2 cores shared with other engineers' jobs (load average ~7: "
+        f"{total / 60:.1f} min wall on 2 cores shared with other engineers' jobs (load average up to ~8: "
         "timings pessimistic).",
         "",
         f"- machine: {platform.platform()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}",
