@@ -61,8 +61,10 @@ def register(app: typer.Typer) -> None:
                 "status": result.status.value,
             })
             return
-        out.print(frame_table(explanation.table.set_index("setting"),
-                              title=f"Patient {explanation.patient_id} ({result.solver}, {result.status.value})"))
+        # one column per setting, one row per figure: stays readable with many limits
+        frame = explanation.table.set_index("setting").T.astype(object)
+        frame.index.name = "setting"
+        out.print(frame_table(frame, title=f"Patient {explanation.patient_id} ({result.solver}, {result.status.value})"))
         out.print(explanation.summary(), highlight=False)
         for sentence in sentences:
             out.print(f"  {sentence}", highlight=False)

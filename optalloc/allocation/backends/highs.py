@@ -116,7 +116,7 @@ class HighsBackend(Backend):
             duals, lp_bound = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)
             h.setOptionValue("time_limit", float(max(options.time_limit - (time.perf_counter() - t1), 0.01)))
         if simplex_duals:
-            h.run()
+            run_with_watchdog(h, options.time_limit)
             status = h.getModelStatus()
             if status == hs.HighsModelStatus.kInfeasible:
                 return _infeasible(problem, self.name, build, time.perf_counter() - t1, self.diagnose)
@@ -131,9 +131,27 @@ class HighsBackend(Backend):
             h.setOptionValue("time_limit", float(max(options.time_limit - (time.perf_counter() - t1), 0.01)))
         if options.hint is not None:
             h.setSolution(_solution(mf, options.hint))
-        h.run()
+        run_with_watchdog(h, options.time_limit - (time.perf_counter() - t1))
         seconds = time.perf_counter() - t1
         return _translate(h, hs, problem, mf, self.name, build, seconds, duals, lp_bound, self.diagnose)
+
+
+def run_with_watchdog(h, time_limit: float) -> None:
+    """``h.solve()`` with a timer that cancels it a little after ``time_limit``.
+
+    On large models HiGHS 1.12's MIP can stay in a phase that does not look at ``time_limit``
+    for minutes (seen at 100k patients); the user-interrupt callback still stops it.
+    """
+    import threading
+
+    h.HandleUserInterrupt = True
+    timer = threading.Timer(max(time_limit, 0.0) * 1.05 + 2.0, h.cancelSolve)
+    timer.daemon = True
+    timer.start()
+    try:
+        h.solve()
+    finally:
+        timer.cancel()
 
 
 def _solution(mf: MatrixForm, hint: np.ndarray):
