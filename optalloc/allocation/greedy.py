@@ -1,8 +1,9 @@
 """The current-practice baseline: fill each setting by priority until a limit binds.
 
-Planners today start everyone at the default clinic and then, setting by setting (in the order
-the scenario lists them), move the highest-priority eligible patients there until the next move
-would break an upper limit. The optimum is reported beside this plan so the gain of optimising
+Planners today start everyone at the default clinic; first they meet any floor (a minimum number
+of patients in a setting, an equity share) with the highest-priority patients who count towards
+it; then, setting by setting (in the order the scenario lists them), they move the
+highest-priority eligible patients there until the next move would break an upper limit. The optimum is reported beside this plan so the gain of optimising
 is visible; it must never be worse.
 """
 
@@ -18,6 +19,59 @@ from optalloc.allocation.result import AllocationResult, Status
 
 def _usage(problem: AllocationProblem, assignment: np.ndarray) -> np.ndarray:
     return np.array([lim.usage(assignment) for lim in problem.limits])
+
+
+def _prefix_stop(problem: AllocationProblem, use: np.ndarray, upper: np.ndarray,
+                 candidates: np.ndarray, s: int) -> tuple[np.ndarray, int]:
+    """Cumulative row use if ``candidates`` move to ``s`` in order, and how many fit under the uppers."""
+    d = problem.default_setting
+    delta = np.stack([lim.coef[candidates, s] - lim.coef[candidates, d] for lim in problem.limits])
+    cum = use[:, None] + np.cumsum(delta, axis=1)
+    tol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, 0.0)))
+    breaks = (cum > (upper + tol)[:, None]).any(axis=0)
+    return cum, int(np.argmax(breaks)) if breaks.any() else candidates.size
+
+
+def _capacity_share(problem: AllocationProblem, s: int) -> np.ndarray:
+    """Each patient's use of setting ``s`` as a summed share of every finite upper limit."""
+    share = np.zeros(problem.n_patients)
+    for limit in problem.limits:
+        if np.isfinite(limit.upper) and limit.upper > 0:
+            share += np.maximum(limit.coef[:, s], 0.0) / limit.upper
+    return share
+
+
+def _meet_floors(problem: AllocationProblem, assignment: np.ndarray, rank: np.ndarray | None) -> None:
+    """Move default-setting patients who count towards an unmet floor, by ``rank``, until it holds.
+
+    Floors over the fewest patients go first (an equity group before a setting's overall
+    minimum), since patients moved for a narrow floor also count towards a broad one. Without a
+    given ``rank``, a quota is filled with the patients who use the least capacity (the summed
+    share of every upper limit), as a planner meeting a quota picks patients quick to serve.
+    """
+    d, rows = problem.default_setting, np.arange(problem.n_patients)
+    upper = np.array([lim.upper for lim in problem.limits], dtype=float)
+    floors = [k for k, limit in enumerate(problem.limits) if np.isfinite(limit.lower)]
+    floors.sort(key=lambda k: int((problem.limits[k].coef != 0).any(axis=1).sum()))
+    for k in floors:
+        limit = problem.limits[k]
+        for s in range(problem.n_settings):
+            use = _usage(problem, assignment)
+            if s == d or use[k] >= limit.lower - 1e-9:
+                continue
+            counts = limit.coef[:, s] - limit.coef[rows, assignment]
+            candidates = np.flatnonzero((assignment == d) & problem.allowed[:, s] & (counts > 0))
+            if candidates.size == 0:
+                continue
+            if rank is None:
+                key = -_capacity_share(problem, s)[candidates]
+            else:
+                key = rank[candidates]
+            candidates = candidates[np.argsort(-key, kind="stable")]
+            cum, fits = _prefix_stop(problem, use, upper, candidates, s)
+            reached = np.flatnonzero(cum[k] >= limit.lower - 1e-9)
+            stop = min(fits, int(reached[0]) + 1 if reached.size else candidates.size)
+            assignment[candidates[:stop]] = s
 
 
 def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = None) -> AllocationResult:
@@ -58,6 +112,8 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
         if priority.shape != (n,):
             raise ValueError(f"priority must have shape ({n},), got {priority.shape}")
 
+    _meet_floors(problem, assignment, priority)
+    use = _usage(problem, assignment)
     for s in range(m):
         if s == d:
             continue
@@ -67,14 +123,7 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
             continue
         key = gain[candidates] if priority is None else priority[candidates]
         candidates = candidates[np.argsort(-key, kind="stable")]
-        if problem.limits:
-            delta = np.stack([lim.coef[candidates, s] - lim.coef[candidates, d] for lim in problem.limits])
-            cum = use[:, None] + np.cumsum(delta, axis=1)
-            tol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, 0.0)))
-            breaks = (cum > (upper + tol)[:, None]).any(axis=0)
-            stop = int(np.argmax(breaks)) if breaks.any() else candidates.size
-        else:
-            stop = candidates.size
+        stop = _prefix_stop(problem, use, upper, candidates, s)[1] if problem.limits else candidates.size
         moved = candidates[:stop]
         assignment[moved] = s
         use = _usage(problem, assignment)
