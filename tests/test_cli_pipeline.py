@@ -108,3 +108,19 @@ def test_demo_runs_the_whole_chain(scenario_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     for heading in ("Segments", "readmission risk", "Scenario comparison", "more_home_nurses", "auroc"):
         assert heading in result.stdout
+
+
+def test_cohort_import_feeds_a_workspace_scenario(tmp_path: Path, scenario_dir: Path) -> None:
+    cohort = tmp_path / "c.parquet"
+    assert runner.invoke(app, ["cohort", "synth", "--patients", "250", "--out", str(cohort)]).exit_code == 0
+    imported = runner.invoke(app, ["cohort", "import", str(cohort), "--name", "north"])
+    assert imported.exit_code == 0, imported.output
+    assert "north" in runner.invoke(app, ["cohort", "list"]).stdout
+    (scenario_dir / "ws.toml").write_text('extends = "baseline.toml"\nname = "ws"\n[cohort]\nsource = "workspace"\ntable = "north"\n')
+    payload = _json(runner.invoke(app, ["solve", str(scenario_dir / "ws.toml"), "--solver", "cbc", "--json"]))
+    assert payload["patients"] == 250 and payload["status"] == "OPTIMAL"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("patient_id,age\n1,50\n")
+    failed = runner.invoke(app, ["cohort", "import", str(broken), "--name", "south"])
+    assert failed.exit_code == 2 and "broken.csv" in failed.stderr
+    assert "south" not in runner.invoke(app, ["cohort", "list"]).stdout

@@ -36,6 +36,33 @@ def synth(
     out.print(f"  readmitted within 30 days  {cohort['readmitted_30d'].mean():6.1%}", highlight=False)
 
 
+@cohort_app.command("import")
+@user_errors
+def import_cohort(
+    source: str = typer.Argument(..., help="Cohort file (.csv, .csv.gz, .parquet), or a SQL query with --url."),
+    name: str = typer.Option(..., "--name", help="Name of the cohort in the workspace (scenarios say table = NAME)."),
+    url: str | None = typer.Option(None, "--url", help="Read SOURCE as a SQL query from this SQLAlchemy URL."),
+) -> None:
+    """Validate a cohort, pseudonymise its identifiers and keep it in the workspace database."""
+    from optalloc.cohort.load import load_cohort_file, load_cohort_sql
+    from optalloc.workspace import Workspace
+
+    cohort = load_cohort_sql(source, url) if url else load_cohort_file(Path(source))
+    workspace = Workspace()
+    workspace.save_cohort(name, cohort)
+    out.print(f"imported {len(cohort):,} patients as cohort {name!r} into {workspace.url}", highlight=False)
+
+
+@cohort_app.command("list")
+@user_errors
+def list_cohorts() -> None:
+    """Name every cohort in the workspace database."""
+    from optalloc.workspace import Workspace
+
+    names = Workspace().cohort_names()
+    out.print("\n".join(names) if names else "no cohorts yet: optalloc cohort import FILE --name NAME", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.add_typer(cohort_app, name="cohort")
