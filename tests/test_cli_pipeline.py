@@ -124,3 +124,16 @@ def test_cohort_import_feeds_a_workspace_scenario(tmp_path: Path, scenario_dir: 
     failed = runner.invoke(app, ["cohort", "import", str(broken), "--name", "south"])
     assert failed.exit_code == 2 and "broken.csv" in failed.stderr
     assert "south" not in runner.invoke(app, ["cohort", "list"]).stdout
+
+
+def test_json_stays_alone_on_the_real_stdout(scenario_dir: Path) -> None:
+    """Native solver prints (HiGHS writes some to C stdout) must not reach a piped --json."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from optalloc.cli import main; main()", "sweep",
+               str(scenario_dir / "baseline.toml"), "--vary", "resources.home_nurse_hours=0:8000:3",
+               "--solver", "highs", "--json", "--no-record", "--workers", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    json.loads(done.stdout)

@@ -47,6 +47,26 @@ def exit_if_no_plan(kpis: list[dict]) -> None:
         raise typer.Exit(3)
 
 
+def print_explanations(outcome, kpis: dict) -> None:
+    """The plan in words: the gain over current practice and what one more unit of a limit is worth."""
+    from optalloc.allocation.explain import marginal_value_sentences
+
+    if not outcome.result.status.has_plan:
+        return
+    greedy = kpis.get("greedy") or {}
+    unit = kpis["objective_unit"]
+    if greedy.get("gain") is not None:
+        out.print(f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more "
+                  f"({greedy['gain_pct']:+.1f}%) than filling each programme in priority order "
+                  f"({greedy['objective']:.4g}).", highlight=False)
+    elif greedy:
+        out.print(f"Filling each programme in priority order finds no plan that keeps every limit "
+                  f"({greedy['status']}); the optimiser does.", highlight=False)
+    for sentence in marginal_value_sentences(outcome.prepared.problem, outcome.result):
+        if "does not bind" not in sentence:
+            out.print(f"  - {sentence}", highlight=False)
+
+
 def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | None = None) -> tuple[list, list[dict]]:
     """Prepare (sharing cohort and risk) and solve each scenario, with a progress bar on stderr."""
     from optalloc.scenario.loader import load_scenario
@@ -91,6 +111,7 @@ def register(app: typer.Typer) -> None:
             print_json(kpis)
         else:
             out.print(frame_table(comparison_frame([kpis]), title=f"Scenario {kpis['scenario']}"))
+            print_explanations(outcome, kpis)
         exit_if_no_plan([kpis])
 
     @app.command()

@@ -16,6 +16,7 @@ from scipy import sparse
 
 from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, matrix_form, objective_grid,
                                                tighten_bound)
+from optalloc.allocation.backends.quiet import native_stdout_to_stderr
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
 
@@ -149,7 +150,8 @@ def run_with_watchdog(h, time_limit: float) -> None:
     timer.daemon = True
     timer.start()
     try:
-        h.solve()
+        with native_stdout_to_stderr():
+            h.solve()
     finally:
         timer.cancel()
 
