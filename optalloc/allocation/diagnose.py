@@ -24,7 +24,7 @@ from scipy import sparse
 
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.errors import InfeasibleError
-from optalloc.allocation.backends.quiet import native_stdout_to_stderr
+from optalloc.allocation.backends.quiet import native_stdout_silenced
 
 Element = tuple[int, str]   # (limit index, "upper" | "lower")
 
@@ -126,7 +126,7 @@ class _Aggregated:
                     np.concatenate(lower), np.concatenate(upper), a.indptr.astype(np.int32),
                     a.indices.astype(np.int32), a.data.astype(float),
                     np.full(nc, 1 if integral else 0, dtype=np.int32))
-        with native_stdout_to_stderr():
+        with native_stdout_silenced():
             h.run()
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible:

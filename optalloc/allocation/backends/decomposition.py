@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions, subproblem, tighten_bound
-from optalloc.allocation.backends.quiet import native_stdout_to_stderr
+from optalloc.allocation.backends.quiet import native_stdout_silenced
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
 
@@ -187,7 +187,7 @@ class _Master:
         lo = np.maximum(self.dom_lo, center - radius)
         hi = np.minimum(self.dom_hi, center + radius)
         self.h.changeColsBounds(self.k, np.arange(self.k, dtype=np.int32), lo, hi)
-        with native_stdout_to_stderr():
+        with native_stdout_silenced():
             self.h.run()
         if self.h.getModelStatus() != self.hs.HighsModelStatus.kOptimal:
             return None

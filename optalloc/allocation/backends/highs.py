@@ -16,7 +16,7 @@ from scipy import sparse
 
 from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, matrix_form, objective_grid,
                                                tighten_bound)
-from optalloc.allocation.backends.quiet import native_stdout_to_stderr
+from optalloc.allocation.backends.quiet import native_stdout_silenced
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
 
@@ -150,7 +150,7 @@ def run_with_watchdog(h, time_limit: float) -> None:
     timer.daemon = True
     timer.start()
     try:
-        with native_stdout_to_stderr():
+        with native_stdout_silenced():
             h.solve()
     finally:
         timer.cancel()

@@ -2,7 +2,8 @@
 
 HiGHS 1.12 writes some debug lines (``HighsMipSolverData::transformNewIntegerFeasibleSolution``)
 straight to the C stdout even with ``output_flag`` off; ``--json`` output must stand alone on
-stdout, so native solves run with file descriptor 1 pointed at stderr.
+stdout and a terminal user should not see solver debug noise, so native solves run with file
+descriptor 1 pointed at the null device.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ _saved_fd: int | None = None
 
 
 @contextlib.contextmanager
-def native_stdout_to_stderr() -> Iterator[None]:
-    """Redirect fd 1 to fd 2 for the duration (re-entrant; restores it afterwards)."""
+def native_stdout_silenced() -> Iterator[None]:
+    """Point fd 1 at the null device for the duration (re-entrant; restores it afterwards)."""
     global _depth, _saved_fd
     with _lock:
         if _depth == 0:
             sys.stdout.flush()
             _saved_fd = os.dup(1)
-            os.dup2(2, 1)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.close(null)
         _depth += 1
     try:
         yield
