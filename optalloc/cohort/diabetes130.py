@@ -26,6 +26,7 @@ import pandas as pd
 from optalloc.errors import CohortError, OptallocError
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize
+from optalloc.cohort.schema import first_bad_row
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "diabetes130"
 DEV_DATA_PATH = DATA_DIR / "diabetic_data_dev.csv.gz"
@@ -146,11 +147,6 @@ def read_code_tables(path: Path | str = IDS_MAPPING_PATH) -> dict[str, dict[int,
     return tables
 
 
-def _row(mask: pd.Series) -> int:
-    """1-based data row (the first row after the header is row 1) of the first True."""
-    return int(np.flatnonzero(mask.to_numpy())[0]) + 1
-
-
 def _check_columns(raw: pd.DataFrame, source: str) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -168,13 +164,13 @@ def _check_identifiers(raw: pd.DataFrame, source: str) -> pd.Series:
         empty = raw[column].isna()
         if empty.any():
             raise CohortError(
-                f"{source}: column {column!r} is empty at row {_row(empty)}. Every encounter "
+                f"{source}: column {column!r} is empty at row {first_bad_row(empty)}. Every encounter "
                 f"needs its {column}; fill it in or drop the row."
             )
     order = pd.to_numeric(raw["encounter_id"], errors="coerce")
     bad = order.isna()
     if bad.any():
-        row = _row(bad)
+        row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column 'encounter_id' must be a number but row {row} holds "
             f"{raw['encounter_id'].iloc[row - 1]!r}. Correct the value and load again."
@@ -182,7 +178,7 @@ def _check_identifiers(raw: pd.DataFrame, source: str) -> pd.Series:
     dup = order.duplicated()
     if dup.any():
         raise CohortError(
-            f"{source}: the encounter at row {_row(dup)} repeats an earlier encounter_id. "
+            f"{source}: the encounter at row {first_bad_row(dup)} repeats an earlier encounter_id. "
             "Keep one row per encounter (remove the duplicate) and load again."
         )
     return order
@@ -195,7 +191,7 @@ def _check_codes(raw: pd.DataFrame, tables: dict[str, dict[int, str]], source: s
         values = pd.to_numeric(raw[column], errors="coerce")
         known = values.isin(list(tables[column]))
         if not known.all():
-            row = _row(~known)
+            row = first_bad_row(~known)
             raise CohortError(
                 f"{source}: column {column!r} at row {row} holds the code "
                 f"{raw[column].iloc[row - 1]!r}, which the code table {mapping_source} does not "
@@ -211,7 +207,7 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
         numeric = pd.to_numeric(raw[column], errors="coerce")
         bad = numeric.isna() | (numeric < 0) | (numeric != np.round(numeric))
         if bad.any():
-            row = _row(bad)
+            row = first_bad_row(bad)
             raise CohortError(
                 f"{source}: column {column!r} must be a whole number of zero or more but row "
                 f"{row} holds {raw[column].iloc[row - 1]!r}. Correct the value and load again."
@@ -219,14 +215,14 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
     for column in MEDICATION_COLUMNS:
         bad = ~raw[column].isin(MEDICATION_VALUES)
         if bad.any():
-            row = _row(bad)
+            row = first_bad_row(bad)
             raise CohortError(
                 f"{source}: column {column!r} at row {row} holds {raw[column].iloc[row - 1]!r}; "
                 f"medication columns take {', '.join(MEDICATION_VALUES)}. Correct the value."
             )
     bad = ~raw["readmitted"].isin(READMITTED_VALUES)
     if bad.any():
-        row = _row(bad)
+        row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column 'readmitted' at row {row} holds {raw['readmitted'].iloc[row - 1]!r}; "
             f"it must be one of {', '.join(READMITTED_VALUES)} (the published coding). Recode "

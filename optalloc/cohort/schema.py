@@ -67,7 +67,7 @@ CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
 )
 
 
-def _first_bad_row(mask: pd.Series) -> int:
+def first_bad_row(mask: pd.Series) -> int:
     """1-based data row number (as a spreadsheet shows it after the header) of the first True."""
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
@@ -92,7 +92,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             continue
         values = out[column.name]
         if values.isna().any():
-            row = _first_bad_row(values.isna())
+            row = first_bad_row(values.isna())
             raise CohortError(
                 f"{source}: column {column.name!r} is empty at row {row}. Every patient needs "
                 f"a value for {column.name} ({column.description}); fill it in or drop the row."
@@ -101,7 +101,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             out[column.name] = values.astype(str)
             dup = out[column.name].duplicated()
             if dup.any():
-                row = _first_bad_row(dup)
+                row = first_bad_row(dup)
                 raise CohortError(
                     f"{source}: patient_id {out[column.name].iloc[row - 1]!r} at row {row} appears "
                     "more than once. Keep one row per patient."
@@ -111,7 +111,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             text = values.astype(str)
             bad = ~text.isin(column.categories)
             if bad.any():
-                row = _first_bad_row(bad)
+                row = first_bad_row(bad)
                 raise CohortError(
                     f"{source}: column {column.name!r} has the unknown value {text.iloc[row - 1]!r} "
                     f"at row {row}. Allowed values: {', '.join(column.categories)}."
@@ -126,7 +126,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             )
             bad = mapped.isna()
             if bad.any():
-                row = _first_bad_row(bad)
+                row = first_bad_row(bad)
                 raise CohortError(
                     f"{source}: column {column.name!r} must be true/false (or 1/0) but row {row} "
                     f"holds {values.iloc[row - 1]!r}. Correct the value and load again."
@@ -136,7 +136,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna()
         if bad.any():
-            row = _first_bad_row(bad)
+            row = first_bad_row(bad)
             raise CohortError(
                 f"{source}: column {column.name!r} must be a number but row {row} holds "
                 f"{values.iloc[row - 1]!r}. Correct the value and load again."
@@ -144,14 +144,14 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
         if column.kind == "int":
             not_whole = numeric != np.round(numeric)
             if not_whole.any():
-                row = _first_bad_row(not_whole)
+                row = first_bad_row(not_whole)
                 raise CohortError(
                     f"{source}: column {column.name!r} must be a whole number but row {row} "
                     f"holds {values.iloc[row - 1]!r}."
                 )
         out_of_range = (numeric < column.low) | (numeric > column.high)
         if out_of_range.any():
-            row = _first_bad_row(out_of_range)
+            row = first_bad_row(out_of_range)
             raise CohortError(
                 f"{source}: column {column.name!r} at row {row} is {numeric.iloc[row - 1]!r}, "
                 f"outside the plausible range {column.low:g} to {column.high:g} "
