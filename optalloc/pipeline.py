@@ -135,6 +135,23 @@ def prepare_from_estimates(scenario: str | Path | LoadedScenario, estimates_path
     return Prepared(loaded, cohort, risk, None, estimates, problem, {"build": time.perf_counter() - start})
 
 
+PRIORITY_COLUMNS = ("transfusions_per_28d", "units_per_visit", "distance_km", "haemoglobin_g_dl")
+
+
+def current_practice_priority(prepared: Prepared) -> np.ndarray | None:
+    """The scenario's priority score per patient, or None when the records lack its inputs
+    (precomputed estimates), in which case the greedy plan orders by benefit gain."""
+    from optalloc.segments.priority import PriorityWeights, priority_score
+
+    cohort, problem = prepared.cohort, prepared.problem
+    if not set(PRIORITY_COLUMNS) <= set(cohort.columns) or np.isnan(prepared.risk).any():
+        return None
+    best = np.where(problem.allowed, problem.benefit, -np.inf).max(axis=1)
+    gain = best - problem.benefit[:, problem.default_setting]
+    weights = PriorityWeights(**prepared.loaded.scenario.priority.model_dump())
+    return priority_score(cohort, prepared.risk, gain, weights)
+
+
 def solve_prepared(
     prepared: Prepared,
     solver: str = "auto",
@@ -145,7 +162,7 @@ def solve_prepared(
     scenario = prepared.loaded.scenario
     options = options or SolveOptions(time_limit=scenario.solver.time_limit,
                                       relative_gap=scenario.solver.relative_gap)
-    greedy = greedy_allocation(prepared.problem) if with_greedy else None
+    greedy = greedy_allocation(prepared.problem, current_practice_priority(prepared)) if with_greedy else None
     if greedy is not None and greedy.status.has_plan and options.hint is None:
         options = SolveOptions(**{**options.__dict__, "hint": greedy.assignment})
     result = solve_problem(prepared.problem, solver=solver, options=options)

@@ -41,13 +41,13 @@ def _capacity_share(problem: AllocationProblem, s: int) -> np.ndarray:
     return share
 
 
-def _meet_floors(problem: AllocationProblem, assignment: np.ndarray, rank: np.ndarray | None) -> None:
+def _meet_floors(problem: AllocationProblem, assignment: np.ndarray) -> None:
     """Move default-setting patients who count towards an unmet floor, by ``rank``, until it holds.
 
     Floors over the fewest patients go first (an equity group before a setting's overall
-    minimum), since patients moved for a narrow floor also count towards a broad one. Without a
-    given ``rank``, a quota is filled with the patients who use the least capacity (the summed
-    share of every upper limit), as a planner meeting a quota picks patients quick to serve.
+    minimum), since patients moved for a narrow floor also count towards a broad one. A quota is
+    filled with the patients who use the least capacity (the summed share of every upper limit),
+    as a planner meeting a quota picks patients quick to serve; priority then drives the rest.
     """
     d, rows = problem.default_setting, np.arange(problem.n_patients)
     upper = np.array([lim.upper for lim in problem.limits], dtype=float)
@@ -63,10 +63,7 @@ def _meet_floors(problem: AllocationProblem, assignment: np.ndarray, rank: np.nd
             candidates = np.flatnonzero((assignment == d) & problem.allowed[:, s] & (counts > 0))
             if candidates.size == 0:
                 continue
-            if rank is None:
-                key = -_capacity_share(problem, s)[candidates]
-            else:
-                key = rank[candidates]
+            key = -_capacity_share(problem, s)[candidates]
             candidates = candidates[np.argsort(-key, kind="stable")]
             cum, fits = _prefix_stop(problem, use, upper, candidates, s)
             reached = np.flatnonzero(cum[k] >= limit.lower - 1e-9)
@@ -112,7 +109,7 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
         if priority.shape != (n,):
             raise ValueError(f"priority must have shape ({n},), got {priority.shape}")
 
-    _meet_floors(problem, assignment, priority)
+    _meet_floors(problem, assignment)
     use = _usage(problem, assignment)
     for s in range(m):
         if s == d:

@@ -91,6 +91,22 @@ class EquitySpec(Strict):
     name: str | None = None
 
 
+class PrioritySpec(Strict):
+    """Weights of the priority score that orders patients in the greedy current-practice plan
+    (see :mod:`optalloc.segments.priority`)."""
+
+    risk: NonNegative = 0.3
+    benefit: NonNegative = 0.4
+    burden: NonNegative = 0.15
+    need: NonNegative = 0.15
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> PrioritySpec:
+        if self.risk + self.benefit + self.burden + self.need <= 0:
+            raise ValueError("at least one priority weight must be positive")
+        return self
+
+
 class SolverSpec(Strict):
     time_limit: float = Field(60.0, gt=0)
     relative_gap: float = Field(1e-6, ge=0)
@@ -112,6 +128,7 @@ class Scenario(Strict):
     budget: NonNegative | None = None
     equity: list[EquitySpec] = Field(default_factory=list)
     pins: dict[str, str] = Field(default_factory=dict, description="patient id -> setting")
+    priority: PrioritySpec = PrioritySpec()
     solver: SolverSpec = SolverSpec()
 
     @field_validator("resources")
