@@ -8,6 +8,7 @@ from optalloc.cli.common import err, out, progress
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
+from optalloc.scenario.report import comparison_frame
 from optalloc.segments import segment_cohort
 
 # Rows of the comparison the demo leaves out for brevity (``optalloc compare`` shows them all).
@@ -50,8 +51,13 @@ def run_demo(folder: Path, solver: str) -> None:
         out.print(frame_table(reference.risk_metrics.set_index(reference.risk_metrics.columns[0])))
     out.rule("[bold]4. Scenarios[/]")
     _, kpis = solve_with_progress(files, {"solver": solver}, cache)
-    long = differences_frame(kpis)
-    long = long[~long["kpi"].astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]
-    out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+    if out.width >= 40 + 30 * len(kpis):
+        long = differences_frame(kpis)
+        long = long[~long["kpi"].astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]
+        out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+    else:  # a narrow terminal: the figures alone, one column per scenario
+        frame = comparison_frame(kpis)
+        frame = frame[~frame.index.astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]
+        out.print(frame_table(frame, title="Scenario comparison (a wider terminal also shows differences)"))
     err.print("[dim]Every figure: optalloc compare scenarios/home_transfusion/*.toml [--json][/]")
     exit_if_no_plan(kpis)
