@@ -76,7 +76,6 @@ class _Aggregated:
     """Patients merged by identical (allowed, limit use) rows: group counts and coefficients."""
 
     def __init__(self, problem: AllocationProblem) -> None:
-        n, m = problem.n_patients, problem.n_settings
         key = np.concatenate([problem.allowed.astype(float)] + [lim.coef for lim in problem.limits], axis=1) \
             if problem.limits else problem.allowed.astype(float)
         _, first, inverse, counts = np.unique(key, axis=0, return_index=True, return_inverse=True,

@@ -120,7 +120,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             continue
         if column.kind == "bool":
             mapped = values.map(
-                lambda v: {True: True, False: False, 1: True, 0: False, "1": True, "0": False,
+                lambda v: {True: True, False: False, "1": True, "0": False,
                            "true": True, "false": False, "True": True, "False": False,
                            "yes": True, "no": False}.get(v, None)
             )
