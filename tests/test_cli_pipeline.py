@@ -133,7 +133,8 @@ def test_json_stays_alone_on_the_real_stdout(scenario_dir: Path) -> None:
 
     command = [sys.executable, "-c", "from optalloc.cli import main; main()", "sweep",
                str(scenario_dir / "baseline.toml"), "--vary", "resources.home_nurse_hours=0:8000:3",
-               "--solver", "highs", "--json", "--no-record", "--workers", "1"]
+               "--solver", "highs", "--json", "--no-record", "--workers", "1",
+               "--csv", str(scenario_dir / "sweep.csv"), "--plot", str(scenario_dir / "sweep.png")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)
