@@ -38,6 +38,18 @@ class Estimates:
     eligible: np.ndarray
     usage: dict[str, np.ndarray]
 
+    def plan_totals(self, assignment: np.ndarray | None) -> dict[str, float]:
+        """Readmissions avoided, patient travel hours saved and cost of a plan (NaN without one)."""
+        if assignment is None:
+            nan = float("nan")
+            return {"readmissions_avoided": nan, "travel_hours_saved": nan, "cost": nan}
+        rows = np.arange(len(assignment))
+        return {
+            "readmissions_avoided": float(self.readmissions_avoided[rows, assignment].sum()),
+            "travel_hours_saved": float(self.travel_hours_saved[rows, assignment].sum()),
+            "cost": float(self.cost[rows, assignment].sum()),
+        }
+
     def long_table(self) -> pd.DataFrame:
         """One row per patient and setting: the format ``optalloc solve --estimates`` reads back."""
         n, m = self.benefit.shape

@@ -44,10 +44,6 @@ class Prepared:
     problem: AllocationProblem
     seconds: dict[str, float]
 
-    @property
-    def scenario(self) -> LoadedScenario:
-        return self.loaded
-
 
 @dataclass
 class Outcome:
@@ -167,9 +163,3 @@ def solve_prepared(
         options = SolveOptions(**{**options.__dict__, "hint": greedy.assignment})
     result = solve_problem(prepared.problem, solver=solver, options=options)
     return Outcome(prepared, result, greedy)
-
-
-def run_scenario(scenario: str | Path | LoadedScenario, solver: str = "auto",
-                 options: SolveOptions | None = None, cache: PipelineCache | None = None) -> Outcome:
-    """Prepare and solve one scenario."""
-    return solve_prepared(prepare(scenario, cache), solver=solver, options=options)

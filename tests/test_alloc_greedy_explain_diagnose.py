@@ -179,7 +179,7 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     fake = types.ModuleType("optalloc.pipeline")
     solver_spec = types.SimpleNamespace(time_limit=10.0, relative_gap=1e-6)
     fake.prepare = lambda path, cache=None: types.SimpleNamespace(
-        problem=three_settings(), scenario=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec)))
+        problem=three_settings(), loaded=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec)))
     monkeypatch.setitem(sys.modules, "optalloc.pipeline", fake)
     scenario = tmp_path / "s.toml"
     scenario.write_text("")

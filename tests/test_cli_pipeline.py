@@ -138,3 +138,16 @@ def test_json_stays_alone_on_the_real_stdout(scenario_dir: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)
+
+
+def test_explain_takes_the_pseudonym_or_the_original_id(scenario_dir: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.csv"
+    base = str(scenario_dir / "baseline.toml")
+    assert runner.invoke(app, ["solve", base, "--solver", "cbc", "--out", str(plan)]).exit_code == 0
+    at_home = pd.read_csv(plan).query("setting == 'home'")["patient_id"].iloc[0]
+    shown = _json(runner.invoke(app, ["explain", base, "--patient", at_home, "--solver", "cbc", "--json"]))
+    assert shown["patient_id"] == at_home and shown["chosen"] == "home"
+    original = _json(runner.invoke(app, ["explain", base, "--patient", "SYN000001", "--solver", "cbc", "--json"]))
+    assert is_pseudonym(original["patient_id"]) and original["patient_id"] != "SYN000001"
+    unknown = runner.invoke(app, ["explain", base, "--patient", "NOBODY", "--solver", "cbc"])
+    assert unknown.exit_code == 2 and "Traceback" not in unknown.output

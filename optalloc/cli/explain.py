@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,14 +9,7 @@ import typer
 
 from optalloc.cli.common import out, print_json, user_errors
 from optalloc.cli.render import frame_table
-
-
-class ExplainSolver(str, Enum):
-    auto = "auto"
-    cbc = "cbc"
-    cpsat = "cpsat"
-    highs = "highs"
-    decomp = "decomp"
+from optalloc.cli.solve import JsonOption, Solver, SolverOption, TimeLimitOption
 
 
 def register(app: typer.Typer) -> None:
@@ -27,25 +19,24 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def explain(
         scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-        patient: Annotated[str, typer.Option("--patient", help="Patient id to explain.")],
-        solver: Annotated[ExplainSolver, typer.Option("--solver", help="Solver backend; auto chooses by size.")] = ExplainSolver.auto,
-        time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the solve (default: the scenario's).")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+        patient: Annotated[str, typer.Option("--patient", help="Patient id as optalloc shows it (a pseudonym), or the original id.")],
+        solver: SolverOption = Solver.auto,
+        time_limit: TimeLimitOption = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Solve the scenario, then show the patient's settings priced at the limits' marginal values."""
         from optalloc.allocation.backends import SolveOptions, solve
         from optalloc.allocation.explain import explain_patient, marginal_value_sentences
         from optalloc.errors import InfeasibleError
         from optalloc.pipeline import prepare
+        from optalloc.privacy import pseudonymize
 
         prepared = prepare(scenario)
         problem = prepared.problem
-        spec = getattr(getattr(prepared.scenario, "scenario", None), "solver", None)
-        options = SolveOptions(
-            time_limit=time_limit or getattr(spec, "time_limit", 60.0),
-            relative_gap=getattr(spec, "relative_gap", 1e-6),
-        )
+        spec = prepared.loaded.scenario.solver
+        options = SolveOptions(time_limit=time_limit or spec.time_limit, relative_gap=spec.relative_gap)
         result = solve(problem, solver.value, options)
+        patient = str(pseudonymize([patient])[0]) if patient not in set(problem.patient_ids) else patient
         if not result.status.has_plan:
             raise InfeasibleError(result.message or f"The solve ended with status {result.status.value} and no plan.")
         explanation = explain_patient(problem, result, patient)

@@ -14,18 +14,6 @@ import pandas as pd
 from optalloc.pipeline import Outcome
 
 
-def _plan_totals(outcome: Outcome) -> dict[str, float]:
-    result, estimates = outcome.result, outcome.prepared.estimates
-    if result.assignment is None:
-        return {"readmissions_avoided": float("nan"), "travel_hours_saved": float("nan"), "cost": float("nan")}
-    rows = np.arange(len(result.assignment))
-    return {
-        "readmissions_avoided": float(estimates.readmissions_avoided[rows, result.assignment].sum()),
-        "travel_hours_saved": float(estimates.travel_hours_saved[rows, result.assignment].sum()),
-        "cost": float(estimates.cost[rows, result.assignment].sum()),
-    }
-
-
 def scenario_kpis(outcome: Outcome) -> dict[str, Any]:
     """Everything a planner compares across scenarios, for one solved scenario."""
     prepared, result = outcome.prepared, outcome.result
@@ -60,7 +48,7 @@ def scenario_kpis(outcome: Outcome) -> dict[str, Any]:
         "objective_unit": problem.objective_unit,
         "patients": problem.n_patients,
         "patients_per_setting": result.patients_per_setting(problem),
-        "outcomes": _plan_totals(outcome),
+        "outcomes": prepared.estimates.plan_totals(result.assignment),
         "resources": resources,
         "greedy": greedy,
         "message": result.message,

@@ -145,17 +145,9 @@ def point_kpis(problem: AllocationProblem, estimates: Estimates, result: Allocat
 
 
 def plan_totals(problem: AllocationProblem, estimates: Estimates, assignment: np.ndarray | None) -> dict[str, float]:
-    """Benefit, readmissions avoided, travel hours saved and cost of a plan (NaN without a plan)."""
-    if assignment is None:
-        nan = float("nan")
-        return {"benefit": nan, "readmissions_avoided": nan, "travel_hours_saved": nan, "cost": nan}
-    rows = np.arange(len(assignment))
-    return {
-        "benefit": problem.objective_value(assignment),
-        "readmissions_avoided": float(estimates.readmissions_avoided[rows, assignment].sum()),
-        "travel_hours_saved": float(estimates.travel_hours_saved[rows, assignment].sum()),
-        "cost": float(estimates.cost[rows, assignment].sum()),
-    }
+    """Benefit plus :meth:`Estimates.plan_totals` of a plan (NaN without a plan)."""
+    benefit = float("nan") if assignment is None else problem.objective_value(assignment)
+    return {"benefit": benefit, **estimates.plan_totals(assignment)}
 
 
 def solve_built(loaded: LoadedScenario, problem: AllocationProblem, estimates: Estimates, settings: SolveSettings,
