@@ -19,7 +19,7 @@ from pathlib import Path
 
 from optalloc.allocation.gap import solve_gap_file
 
-DATA = Path("/work/shared/datasets/gap-orlib")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gap-orlib"
 
 
 def small(solvers: list[str], time_limit: float) -> list[dict]:
@@ -46,7 +46,7 @@ def gapd(solvers: list[str], time_limit: float) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small-solvers", nargs="*", default=["highs", "cbc"])
-    parser.add_argument("--gapd-solvers", nargs="*", default=["highs", "cbc", "cpsat", "decomp"])
+    parser.add_argument("--gapd-solvers", nargs="*", default=["highs", "cbc", "cpsat", "decomp", "colgen"])
     parser.add_argument("--small-time-limit", type=float, default=10.0)
     parser.add_argument("--gapd-time-limit", type=float, default=60.0)
     parser.add_argument("--json", default=None)

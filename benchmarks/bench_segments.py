@@ -44,7 +44,7 @@ from optalloc.segments.diabetes import (  # noqa: E402
     N_BASE, SAMPLE_SIZE, SEGMENT_CATEGORICAL, SEGMENT_NUMERIC, planner_frame, segment_diabetes,
 )
 
-DIABETES = Path("/work/shared/datasets/diabetes130/diabetic_data_dev.csv.gz")
+DIABETES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "diabetes130" / "diabetic_data_dev.csv.gz"
 
 
 def planted_recovery(seeds: range, n: int = 5000) -> pd.DataFrame:

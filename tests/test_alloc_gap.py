@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from optalloc.allocation.gap import PUBLISHED_OPTIMA, file_sense, read_gap_file, solve_gap_file
 from optalloc.errors import OptallocError
 
-DATA = Path("/work/shared/datasets/gap-orlib")
+# the shared data sit beside the repository (../shared), as on CI
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "gap-orlib"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="OR-Library GAP files not present")
 
 

@@ -33,7 +33,7 @@ def test_fresh_process_either_import_order(order) -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT.format(order=order)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "ok ['cbc', 'cpsat', 'decomp', 'highs']" in done.stdout
+    assert "ok ['cbc', 'colgen', 'cpsat', 'decomp', 'highs']" in done.stdout
 
 
 def test_every_backend_in_this_process() -> None:
@@ -42,7 +42,7 @@ def test_every_backend_in_this_process() -> None:
 
     from optalloc.allocation.backends import BACKENDS, SolveOptions, available_backends
 
-    assert set(available_backends()) == {"cbc", "cpsat", "highs", "decomp"}
+    assert set(available_backends()) == {"cbc", "cpsat", "highs", "decomp", "colgen"}
     coef = np.zeros((4, 3))
     coef[:, 2] = 1.0
     problem = AllocationProblem(np.arange(4), ("a", "b", "c"), np.arange(12, dtype=float).reshape(4, 3),

@@ -151,3 +151,10 @@ def test_explain_takes_the_pseudonym_or_the_original_id(scenario_dir: Path, tmp_
     assert is_pseudonym(original["patient_id"]) and original["patient_id"] != "SYN000001"
     unknown = runner.invoke(app, ["explain", base, "--patient", "NOBODY", "--solver", "cbc"])
     assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+
+
+def test_colgen_on_a_budgeted_scenario_exits_2_and_says_why(scenario_dir: Path) -> None:
+    result = runner.invoke(app, ["solve", str(scenario_dir / "baseline.toml"), "--solver", "colgen"])
+    assert result.exit_code == 2
+    assert "colgen" in result.stderr and "--solver auto" in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,23 +10,16 @@ from rich.table import Table
 
 from optalloc.cli.common import out, print_json, progress, user_errors
 from optalloc.cli.render import fmt
+from optalloc.cli.solve import Solver
 
 bench_app = typer.Typer(help="Benchmark the allocation solvers on public instances.", no_args_is_help=True)
-
-
-class BenchSolver(str, Enum):
-    auto = "auto"
-    cbc = "cbc"
-    cpsat = "cpsat"
-    highs = "highs"
-    decomp = "decomp"
 
 
 @bench_app.command("gap")
 @user_errors
 def gap(
     file: Annotated[Path, typer.Argument(help="OR-Library GAP file (gap1.txt ... gap12.txt, gapa.txt ... gapd.txt).")],
-    solver: Annotated[BenchSolver, typer.Option("--solver", help="Solver backend; auto chooses by size.")] = BenchSolver.auto,
+    solver: Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")] = Solver.auto,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Seconds per instance.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
 ) -> None:

@@ -22,6 +22,7 @@ class Solver(str, Enum):
     cpsat = "cpsat"
     highs = "highs"
     decomp = "decomp"
+    colgen = "colgen"
 
 
 SolverOption = Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")]

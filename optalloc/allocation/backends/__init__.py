@@ -5,6 +5,7 @@
 ``cbc``           CBC through PuLP; exact, the reference the acceptance checks compare with
 ``cpsat``         OR-Tools CP-SAT on an integer rescaling, started from the decomposition
 ``decomp``        Lagrangian bound + repair MIP; certified gap, scales to millions of patients
+``colgen``        Dantzig-Wolfe column generation + diving; one capacity row per setting (GAP)
 ================  ==========================================================================
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.backends.cbc import CbcBackend
+from optalloc.allocation.backends.colgen import ColumnGenerationBackend, knapsack_structure
 from optalloc.allocation.backends.cpsat import CpSatBackend
 from optalloc.allocation.backends.decomposition import DecompositionBackend
 from optalloc.allocation.backends.highs import HighsBackend
@@ -29,12 +31,19 @@ BACKENDS: dict[str, type[Backend]] = {
     "cpsat": CpSatBackend,
     "highs": HighsBackend,
     "decomp": DecompositionBackend,
+    "colgen": ColumnGenerationBackend,
 }
 
 #: Up to this many patients ``auto`` solves the MIP exactly (CBC, started from the
 #: decomposition's plan); above it the decomposition alone, whose certified gap shrinks as
 #: the cohort grows (about as many patients as limits are fractional in the LP).
 AUTO_EXACT_MAX_PATIENTS = 5_000
+
+#: From this many patients ``auto`` sends a problem whose every limit is one setting's capacity
+#: (the generalized assignment form) to column generation: below it branch-and-cut proves the
+#: optimum in a second (OR-Library gap1-gap12, 15-60 patients), above it the LP bound is too
+#: weak for the MIP searches (gapd, 100-200 patients; benchmarks/RESULTS.md).
+AUTO_COLGEN_MIN_PATIENTS = 80
 
 
 def available_backends() -> list[str]:
@@ -61,9 +70,13 @@ def choose_backend(problem: AllocationProblem) -> str:
     """What ``auto`` runs: exact CBC (else HiGHS) for small cohorts, the decomposition above.
 
     CBC closes the last 1e-5 of gap on these models faster than HiGHS 1.12 in our runs
-    (benchmarks/RESULTS.md); both start from the decomposition's plan.
+    (benchmarks/RESULTS.md); both start from the decomposition's plan. Tightly capacitated
+    problems of the generalized assignment form go to column generation instead.
     """
     if problem.n_patients <= AUTO_EXACT_MAX_PATIENTS:
+        if (problem.n_patients >= AUTO_COLGEN_MIN_PATIENTS and ColumnGenerationBackend.is_available()
+                and knapsack_structure(problem) is not None):
+            return "colgen"
         if CbcBackend.is_available():
             return "cbc"
         if HighsBackend.is_available():
