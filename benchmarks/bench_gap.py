@@ -35,11 +35,13 @@ def small(solvers: list[str], time_limit: float) -> list[dict]:
 def gapd(solvers: list[str], time_limit: float) -> list[dict]:
     rows = []
     for solver in solvers:
-        for row in solve_gap_file(DATA / "gapd.txt", solver, time_limit):
+        def report(row: dict) -> None:     # printed as each instance ends
             obj, best = row["objective"], row["reference"]
             row["gap_to_best"] = None if obj is None else (obj - best) / best
             rows.append({**row, "requested": solver})
             print(json.dumps(rows[-1]), flush=True)
+
+        solve_gap_file(DATA / "gapd.txt", solver, time_limit, on_row=report)
     return rows
 
 

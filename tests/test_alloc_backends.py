@@ -180,3 +180,19 @@ def test_decomposition_large_cohort_certified() -> None:
     assert result.status.has_plan and problem.is_feasible(result.assignment)
     assert result.gap <= 5e-4
     assert result.extra["dual_converged"]
+
+
+def test_decomposition_never_returns_less_than_its_hint(monkeypatch) -> None:
+    """If the repair MIP ends without a plan (or a worse one), a feasible hint is returned."""
+    from optalloc.allocation.backends.decomposition import DecompositionBackend
+
+    problem = with_binding_floor(synthetic_problem(200, n_settings=5, seed=0, decimals=2))
+    _, exact = solved(0, EXACT[0])
+    monkeypatch.setattr(DecompositionBackend, "_repair", lambda self, *args: (None, -np.inf, None))
+    backend = DecompositionBackend(polish=False)
+    without = backend.solve(problem, SolveOptions(time_limit=5))
+    assert without.status == Status.NO_SOLUTION
+    with_hint = backend.solve(problem, SolveOptions(time_limit=5, hint=exact.assignment))
+    assert with_hint.objective == pytest.approx(exact.objective)
+    assert with_hint.extra["plan_from"] == "hint"
+    assert with_hint.bound >= exact.objective - 1e-9

@@ -48,7 +48,9 @@ def test_reader_rejects_bad_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 def test_gap1_published_optima(solver: str) -> None:
-    rows = solve_gap_file(DATA / "gap1.txt", solver, time_limit=10)
+    streamed: list[dict] = []
+    rows = solve_gap_file(DATA / "gap1.txt", solver, time_limit=10, on_row=streamed.append)
+    assert streamed == rows                                  # each row reported as it ends
     assert [r["objective"] for r in rows] == list(PUBLISHED_OPTIMA["gap1"])
     assert all(r["status"] == "OPTIMAL" and r["reaches_reference"] for r in rows)
     assert all(r["bound"] == r["objective"] for r in rows)  # integral objective: bound floored

@@ -28,8 +28,8 @@ def gap(
 
     count = len(read_gap_file(file))  # a bad file fails here, before any solve
     with progress(not as_json) as bar:
-        bar.add_task(f"solving {count} instance(s) of {file.name} with {solver.value}", total=None)
-        rows = solve_gap_file(file, solver.value, time_limit)
+        task = bar.add_task(f"solving {count} instance(s) of {file.name} with {solver.value}", total=count)
+        rows = solve_gap_file(file, solver.value, time_limit, on_row=lambda _: bar.advance(task))
     if as_json:
         print_json(rows)
         return

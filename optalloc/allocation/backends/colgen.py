@@ -223,32 +223,10 @@ class ColumnGenerationBackend(Backend):
         deadline = t0 + options.time_limit
         cost = np.where(problem.allowed, -problem.benefit, np.inf).T
         master = _Master(np.where(np.isfinite(cost), cost, 0.0))
-        extra: dict[str, object] = {}
-        lower = -np.inf
-        hints = [options.hint]
-        from optalloc.allocation.backends.decomposition import DecompositionBackend, lagrangian_prices
-
-        if self.warm_share > 0:
-            warm = DecompositionBackend().solve(problem, dataclasses.replace(
-                options, time_limit=self.warm_share * options.time_limit))
-            if warm.status in (Status.INFEASIBLE, Status.OPTIMAL):
-                warm.solver = self.name
-                return warm
-            hints.append(warm.assignment)
-            duals = warm.duals
-            if warm.bound is not None:
-                lower = -warm.bound
-            extra["warm_objective"] = warm.objective
-        else:   # the capacities' marginal values are the Lagrange multipliers of the LP
-            duals, _ = lagrangian_prices(problem, options.seed, min(5.0, 0.1 * options.time_limit))
-        best, best_cost = None, np.inf
-        for hint in hints:
-            if hint is not None and problem.is_feasible(np.asarray(hint)):
-                hint = np.asarray(hint, dtype=np.int64)
-                if -problem.objective_value(hint) < best_cost:
-                    best, best_cost = hint, -problem.objective_value(hint)
-                for s in range(problem.n_settings):
-                    master.add(s, np.flatnonzero(hint == s))
+        start = self._start(problem, options, master)
+        if isinstance(start, AllocationResult):
+            return start
+        best, best_cost, lower, duals, extra = start
         build = time.perf_counter() - t0
         state = _generate(master, structure, cost, np.ones(problem.n_patients, bool),
                           np.ones(problem.n_settings, bool), deadline)
@@ -286,6 +264,41 @@ class ColumnGenerationBackend(Backend):
         if result.gap is not None and result.gap <= options.relative_gap:
             result.status = Status.OPTIMAL
         return result
+
+    def _start(self, problem: AllocationProblem, options: SolveOptions, master: _Master):
+        """Starting plan, cost bound and capacity prices; the plans' columns seed the master.
+
+        Returns an :class:`AllocationResult` instead when the warm start already settles the
+        problem (infeasible, or optimal within the requested gap).
+        """
+        from optalloc.allocation.backends.decomposition import DecompositionBackend, lagrangian_prices
+
+        extra: dict[str, object] = {}
+        lower = -np.inf
+        hints = [options.hint]
+        if self.warm_share > 0:
+            warm = DecompositionBackend().solve(problem, dataclasses.replace(
+                options, time_limit=self.warm_share * options.time_limit))
+            if warm.status in (Status.INFEASIBLE, Status.OPTIMAL):
+                warm.solver = self.name
+                return warm
+            hints.append(warm.assignment)
+            duals = warm.duals
+            if warm.bound is not None:
+                lower = -warm.bound
+            extra["warm_objective"] = warm.objective
+        else:   # the capacities' marginal values are the Lagrange multipliers of the LP
+            duals, _ = lagrangian_prices(problem, options.seed, min(5.0, 0.1 * options.time_limit))
+        best, best_cost = None, np.inf
+        for hint in hints:
+            if hint is None or not problem.is_feasible(np.asarray(hint)):
+                continue
+            hint = np.asarray(hint, dtype=np.int64)
+            if -problem.objective_value(hint) < best_cost:
+                best, best_cost = hint, -problem.objective_value(hint)
+            for s in range(problem.n_settings):
+                master.add(s, np.flatnonzero(hint == s))
+        return best, best_cost, lower, duals, extra
 
     def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline):
         """One dive from the root master; returns a complete plan or None."""

@@ -338,6 +338,12 @@ class DecompositionBackend(Backend):
                                                           options, t1, extra)
         if whole_bound is not None:   # the repair covered every patient: its MIP bound is global
             bound = min(bound, whole_bound)
+        if options.hint is not None:  # never return less than the plan the caller started from
+            hint = np.asarray(options.hint, dtype=np.int64)
+            if (hint.shape == (problem.n_patients,) and problem.is_feasible(hint)
+                    and (assignment is None or problem.objective_value(hint) > objective)):
+                assignment, objective = hint, problem.objective_value(hint)
+                extra["plan_from"] = "hint"
         if assignment is None:
             infeasible = self._infeasible(problem, build, t1)
             if infeasible is not None:
