@@ -243,7 +243,8 @@ class ColumnGenerationBackend(Backend):
             state = _generate(master, structure, cost, np.ones(problem.n_patients, bool),
                               np.ones(problem.n_settings, bool), deadline)
             lower = max(lower, state.bound)
-            plan = self._dive(problem, master, structure, cost, state, rng, dives > 1, deadline)
+            plan = self._dive(problem, master, structure, cost, state, rng, dives > 1, deadline,
+                              options.threads)
             if plan is not None and problem.is_feasible(plan):
                 value = -problem.objective_value(plan)
                 if value < best_cost - 1e-9:
@@ -300,7 +301,7 @@ class ColumnGenerationBackend(Backend):
                 master.add(s, np.flatnonzero(hint == s))
         return best, best_cost, lower, duals, extra
 
-    def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline):
+    def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline, threads):
         """One dive from the root master; returns a complete plan or None."""
         n, m = problem.n_patients, problem.n_settings
         free_patients = np.ones(n, bool)
@@ -336,7 +337,7 @@ class ColumnGenerationBackend(Backend):
             rest = np.flatnonzero(free_patients)
             settings = np.flatnonzero(free_settings)
             if rest.size:
-                finish = _finish(problem, structure, rest, settings, deadline)
+                finish = _finish(problem, structure, rest, settings, deadline, threads)
                 if finish is None:
                     return None
                 plan[rest] = finish
@@ -418,7 +419,7 @@ def _pick(master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, r
 
 
 def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: np.ndarray,
-            settings: np.ndarray, deadline: float) -> np.ndarray | None:
+            settings: np.ndarray, deadline: float, threads: int) -> np.ndarray | None:
     """The remaining patients over the remaining settings, exactly, with CP-SAT."""
     from ortools.sat.python import cp_model
 
@@ -441,7 +442,7 @@ def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: 
     model.maximize(sum(int(round(benefit[r, c] * factor)) * v for (r, c), v in x.items()))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.5, min(10.0, deadline - time.perf_counter()))
-    solver.parameters.num_workers = 2
+    solver.parameters.num_workers = max(1, threads)
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
