@@ -127,3 +127,25 @@ def test_auto_picks_colgen_for_capacitated_problems_only() -> None:
     assert choose_backend(read_gap_file(DATA / "gapd.txt")[4]) == "colgen"
     assert choose_backend(read_gap_file(DATA / "gap1.txt")[0]) == "cbc"   # 15 patients: exact MIP
     assert choose_backend(synthetic_problem(200, n_settings=5, seed=0)) == "cbc"
+
+
+def test_fractional_and_non_binding_capacities_qualify() -> None:
+    problem = gap_like()
+    limits = list(problem.limits)
+    limits[0] = replace(limits[0], upper=100 / 3)          # whole weights, fractional capacity
+    limits[1] = replace(limits[1], upper=1e12)             # never binds
+    structure = knapsack_structure(replace(problem, limits=tuple(limits)))
+    assert structure is not None
+    assert structure.capacity[0] == 33
+    assert structure.capacity[1] == structure.weight[1].sum()
+
+
+def test_large_benefit_units_and_a_proof_when_few_settings() -> None:
+    """Benefits in large units (cents of a budget) must not be beaten by the master's artificial
+    cover; with no more settings than the exact finish takes, the plan is proven optimal."""
+    base = gap_like(seed=5)
+    problem = replace(base, benefit=base.benefit * 1e8)
+    exact = solve(problem, "cbc", SolveOptions(time_limit=10))
+    result = ColumnGenerationBackend(warm_share=0.0).solve(problem, SolveOptions(time_limit=20))
+    assert result.objective == pytest.approx(exact.objective)
+    assert result.status.value == "OPTIMAL" and result.seconds < 10

@@ -40,7 +40,6 @@ from optalloc.errors import OptallocError
 
 #: Largest knapsack table (patients x settings x capacity levels) the pricing may hold.
 MAX_TABLE = 60_000_000
-_ARTIFICIAL_COST = 1e7
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,14 @@ def knapsack_structure(problem: AllocationProblem) -> KnapsackStructure | None:
         column = coef[:, s]
         if (column < 0).any():
             return None
-        factor, exact = integer_scale(np.r_[column, limit.upper])
+        factor, exact = integer_scale(column)           # the capacity may be fractional
         if not exact:
             return None
         owner[s] = k
         weight[s] = np.round(column * factor).astype(np.int64)
-        capacity[s] = int(np.floor(limit.upper * factor + 1e-9))
+        # a capacity above what all allowed patients weigh never binds: cap it (smaller DP)
+        most = int(weight[s][problem.allowed[:, s]].sum())
+        capacity[s] = min(int(np.floor(limit.upper * factor + 1e-9)), most)
     if (capacity < 0).any():
         return None
     if n * m * (int(capacity.max(initial=0)) + 1) > MAX_TABLE:
@@ -147,10 +148,12 @@ class _Master:
         self.inf = inf
         self.h.addRows(n + m, np.ones(n + m), np.ones(n + m), 0, np.zeros(0, np.int32),
                        np.zeros(0, np.int32), np.zeros(0))
+        # dearer than any plan could make one patient, whatever the units of the benefit
+        artificial = 1.0 + n * float(np.ptp(cost)) + float(np.abs(cost).max(initial=0.0))
         self.columns: list[tuple[int, np.ndarray]] = []
         self.known: set[tuple[int, bytes]] = set()
         for i in range(n):                        # artificial cover keeps every master feasible
-            self._add_raw(_ARTIFICIAL_COST, np.array([i], dtype=np.int32))
+            self._add_raw(artificial, np.array([i], dtype=np.int32))
         self.first = n
         for s in range(m):                        # the empty set keeps each setting's row feasible
             self.add(s, np.zeros(0, dtype=np.int64))
@@ -243,15 +246,18 @@ class ColumnGenerationBackend(Backend):
             state = _generate(master, structure, cost, np.ones(problem.n_patients, bool),
                               np.ones(problem.n_settings, bool), deadline)
             lower = max(lower, state.bound)
-            plan = self._dive(problem, master, structure, cost, state, rng, dives > 1, deadline,
-                              options.threads)
+            if not state.converged:
+                break
+            plan, proven = self._dive(problem, master, structure, cost, state, rng, dives > 1, deadline,
+                                      options.threads)
             if plan is not None and problem.is_feasible(plan):
                 value = -problem.objective_value(plan)
                 if value < best_cost - 1e-9:
                     best, best_cost = plan, value
                     extra["best_dive"] = dives
-            if not state.converged:
-                break
+                if proven:          # few settings: CP-SAT solved the whole problem exactly
+                    lower = max(lower, value)
+                    break
         extra["dives"] = dives
         seconds = time.perf_counter() - t0
         bound = tighten_bound(problem, -lower) if np.isfinite(lower) else None
@@ -302,7 +308,8 @@ class ColumnGenerationBackend(Backend):
         return best, best_cost, lower, duals, extra
 
     def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline, threads):
-        """One dive from the root master; returns a complete plan or None."""
+        """One dive from the root master: a complete plan or None, and whether that plan is proven
+        optimal (only when no column was fixed and CP-SAT solved the whole problem exactly)."""
         n, m = problem.n_patients, problem.n_settings
         free_patients = np.ones(n, bool)
         free_settings = np.ones(m, bool)
@@ -315,7 +322,7 @@ class ColumnGenerationBackend(Backend):
             while free_settings.sum() > self.finish_settings and time.perf_counter() < deadline:
                 pick = _pick(master, values, free_settings, rng, randomise, banned)
                 if pick is None:
-                    return None
+                    return None, False
                 s, patients = master.columns[pick]
                 master.set_bounds(pick, 1.0, 1.0)
                 free_patients[patients] = False
@@ -328,20 +335,24 @@ class ColumnGenerationBackend(Backend):
                     free_settings[s] = True
                     backtracks += 1
                     if backtracks > self.max_backtracks:
-                        return None
+                        return None, False
                     state = _generate(master, structure, cost, free_patients, free_settings, deadline)
                 else:
                     fixed.append(pick)
                     plan[patients] = s
                 values = state.columns_value
-            rest = np.flatnonzero(free_patients)
             settings = np.flatnonzero(free_settings)
+            if settings.size > self.finish_settings:     # out of time half-way down
+                return None, False
+            rest = np.flatnonzero(free_patients)
+            proven = False
             if rest.size:
-                finish = _finish(problem, structure, rest, settings, deadline, threads)
+                finish, proven = _finish(problem, structure, rest, settings, deadline, threads)
                 if finish is None:
-                    return None
+                    return None, False
                 plan[rest] = finish
-            return plan if (plan >= 0).all() else None
+            complete = bool((plan >= 0).all())
+            return (plan if complete else None), complete and proven and not fixed
         finally:
             for column in fixed + banned:
                 master.set_bounds(column, 0.0, master.inf)
@@ -385,7 +396,8 @@ def _generate(master: _Master, structure: KnapsackStructure, cost: np.ndarray, f
             profit = np.where(free_patients[None, :], duals[None, :] - cost[settings], -np.inf)
             best, chosen = price(profit, structure.weight[settings], structure.capacity[settings],
                                  per_setting)
-            lagrangian = float(duals[free_patients].sum() - best.sum())
+            # less the profit the DP may drop (items under 1e-9 each): keeps the bound valid
+            lagrangian = float(duals[free_patients].sum() - best.sum()) - 1e-9 * profit.size
             if whole and lagrangian > bound:
                 bound = lagrangian
             if center is None or lagrangian >= bound or not whole:
@@ -419,18 +431,22 @@ def _pick(master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, r
 
 
 def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: np.ndarray,
-            settings: np.ndarray, deadline: float, threads: int) -> np.ndarray | None:
-    """The remaining patients over the remaining settings, exactly, with CP-SAT."""
+            settings: np.ndarray, deadline: float, threads: int) -> tuple[np.ndarray | None, bool]:
+    """The remaining patients over the remaining settings, exactly, with CP-SAT.
+
+    Returns the plan (None if none was found in time) and whether CP-SAT proved it optimal on
+    an exact integer scaling of the benefits.
+    """
     from ortools.sat.python import cp_model
 
     model = cp_model.CpModel()
     benefit = problem.benefit[np.ix_(patients, settings)]
-    factor, _ = integer_scale(benefit[problem.allowed[np.ix_(patients, settings)]])
+    factor, exact = integer_scale(benefit[problem.allowed[np.ix_(patients, settings)]])
     x = {}
     for r, i in enumerate(patients.tolist()):
         options = [c for c, s in enumerate(settings.tolist()) if problem.allowed[i, s]]
         if not options:
-            return None
+            return None, False
         for c in options:
             x[r, c] = model.new_bool_var("")
         model.add_exactly_one([x[r, c] for c in options])
@@ -441,13 +457,13 @@ def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: 
             model.add(sum(w * v for w, v in terms) <= int(structure.capacity[s]))
     model.maximize(sum(int(round(benefit[r, c] * factor)) * v for (r, c), v in x.items()))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.5, min(10.0, deadline - time.perf_counter()))
+    solver.parameters.max_time_in_seconds = max(0.05, min(10.0, deadline - time.perf_counter()))
     solver.parameters.num_workers = max(1, threads)
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
+        return None, False
     out = np.empty(patients.size, dtype=np.int64)
     for (r, c), v in x.items():
         if solver.boolean_value(v):
             out[r] = settings[c]
-    return out
+    return out, bool(exact and code == cp_model.OPTIMAL)
