@@ -21,6 +21,10 @@ Three steps:
 
 The backend applies when each limit is a capacity (upper bound, integer non-negative weights)
 on one setting only; :func:`knapsack_structure` says whether a problem qualifies.
+
+Random choices use ``options.seed``. How many dives fit in the time limit depends on the
+machine, so, as with every time-limited MIP, the plan is reproducible for a given seed, limit
+and machine speed, not across machines; the bound is valid either way.
 """
 
 from __future__ import annotations
