@@ -39,12 +39,7 @@ def scenario_kpis(outcome: Outcome) -> dict[str, Any]:
     return {
         "scenario": prepared.loaded.scenario.name,
         "file": str(prepared.loaded.path),
-        "status": result.status.value,
-        "solver": result.solver,
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-        "seconds": result.seconds,
+        **result.certificate(),
         "objective_unit": problem.objective_unit,
         "patients": problem.n_patients,
         "patients_per_setting": result.patients_per_setting(problem),

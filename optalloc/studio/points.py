@@ -126,12 +126,7 @@ def point_kpis(problem: AllocationProblem, estimates: Estimates, result: Allocat
     """Flat key figures of one solved variant (everything the target language can name)."""
     eligible = {name: int(problem.allowed[:, j].sum()) for j, name in enumerate(problem.settings)}
     kpis: dict[str, Any] = {
-        "status": result.status.value,
-        "solver": result.solver,
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-        "seconds": result.seconds,
+        **result.certificate(),
         "patients": result.patients_per_setting(problem),
         "eligible": eligible,
         "use": {},
