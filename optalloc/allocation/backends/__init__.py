@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions
+from optalloc.allocation.backends.base import Backend, SolveOptions, better_plan
 from optalloc.allocation.backends.cbc import CbcBackend
 from optalloc.allocation.backends.colgen import ColumnGenerationBackend, knapsack_structure
 from optalloc.allocation.backends.cpsat import CpSatBackend
@@ -94,20 +94,6 @@ def _options(options: SolveOptions | Mapping[str, object] | None) -> SolveOption
         raise OptallocError(f"Unknown solver option(s) {sorted(unknown)}; valid ones are "
                             f"{[f.name for f in dataclasses.fields(SolveOptions)]}.")
     return SolveOptions(**options)
-
-
-def better_plan(problem: AllocationProblem, *plans: np.ndarray | None) -> np.ndarray | None:
-    """The feasible plan with the highest objective among ``plans`` (None if none is feasible)."""
-    best, best_value = None, -np.inf
-    for plan in plans:
-        if plan is None:
-            continue
-        plan = np.asarray(plan, dtype=np.int64)
-        if plan.shape == (problem.n_patients,) and problem.is_feasible(plan):
-            value = problem.objective_value(plan)
-            if value > best_value:
-                best, best_value = plan, value
-    return best
 
 
 def solve(problem: AllocationProblem, solver: str = "auto",

@@ -124,24 +124,17 @@ def matrix_form(problem: AllocationProblem) -> MatrixForm:
     )
 
 
-def subproblem(problem: AllocationProblem, patients: np.ndarray, fixed: np.ndarray | None = None,
-               fixed_patients: np.ndarray | None = None,
-               held_use: np.ndarray | None = None) -> AllocationProblem:
-    """The problem restricted to ``patients``, the others held at ``fixed`` (an assignment).
+def subproblem(problem: AllocationProblem, patients: np.ndarray, held_use: np.ndarray) -> AllocationProblem:
+    """The problem restricted to ``patients``, the others held where they are.
 
-    Limits keep their names; their bounds move by the use of the held patients, so a plan of
-    the subproblem joined with the held patients keeps every original limit. ``held_use``
-    (one value per limit) gives that use directly when the caller already knows it.
+    Limits keep their names; their bounds move by ``held_use`` (the held patients' use of each
+    limit), so a plan of the subproblem joined with the held patients keeps every original limit.
     """
     from optalloc.allocation.problem import Limit
 
     limits = []
     for k, limit in enumerate(problem.limits):
-        held = 0.0
-        if held_use is not None:
-            held = float(held_use[k])
-        elif fixed is not None and fixed_patients is not None and fixed_patients.size:
-            held = limit.usage_of(fixed, fixed_patients)
+        held = float(held_use[k])
         limits.append(Limit(name=limit.name, coef=limit.coef[patients], upper=limit.upper - held,
                             lower=limit.lower - held, kind=limit.kind, unit=limit.unit))
     return AllocationProblem(
@@ -182,3 +175,53 @@ def tighten_bound(problem: AllocationProblem, bound: float | None) -> float | No
         return bound
     steps = bound / step
     return float(np.floor(steps + 1e-9 * max(1.0, abs(steps))) * step)
+
+
+def better_plan(problem: AllocationProblem, *plans: np.ndarray | None) -> np.ndarray | None:
+    """The feasible plan with the highest objective among ``plans`` (None if none is feasible)."""
+    best, best_value = None, -np.inf
+    for plan in plans:
+        if plan is None:
+            continue
+        plan = np.asarray(plan, dtype=np.int64)
+        if plan.shape == (problem.n_patients,) and problem.is_feasible(plan):
+            value = problem.objective_value(plan)
+            if value > best_value:
+                best, best_value = plan, value
+    return best
+
+
+def plan_result(problem: AllocationProblem, solver: str, assignment: np.ndarray, bound: float | None,
+                seconds: float, build: float, duals: dict[str, float], relative_gap: float,
+                extra: dict[str, object] | None = None) -> AllocationResult:
+    """The result of a backend that found a plan: the bound rounded to the objective grid and
+    never below the plan, and OPTIMAL once the certified gap is within ``relative_gap``."""
+    from optalloc.allocation.result import Status
+
+    objective = problem.objective_value(assignment)
+    bound = tighten_bound(problem, bound)
+    if bound is not None:
+        bound = max(bound, objective)
+    result = AllocationResult(Status.FEASIBLE, solver, objective, bound, assignment, seconds, build, duals,
+                              extra=extra or {})
+    if result.gap is not None and result.gap <= relative_gap:
+        result.status = Status.OPTIMAL
+    return result
+
+
+def infeasible_result(problem: AllocationProblem, solver: str, build: float, seconds: float,
+                      explain: bool = True, diagnosis=None) -> AllocationResult:
+    """An INFEASIBLE result whose message is the diagnosis (which limits clash, what to relax),
+    never a solver trace. ``explain=False`` skips the diagnosis (for internal sub-problems);
+    a ``diagnosis`` already made is reused."""
+    from optalloc.allocation.result import Status
+
+    if not explain:
+        return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
+                                message="the limits cannot all hold")
+    if diagnosis is None:
+        from optalloc.allocation.diagnose import diagnose
+
+        diagnosis = diagnose(problem)
+    return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
+                            message=diagnosis.message, extra={"diagnosis": diagnosis})

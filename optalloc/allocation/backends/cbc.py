@@ -45,20 +45,17 @@ def build_pulp_model(problem: AllocationProblem, mf: MatrixForm):
         model.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression((x[j], 1.0) for j in range(a, b)),
                                               pulp.LpConstraintEQ, f"assign{i}", 1.0))
     coupling = mf.coupling.tocsr()
-    rows = {}
     for k, limit in enumerate(problem.limits):
         sl = slice(coupling.indptr[k], coupling.indptr[k + 1])
         expr = pulp.LpAffineExpression(zip((x[j] for j in coupling.indices[sl].tolist()),
                                            coupling.data[sl].tolist()))
         if np.isfinite(limit.upper) and np.isfinite(limit.lower) and limit.upper == limit.lower:
-            rows[(k, "eq")] = model.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"L{k}eq", limit.upper))
+            model.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"L{k}eq", limit.upper))
             continue
         if np.isfinite(limit.upper):
             model.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, f"L{k}up", limit.upper))
-            rows[(k, "up")] = f"L{k}up"
         if np.isfinite(limit.lower):
             model.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, f"L{k}lo", limit.lower))
-            rows[(k, "lo")] = f"L{k}lo"
     return model, x
 
 
@@ -114,9 +111,9 @@ class CbcBackend(Backend):
         else:
             duals = self._lp_duals(problem, model, options)
         if duals is None:
-            from optalloc.allocation.backends.highs import _infeasible
+            from optalloc.allocation.backends.base import infeasible_result
 
-            return _infeasible(problem, self.name, build, time.perf_counter() - t1)
+            return infeasible_result(problem, self.name, build, time.perf_counter() - t1)
         warm = options.hint is not None
         if warm:
             values = mf.columns_of(np.asarray(options.hint, dtype=np.int64))
@@ -135,9 +132,9 @@ class CbcBackend(Backend):
         seconds = time.perf_counter() - t1
         summary = parse_cbc_log(log)
         if pulp_status == pulp.LpStatusInfeasible or "Result - Problem proven infeasible" in log:
-            from optalloc.allocation.backends.highs import _infeasible
+            from optalloc.allocation.backends.base import infeasible_result
 
-            return _infeasible(problem, self.name, build, seconds)
+            return infeasible_result(problem, self.name, build, seconds)
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in x])
         has_plan = model.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         lower = summary.get("Lower bound")

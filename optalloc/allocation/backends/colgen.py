@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions, tighten_bound
+from optalloc.allocation.backends.base import Backend, SolveOptions, better_plan, plan_result, tighten_bound
 from optalloc.allocation.backends.cpsat import integer_scale
 from optalloc.allocation.backends.quiet import native_stdout_silenced
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult, Status, relative_gap
 from optalloc.errors import OptallocError
 
 #: Largest knapsack table (patients x settings x capacity levels) the pricing may hold.
@@ -243,7 +243,7 @@ class ColumnGenerationBackend(Backend):
         rng = np.random.default_rng(options.seed)
         dives = 0
         while state.converged and time.perf_counter() < deadline - 0.05:
-            if best is not None and _gap(best_cost, lower) <= options.relative_gap:
+            if best is not None and relative_gap(-best_cost, -lower) <= options.relative_gap:
                 break
             dives += 1
             # back at the root (every fix undone): re-solve, which may also raise the bound
@@ -268,13 +268,7 @@ class ColumnGenerationBackend(Backend):
         if best is None:
             return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
                                     message="no dive completed a plan within the time limit", extra=extra)
-        objective = problem.objective_value(best)
-        bound = max(bound, objective) if bound is not None else None
-        result = AllocationResult(Status.FEASIBLE, self.name, objective, bound, best, seconds, build, duals,
-                                  extra=extra)
-        if result.gap is not None and result.gap <= options.relative_gap:
-            result.status = Status.OPTIMAL
-        return result
+        return plan_result(problem, self.name, best, bound, seconds, build, duals, options.relative_gap, extra)
 
     def _start(self, problem: AllocationProblem, options: SolveOptions, master: _Master):
         """Starting plan, cost bound and capacity prices; the plans' columns seed the master.
@@ -300,15 +294,12 @@ class ColumnGenerationBackend(Backend):
             extra["warm_objective"] = warm.objective
         else:   # the capacities' marginal values are the Lagrange multipliers of the LP
             duals, _ = lagrangian_prices(problem, options.seed, min(5.0, 0.1 * options.time_limit))
-        best, best_cost = None, np.inf
-        for hint in hints:
-            if hint is None or not problem.is_feasible(np.asarray(hint)):
-                continue
-            hint = np.asarray(hint, dtype=np.int64)
-            if -problem.objective_value(hint) < best_cost:
-                best, best_cost = hint, -problem.objective_value(hint)
-            for s in range(problem.n_settings):
-                master.add(s, np.flatnonzero(hint == s))
+        for hint in hints:              # every feasible plan's sets seed the master
+            if better_plan(problem, hint) is not None:
+                for s in range(problem.n_settings):
+                    master.add(s, np.flatnonzero(np.asarray(hint) == s))
+        best = better_plan(problem, *hints)
+        best_cost = np.inf if best is None else -problem.objective_value(best)
         return best, best_cost, lower, duals, extra
 
     def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline, threads):
@@ -369,10 +360,6 @@ class _State:
     columns_value: np.ndarray
     artificial: float
     converged: bool
-
-
-def _gap(cost: float, lower: float) -> float:
-    return (cost - lower) / max(1.0, abs(cost))
 
 
 def _generate(master: _Master, structure: KnapsackStructure, cost: np.ndarray, free_patients: np.ndarray,

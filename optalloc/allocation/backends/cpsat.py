@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions, matrix_form, tighten_bound
+from optalloc.allocation.backends.base import (Backend, SolveOptions, better_plan, matrix_form, plan_result,
+                                               tighten_bound)
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
 
@@ -89,8 +90,6 @@ class CpSatBackend(Backend):
             return pre
         lp_bound = pre.extra.get("lp_bound")
         duals = pre.duals
-        from optalloc.allocation.backends import better_plan
-
         hint = options.hint
         if self.warm_start:
             hint = better_plan(problem, options.hint, pre.assignment)
@@ -160,9 +159,9 @@ class CpSatBackend(Backend):
                                     "lp_bound": lp_bound, "pre_seconds": pre_seconds,
                                     "cpsat_status": solver.status_name(code)}
         if code == cp_model.INFEASIBLE and exact_rows:
-            from optalloc.allocation.backends.highs import _infeasible
+            from optalloc.allocation.backends.base import infeasible_result
 
-            return _infeasible(problem, self.name, build, seconds)
+            return infeasible_result(problem, self.name, build, seconds)
         candidates = []
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = np.array([solver.boolean_value(v) for v in x], dtype=float)
@@ -184,12 +183,6 @@ class CpSatBackend(Backend):
         if not candidates:
             return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
                                     message="CP-SAT stopped before finding a plan", extra=extra)
-        objective, origin, plan = max(candidates, key=lambda c: c[0])
+        _, origin, plan = max(candidates, key=lambda c: c[0])
         extra["plan_from"] = origin
-        if bound is not None:
-            bound = max(bound, objective)
-        result = AllocationResult(Status.FEASIBLE, self.name, objective, bound, plan, seconds, build, duals,
-                                  extra=extra)
-        if result.gap is not None and result.gap <= options.relative_gap:
-            result.status = Status.OPTIMAL
-        return result
+        return plan_result(problem, self.name, plan, bound, seconds, build, duals, options.relative_gap, extra)

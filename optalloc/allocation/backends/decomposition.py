@@ -27,14 +27,15 @@ on small instances, where the repair covers everybody, the repair MIP's own boun
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions, subproblem, tighten_bound
+from optalloc.allocation.backends.base import (Backend, SolveOptions, better_plan, infeasible_result, plan_result,
+                                               subproblem)
 from optalloc.allocation.backends.quiet import native_stdout_silenced
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult, Status, relative_gap
 
 
 class LagrangianOracle:
@@ -54,7 +55,6 @@ class LagrangianOracle:
         self.upper = upper
         self.scale = scale              # scaled coef = coef * scale
         self.n_rows = lower.shape[0]
-        self.evaluations = 0
 
     @classmethod
     def from_problem(cls, problem: AllocationProblem) -> LagrangianOracle:
@@ -130,7 +130,6 @@ class LagrangianOracle:
 
     def evaluate(self, u: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray]:
         """``(L(u), activity of the maximiser, its benefit, the maximiser)``."""
-        self.evaluations += 1
         choice, best = self.choose(self.reduced(u))
         h = float(best.sum())
         r = self.activity(choice)
@@ -147,7 +146,6 @@ class DualResult:
     converged: bool
     seconds: float
     unbounded: bool = False
-    history: list[float] = field(default_factory=list)
 
 
 class _Master:
@@ -208,7 +206,6 @@ def minimise_dual(oracle: LagrangianOracle, u0: np.ndarray, radius: float, tol: 
     master = _Master(oracle)
     value, r, benefit, _ = oracle.evaluate(center)
     master.add_cut(r, benefit)
-    history = [value]
     converged = unbounded = False
     radius0 = radius
     it = 0
@@ -226,19 +223,19 @@ def minimise_dual(oracle: LagrangianOracle, u0: np.ndarray, radius: float, tol: 
         new_value, r, benefit, _ = oracle.evaluate(u)
         master.add_cut(r, benefit)
         box_active = np.max(np.abs(u - center)) >= 0.999 * radius
-        if value - new_value >= 0.1 * predicted:
+        decrease = value - new_value
+        if decrease >= 0.1 * predicted:
             center, value = u, new_value
-            if box_active and value - new_value >= 0.5 * predicted:
+            if box_active and decrease >= 0.5 * predicted:
                 radius *= 2.0
             elif box_active:
                 radius *= 1.5
         else:
             radius = max(radius * 0.6, 1e-9 * radius0)
-        history.append(value)
         if radius > 1e7 * max(1.0, radius0):
             unbounded = True
             break
-    return DualResult(center, value, it, converged, time.perf_counter() - t0, unbounded, history)
+    return DualResult(center, value, it, converged, time.perf_counter() - t0, unbounded)
 
 
 def _initial_radius(problem: AllocationProblem) -> float:
@@ -339,10 +336,9 @@ class DecompositionBackend(Backend):
         if whole_bound is not None:   # the repair covered every patient: its MIP bound is global
             bound = min(bound, whole_bound)
         if options.hint is not None:  # never return less than the plan the caller started from
-            hint = np.asarray(options.hint, dtype=np.int64)
-            if (hint.shape == (problem.n_patients,) and problem.is_feasible(hint)
-                    and (assignment is None or problem.objective_value(hint) > objective)):
-                assignment, objective = hint, problem.objective_value(hint)
+            start = better_plan(problem, assignment, options.hint)
+            if start is not None and (assignment is None or problem.objective_value(start) > objective):
+                assignment, objective = start, problem.objective_value(start)
                 extra["plan_from"] = "hint"
         if assignment is None:
             infeasible = self._infeasible(problem, build, t1)
@@ -351,15 +347,11 @@ class DecompositionBackend(Backend):
             return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None,
                                     time.perf_counter() - t1, build, duals,
                                     message="the repair MIP found no plan within the time limit", extra=extra)
-        if self.polish and (bound - objective) / max(1.0, abs(bound)) > target:
+        if self.polish and relative_gap(objective, bound) > target:
             assignment, objective = self._polish(problem, assignment, objective, bound, target, options,
                                                  t1, extra)
-        bound = max(tighten_bound(problem, bound), objective)
-        result = AllocationResult(Status.FEASIBLE, self.name, objective, bound, assignment,
-                                  time.perf_counter() - t1, build, duals, extra=extra)
-        if result.gap is not None and result.gap <= options.relative_gap:
-            result.status = Status.OPTIMAL
-        return result
+        return plan_result(problem, self.name, assignment, bound, time.perf_counter() - t1,
+                           build, duals, options.relative_gap, extra)
 
     def _infeasible(self, problem: AllocationProblem, build: float, t1: float) -> AllocationResult | None:
         from optalloc.allocation.diagnose import diagnose
@@ -367,8 +359,7 @@ class DecompositionBackend(Backend):
         diagnosis = diagnose(problem)
         if diagnosis.feasible:
             return None
-        return AllocationResult(Status.INFEASIBLE, self.name, None, None, None, time.perf_counter() - t1,
-                                build, message=diagnosis.message, extra={"diagnosis": diagnosis})
+        return infeasible_result(problem, self.name, build, time.perf_counter() - t1, diagnosis=diagnosis)
 
     @staticmethod
     def _sub_solve(problem, free, base, use, options, time_limit, relative_gap, hint):
@@ -418,7 +409,7 @@ class DecompositionBackend(Backend):
                     best, best_value = candidate, value
                     if size >= n and res.bound is not None:
                         whole_bound = float(res.bound)
-                    gap = (bound - value) / max(1.0, abs(bound))
+                    gap = relative_gap(value, bound)
                     if gap <= target or (improved and rounds >= 4) or size >= n:
                         break
                 elif best is not None:
@@ -439,7 +430,7 @@ class DecompositionBackend(Backend):
         start = objective
         while stall < self.polish_stall:
             remaining = options.time_limit - (time.perf_counter() - t1)
-            if remaining <= 0.1 or (bound - objective) / max(1.0, abs(bound)) <= target:
+            if remaining <= 0.1 or relative_gap(objective, bound) <= target:
                 break
             rounds += 1
             # about `size` patients: those of k random settings (k ~ size * m / n), or, one round

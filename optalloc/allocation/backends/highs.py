@@ -14,8 +14,8 @@ import time
 import numpy as np
 from scipy import sparse
 
-from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, matrix_form, objective_grid,
-                                               tighten_bound)
+from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, infeasible_result, matrix_form,
+                                               objective_grid, tighten_bound)
 from optalloc.allocation.backends.quiet import native_stdout_silenced
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
@@ -120,7 +120,7 @@ class HighsBackend(Backend):
             run_with_watchdog(h, options.time_limit)
             status = h.getModelStatus()
             if status == hs.HighsModelStatus.kInfeasible:
-                return _infeasible(problem, self.name, build, time.perf_counter() - t1, self.diagnose)
+                return infeasible_result(problem, self.name, build, time.perf_counter() - t1, self.diagnose)
             if status == hs.HighsModelStatus.kOptimal:
                 row_dual = np.asarray(h.getSolution().row_dual)[problem.n_patients:]
                 # HiGHS reports d(objective)/d(row bound) for the sense of the model (max), i.e.
@@ -163,25 +163,11 @@ def _solution(mf: MatrixForm, hint: np.ndarray):
     return sol
 
 
-def _infeasible(problem: AllocationProblem, solver: str, build: float, seconds: float,
-                explain: bool = True) -> AllocationResult:
-    """An INFEASIBLE result whose message is the diagnosis, never a solver trace."""
-    from optalloc.allocation.diagnose import diagnose
-
-    if not explain:
-        return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
-                                message="the limits cannot all hold")
-
-    diagnosis = diagnose(problem)
-    return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
-                            message=diagnosis.message, extra={"diagnosis": diagnosis})
-
-
 def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, explain) -> AllocationResult:
     status = h.getModelStatus()
     info = h.getInfo()
     if status == hs.HighsModelStatus.kInfeasible:
-        return _infeasible(problem, solver, build, seconds, explain)
+        return infeasible_result(problem, solver, build, seconds, explain)
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else lp_bound
     if lp_bound is not None and bound is not None:
