@@ -63,6 +63,14 @@ def pseudonymize(values: Iterable[object], key: bytes | None = None) -> np.ndarr
     return np.asarray(out, dtype=object)
 
 
+def pseudonymize_column(values: pd.Series, key: bytes | None = None) -> np.ndarray:
+    """Pseudonymise each distinct identifier once (HMAC is the slow part) and map back."""
+    text = values.astype(str).str.strip()
+    uniques = pd.unique(text)
+    lookup = dict(zip(uniques, pseudonymize(uniques, key=key), strict=True))
+    return text.map(lookup).to_numpy(dtype=object)
+
+
 def suppress_small_counts(
     frame: pd.DataFrame, columns: Iterable[str], threshold: int = SMALL_COUNT_THRESHOLD
 ) -> pd.DataFrame:

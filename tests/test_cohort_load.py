@@ -109,3 +109,13 @@ def test_small_counts_are_suppressed() -> None:
     frame = pd.DataFrame({"segment": [1, 2, 3], "patients": [0, 5, 40]})
     shared = suppress_small_counts(frame, ["patients"])
     assert shared["patients"].tolist() == [0, "<11", 40]
+
+
+def test_identifiers_keep_leading_zeros_and_match_other_sources(tmp_path: Path, raw: pd.DataFrame) -> None:
+    """An MRN ``00123`` is pseudonymised as written, as SQL or a scenario pin would give it."""
+    frame = raw.copy()
+    frame["patient_id"] = [f"{i:05d}" for i in range(len(frame))]
+    path = tmp_path / "zeros.csv"
+    frame.to_csv(path, index=False)
+    cohort = load_cohort_file(path)
+    assert list(cohort["patient_id"]) == list(pseudonymize([f"{i:05d}" for i in range(len(frame))]))

@@ -82,3 +82,15 @@ def test_corrupt_file_exits_non_zero(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["segment", str(corrupt)])
     assert result.exit_code == 2
     assert "could not be read" in result.output
+
+
+def test_out_file_holds_pseudonyms_not_the_records_ids(cohort_file: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(cohort_file)
+    target = tmp_path / "segments.csv"
+    result = CliRunner().invoke(app, ["segment", str(cohort_file), "--k", "3", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(target)
+    assert not written["patient_id"].astype(str).isin(raw["patient_id"].astype(str)).any()
+    from optalloc.privacy import is_pseudonym
+
+    assert written["patient_id"].map(is_pseudonym).all()

@@ -18,9 +18,9 @@ import typer
 from rich.table import Table
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
-from optalloc.cohort.schema import validate_cohort
+from optalloc.cohort.load import load_cohort_file
 from optalloc.errors import OptallocError
-from optalloc.io import read_table, table_format, write_table
+from optalloc.io import table_format, write_table
 from optalloc.segments import SegmentationResult, segment_cohort
 from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
@@ -142,7 +142,7 @@ def segment(
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
         cohort = load_planner_frame(data, which="first")
     else:
-        cohort = validate_cohort(read_table(data), source=str(data))
+        cohort = load_cohort_file(data)   # validated, identifiers pseudonymised
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("segmenting", total=None)
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from optalloc.errors import CohortError, OptallocError
 from optalloc.io import read_table
-from optalloc.privacy import pseudonymize
+from optalloc.privacy import pseudonymize_column
 from optalloc.cohort.schema import first_bad_row
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "diabetes130"
@@ -299,11 +299,3 @@ def load_diabetes130(
         sha256=file_sha256(source_path),
         code_tables=tables,
     )
-
-
-def pseudonymize_column(values: pd.Series, key: bytes | None = None) -> np.ndarray:
-    """Pseudonymise each distinct identifier once (HMAC is the slow part) and map back."""
-    text = values.astype(str).str.strip()
-    uniques = pd.unique(text)
-    lookup = dict(zip(uniques, pseudonymize(uniques, key=key), strict=True))
-    return text.map(lookup).to_numpy(dtype=object)

@@ -9,7 +9,7 @@ import pandas as pd
 from optalloc.cohort.schema import validate_cohort
 from optalloc.errors import CohortError
 from optalloc.io import read_table
-from optalloc.privacy import pseudonymize
+from optalloc.privacy import pseudonymize_column
 
 # Columns that hold real patient identifiers in common exports; each becomes ``patient_id``.
 IDENTIFIER_COLUMNS = ("patient_id", "mrn", "patient_nbr", "person_id")
@@ -29,7 +29,7 @@ def pseudonymize_identifiers(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     column = present[0]
     out = frame.drop(columns=[column])
-    out.insert(0, "patient_id", pseudonymize(frame[column].astype(str)))
+    out.insert(0, "patient_id", pseudonymize_column(frame[column]))
     return out
 
 
@@ -39,8 +39,8 @@ def prepare_cohort(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def load_cohort_file(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet cohort file."""
-    return prepare_cohort(read_table(path), source=str(path))
+    """Read a CSV or Parquet cohort file (identifiers as text, so ``00123`` keeps its zeros)."""
+    return prepare_cohort(read_table(path, dtype={c: str for c in IDENTIFIER_COLUMNS}), source=str(path))
 
 
 def load_cohort_sql(query: str, url: str) -> pd.DataFrame:

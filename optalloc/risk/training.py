@@ -110,7 +110,7 @@ def diabetes_design(encounters: pd.DataFrame, source: str = "encounters", sha256
 def load_design(path: Path | str | None = None) -> Design:
     """Read a Diabetes 130 file (default: the vendored developer part) or a transfusion cohort."""
     from optalloc.cohort.diabetes130 import load_diabetes130
-    from optalloc.io import read_table
+    from optalloc.cohort.load import load_cohort_file
 
     if path is None or _looks_like_diabetes130(Path(path)):
         data = load_diabetes130(path)
@@ -118,7 +118,7 @@ def load_design(path: Path | str | None = None) -> Design:
     from optalloc.errors import OptallocError
 
     try:
-        cohort = read_table(path)
+        cohort = load_cohort_file(path)     # identifiers pseudonymised like every other loader
     except OptallocError as exc:
         raise CohortError(str(exc)) from exc
     return transfusion_design(cohort, str(path))
