@@ -72,15 +72,23 @@ def pseudonymize_column(values: pd.Series, key: bytes | None = None) -> np.ndarr
 
 
 def suppress_small_counts(
-    frame: pd.DataFrame, columns: Iterable[str], threshold: int = SMALL_COUNT_THRESHOLD
+    frame: pd.DataFrame, columns: Iterable[str], threshold: int = SMALL_COUNT_THRESHOLD,
+    derived: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Return a copy where counts in ``columns`` below ``threshold`` (but above 0) read ``<11``.
 
-    Counts of zero stay: they disclose no patient.
+    Counts of zero stay: they disclose no patient. ``derived`` columns (rates, shares, means
+    computed from those counts) are blanked in the same rows, since a rate and one known count
+    give the hidden count back.
     """
     shared = frame.copy()
+    columns = list(columns)
+    hidden = pd.Series(False, index=shared.index)
     for column in columns:
         values = shared[column]
         small = (values > 0) & (values < threshold)
+        hidden |= small
         shared[column] = values.astype(object).where(~small, SUPPRESSED)
+    for column in derived:
+        shared[column] = shared[column].astype(object).where(~hidden, None)
     return shared

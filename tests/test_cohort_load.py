@@ -109,6 +109,10 @@ def test_small_counts_are_suppressed() -> None:
     frame = pd.DataFrame({"segment": [1, 2, 3], "patients": [0, 5, 40]})
     shared = suppress_small_counts(frame, ["patients"])
     assert shared["patients"].tolist() == [0, "<11", 40]
+    # a rate next to a hidden count would give it back, so it goes too
+    frame["rate"] = [0.0, 0.4, 0.25]
+    shared = suppress_small_counts(frame, ["patients"], derived=["rate"])
+    assert shared["rate"].tolist() == [0.0, None, 0.25]
 
 
 def test_identifiers_keep_leading_zeros_and_match_other_sources(tmp_path: Path, raw: pd.DataFrame) -> None:

@@ -94,3 +94,16 @@ def test_out_file_holds_pseudonyms_not_the_records_ids(cohort_file: Path, tmp_pa
     from optalloc.privacy import is_pseudonym
 
     assert written["patient_id"].map(is_pseudonym).all()
+
+
+def test_shareable_rules_hide_rates_next_to_small_counts(tmp_path: Path) -> None:
+    """Coverage and precision with one known count give the hidden one back: both go."""
+    from optalloc.segments import segment_cohort
+
+    cohort = synthesize_cohort(400, seed=3)
+    result = segment_cohort(cohort, k=8, seed=0, shareable=True)
+    rules = result.rules
+    small = rules["matched"].eq("<11") | rules["size"].eq("<11")
+    assert small.any(), "k=8 on 400 patients should give a segment or rule below 11"
+    assert rules.loc[small, "coverage"].isna().all() and rules.loc[small, "precision"].isna().all()
+    assert rules.loc[~small, "coverage"].notna().all()

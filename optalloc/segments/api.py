@@ -138,7 +138,7 @@ def segment_cohort(
                                 **({} if profile_means is None else {"means": tuple(profile_means)}))
     rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
     if shareable:
-        rules = suppress_small_counts(rules, ["matched", "size"])
+        rules = suppress_small_counts(rules, ["matched", "size"], derived=["coverage", "precision"])
     return SegmentationResult(
         labels=labels,
         k=int(model.n_clusters_),

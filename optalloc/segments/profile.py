@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from optalloc.privacy import SMALL_COUNT_THRESHOLD, suppress_small_counts
+from optalloc.privacy import suppress_small_counts
 from optalloc.cohort.schema import DIAGNOSES
 from optalloc.segments.rules import Condition, Rule, value_words
 
@@ -140,10 +140,9 @@ def segment_profiles(
     profile.insert(0, "name", ordered)
     profile = profile.reset_index()
     if shareable:
-        small = (profile["n"] > 0) & (profile["n"] < SMALL_COUNT_THRESHOLD)
         stats = [c for c in profile.columns if c.startswith(("mean_", "share")) or c in
                  {"readmission_rate", "top_diagnosis", "top_diagnosis_share"}]
-        for column in stats:
-            profile[column] = profile[column].astype(object).where(~small, None)
-        profile = suppress_small_counts(profile, [c for c in ("n", "readmitted") if c in profile.columns])
+        profile = suppress_small_counts(profile, ["n"], derived=stats)
+        if "readmitted" in profile.columns:   # a few readmissions in a large segment: hide their rate
+            profile = suppress_small_counts(profile, ["readmitted"], derived=["readmission_rate"])
     return profile
