@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from optalloc.allocation.result import AllocationResult
 from optalloc.cohort.load import load_cohort_file, prepare_cohort
 from optalloc.estimates import Estimates, estimate
 from optalloc.scenario.loader import LoadedScenario, load_scenario
+from optalloc.scenario.model import Scenario
 
 
 @dataclass
@@ -148,18 +150,20 @@ def current_practice_priority(prepared: Prepared) -> np.ndarray | None:
     return priority_score(cohort, prepared.risk, gain, weights)
 
 
-def solve_prepared(
-    prepared: Prepared,
-    solver: str = "auto",
-    options: SolveOptions | None = None,
-    with_greedy: bool = True,
-) -> Outcome:
-    """Solve the prepared problem and, for comparison, the greedy current-practice plan."""
-    scenario = prepared.loaded.scenario
-    options = options or SolveOptions(time_limit=scenario.solver.time_limit,
-                                      relative_gap=scenario.solver.relative_gap)
-    greedy = greedy_allocation(prepared.problem, current_practice_priority(prepared)) if with_greedy else None
-    if greedy is not None and greedy.status.has_plan and options.hint is None:
-        options = SolveOptions(**{**options.__dict__, "hint": greedy.assignment})
+def scenario_options(scenario: Scenario, time_limit: float | None = None, relative_gap: float | None = None,
+                     **others: Any) -> SolveOptions:
+    """The scenario's ``[solver]`` settings, with whatever the caller overrides (a CLI flag, a
+    sweep's settings); the one place solver options are made from a scenario."""
+    return SolveOptions(time_limit=time_limit or scenario.solver.time_limit,
+                        relative_gap=scenario.solver.relative_gap if relative_gap is None else relative_gap,
+                        **others)
+
+
+def solve_prepared(prepared: Prepared, solver: str = "auto", time_limit: float | None = None) -> Outcome:
+    """Solve the prepared problem, warm-started from the greedy current-practice plan, which is
+    kept for comparison."""
+    greedy = greedy_allocation(prepared.problem, current_practice_priority(prepared))
+    hint = greedy.assignment if greedy.status.has_plan else None
+    options = scenario_options(prepared.loaded.scenario, time_limit, hint=hint)
     result = solve_problem(prepared.problem, solver=solver, options=options)
     return Outcome(prepared, result, greedy)

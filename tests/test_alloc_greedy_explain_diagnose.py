@@ -166,8 +166,8 @@ def test_diagnose_integer_only_conflict() -> None:
 
 
 def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
-    """``optalloc explain`` against the pipeline API (``prepare(path).problem``), stubbed here so
-    the test does not depend on the cohort and risk stages."""
+    """``optalloc explain`` against the pipeline API (``prepare(path).problem`` and
+    ``solve_prepared``), stubbed here so the test does not depend on the cohort and risk stages."""
     import json
     import sys
     import types
@@ -180,6 +180,10 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     solver_spec = types.SimpleNamespace(time_limit=10.0, relative_gap=1e-6)
     fake.prepare = lambda path, cache=None: types.SimpleNamespace(
         problem=three_settings(), loaded=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec)))
+    from optalloc.allocation.backends import SolveOptions, solve
+
+    fake.solve_prepared = lambda prepared, solver, time_limit=None: types.SimpleNamespace(
+        result=solve(prepared.problem, solver, SolveOptions(time_limit=time_limit or solver_spec.time_limit)))
     monkeypatch.setitem(sys.modules, "optalloc.pipeline", fake)
     scenario = tmp_path / "s.toml"
     scenario.write_text("")

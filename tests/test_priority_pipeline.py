@@ -34,3 +34,16 @@ def test_all_zero_priority_weights_are_rejected(tmp_path: Path) -> None:
                           '[priority]\nrisk = 0\nbenefit = 0\nburden = 0\nneed = 0\n', "z.toml")
     with pytest.raises(ScenarioError, match="priority"):
         load_scenario(path)
+
+
+def test_a_time_limit_flag_keeps_the_scenarios_gap(tmp_path: Path) -> None:
+    """``--time-limit`` overrides only the time: the scenario's relative_gap still applies."""
+    from optalloc.pipeline import scenario_options
+
+    path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "g"\n{SMALL}'
+                          '[solver]\ntime_limit = 30\nrelative_gap = 0.01\n', "g.toml")
+    scenario = load_scenario(path).scenario
+    assert scenario_options(scenario).time_limit == 30
+    flagged = scenario_options(scenario, time_limit=5)
+    assert (flagged.time_limit, flagged.relative_gap) == (5, 0.01)
+    assert scenario_options(scenario, relative_gap=0.1).relative_gap == 0.1

@@ -25,17 +25,15 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Solve the scenario, then show the patient's settings priced at the limits' marginal values."""
-        from optalloc.allocation.backends import SolveOptions, solve
         from optalloc.allocation.explain import explain_patient, marginal_value_sentences
         from optalloc.errors import InfeasibleError
-        from optalloc.pipeline import prepare
+        from optalloc.pipeline import prepare, solve_prepared
         from optalloc.privacy import pseudonymize
 
         prepared = prepare(scenario)
         problem = prepared.problem
-        spec = prepared.loaded.scenario.solver
-        options = SolveOptions(time_limit=time_limit or spec.time_limit, relative_gap=spec.relative_gap)
-        result = solve(problem, solver.value, options)
+        # the same solve as ``optalloc solve`` (greedy warm start), so the same plan is explained
+        result = solve_prepared(prepared, solver.value, time_limit).result
         patient = str(pseudonymize([patient])[0]) if patient not in set(problem.patient_ids) else patient
         if not result.status.has_plan:
             raise InfeasibleError(result.message or f"The solve ended with status {result.status.value} and no plan.")

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from optalloc.allocation.backends.base import SolveOptions
 from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
 from optalloc.io import write_table
@@ -28,10 +27,6 @@ class Solver(str, Enum):
 SolverOption = Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 TimeLimitOption = Annotated[float | None, typer.Option("--time-limit", help="Seconds per solve (default: the scenario's).")]
-
-
-def _options(time_limit: float | None) -> SolveOptions | None:
-    return SolveOptions(time_limit=time_limit) if time_limit else None
 
 
 def exit_if_no_plan(kpis: list[dict]) -> None:
@@ -99,7 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Solve one scenario and show the plan's key figures."""
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
-        outcome = solve_prepared(prepared, solver=solver.value, options=_options(time_limit))
+        outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
         kpis = scenario_kpis(outcome)
         from optalloc.cli.studio import record
 

@@ -23,7 +23,7 @@ from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.result import AllocationResult
 from optalloc.errors import OptallocError
 from optalloc.estimates import Estimates
-from optalloc.pipeline import PipelineCache, Prepared
+from optalloc.pipeline import PipelineCache, Prepared, scenario_options
 from optalloc.scenario.loader import LoadedScenario, with_overrides
 
 _WORKER_CACHE = PipelineCache()
@@ -101,10 +101,8 @@ class SolveSettings:
 
 def solve_options(loaded: LoadedScenario, settings: SolveSettings, hint: np.ndarray | None) -> SolveOptions:
     """The scenario's solver settings, overridden by ``settings``, with a warm start."""
-    spec = loaded.scenario.solver
-    gap = settings.relative_gap if settings.relative_gap is not None else spec.relative_gap
-    return SolveOptions(time_limit=settings.time_limit or spec.time_limit, relative_gap=gap,
-                        threads=settings.threads, seed=settings.seed, hint=hint)
+    return scenario_options(loaded.scenario, settings.time_limit, settings.relative_gap,
+                            threads=settings.threads, seed=settings.seed, hint=hint)
 
 
 def solve(problem: AllocationProblem, solver: str, options: SolveOptions) -> AllocationResult:

@@ -114,7 +114,6 @@ def loaded_from_record(record: Mapping[str, Any]) -> list[LoadedScenario]:
 def compare_results(loaded: list[LoadedScenario], params: Mapping[str, Any],
                     cache: PipelineCache | None = None) -> tuple[list[Prepared], list[dict[str, Any]]]:
     """Prepare (sharing cohort and risk) and solve each scenario; its KPI dicts."""
-    from optalloc.allocation.backends.base import SolveOptions
     from optalloc.scenario.report import scenario_kpis
 
     cache = cache if cache is not None else PipelineCache()
@@ -126,9 +125,7 @@ def compare_results(loaded: list[LoadedScenario], params: Mapping[str, Any],
             ready = prepare_from_estimates(item, params["estimates"])
         else:
             ready = prepare(item, cache)
-        time_limit = params.get("time_limit")
-        options = SolveOptions(time_limit=time_limit, relative_gap=item.scenario.solver.relative_gap) if time_limit else None
-        outcome = solve_prepared(ready, solver=params.get("solver", "auto"), options=options)
+        outcome = solve_prepared(ready, solver=params.get("solver", "auto"), time_limit=params.get("time_limit"))
         prepared.append(ready)
         kpis.append(scenario_kpis(outcome))
     return prepared, kpis
