@@ -80,6 +80,8 @@ def test_sizing_errors_name_what_to_change() -> None:
         run_size(prepared, "home_nurse_hours", target, "highs", Execution(workers=1), low=10.0, high=5.0)
     with pytest.raises(OptallocError, match="size 'budget' or one of"):
         run_size(prepared, "settings.home.effect", target, "highs", Execution(workers=1))
+    with pytest.raises(OptallocError, match="--tol must be above 0"):     # would bisect forever
+        run_size(prepared, "home_nurse_hours", target, "highs", Execution(workers=1), rel_tol=0.0)
 
 
 def test_size_cli_json(tmp_path: Path) -> None:

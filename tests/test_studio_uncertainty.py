@@ -70,3 +70,18 @@ def test_uncertainty_cli_json_and_csv(tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "d.csv")) == 3
     refused = CliRunner().invoke(app, ["uncertainty", str(small_file(tmp_path, SCENARIOS / "baseline.toml", "flat"))])
     assert refused.exit_code == 2
+
+
+def test_no_expected_value_plan_is_not_reported_as_never_breaking() -> None:
+    """When the expected values give no plan, there is nothing to test against the draws:
+    P(break) is unknown (None), not 0%, and the CSV's ev_plan_feasible is empty."""
+    from optalloc.studio.uncertainty import UncertaintyResult
+
+    records = [{"draw": k, "status": "OPTIMAL", "patients": {"clinic": 5, "home": 1}, "values": {"x": 1.0},
+                "benefit": 2.0, "readmissions_avoided": 1.0, "cost": 3.0, "travel_hours_saved": 0.5}
+               for k in range(3)]
+    ev = {"status": "INFEASIBLE", "benefit": None}
+    result = UncertaintyResult(["tight"], 0, [ev], [records])
+    plan = result.summary()["scenarios"][0]["expected_value_plan"]
+    assert plan["p_breaks_any_limit"] is None and plan["breaks"] == {}
+    assert result.frame()["ev_plan_feasible"].isna().all()

@@ -293,8 +293,11 @@ def uncertainty_tables(summary: dict[str, Any]) -> list[Table]:
         plan = item["expected_value_plan"]
         broken = "; ".join(f"{name} {100 * b['p_broken']:.0f}%, {fmt(b['mean_excess_when_broken'])}"
                            for name, b in plan["breaks"].items()) or "none"
+        p_break = plan["p_breaks_any_limit"]
+        if p_break is None:
+            broken = f"no plan at the expected values ({plan['status']})"
         ev.add_row(item["scenario"], fmt(plan["benefit_at_expected_values"]), fmt(plan["realised_benefit"]["mean"]),
                    fmt(plan["realised_benefit"]["p5"]), fmt(plan["realised_benefit"]["p95"]),
-                   fmt(plan["mean_shortfall_vs_drawn_optimum"]), f"{100 * plan['p_breaks_any_limit']:.0f}%", broken)
+                   fmt(plan["mean_shortfall_vs_drawn_optimum"]), "-" if p_break is None else f"{100 * p_break:.0f}%", broken)
     tables.append(ev)
     return tables

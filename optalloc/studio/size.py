@@ -126,6 +126,8 @@ def run_size(prepared: Prepared, resource: str, target: Target, solver: str = "a
     hi = float(high) if high is not None else max(now, 2.0 * lo, 1.0)
     if lo < 0 or hi <= lo:
         raise OptallocError(f"sizing: need 0 <= --low < --high (got low {lo:g}, high {hi:g}).")
+    if not rel_tol > 0:   # the bisection would never narrow enough to stop
+        raise OptallocError(f"sizing: --tol must be above 0 (got {rel_tol:g}); 0.001 stops within 0.1%.")
     with Runner(prepared, execution) as runner:
         search = _Search(prepared, path, target, runner, settings, on_done)
         low_ok, high_ok = search.evaluate([lo, hi])

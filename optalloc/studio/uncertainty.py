@@ -77,7 +77,8 @@ class UncertaintyResult:
                 row.update({f"patients:{s}": n for s, n in record["patients"].items()})
                 row.update({f"value:{p}": v for p, v in record["values"].items()})
                 row["ev_plan_benefit"] = record.get("ev_plan_benefit")
-                row["ev_plan_feasible"] = not record.get("ev_plan_breaks")
+                # no expected-value plan (that solve failed): nothing to call feasible
+                row["ev_plan_feasible"] = (not record["ev_plan_breaks"]) if "ev_plan_breaks" in record else None
                 rows.append(row)
         return pd.DataFrame(rows)
 
@@ -113,7 +114,8 @@ def _describe(values: list[float]) -> dict[str, float]:
 
 
 def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    broken = [r.get("ev_plan_breaks") or {} for r in records]
+    records = [r for r in records if "ev_plan_breaks" in r]    # draws where there was a plan to test
+    broken = [r["ev_plan_breaks"] for r in records]
     limits = sorted({name for b in broken for name in b})
     per_limit = {}
     for name in limits:
@@ -130,7 +132,8 @@ def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, 
         "benefit_at_expected_values": ev["benefit"],
         "realised_benefit": _describe(realised),
         "mean_shortfall_vs_drawn_optimum": _describe(regret)["mean"],
-        "p_breaks_any_limit": float(np.mean([bool(b) for b in broken])) if broken else 0.0,
+        # None, not 0%, when the expected values gave no plan: "never breaks" would be false comfort
+        "p_breaks_any_limit": float(np.mean([bool(b) for b in broken])) if broken else None,
         "breaks": per_limit,
     }
 
