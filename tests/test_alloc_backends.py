@@ -196,3 +196,11 @@ def test_decomposition_never_returns_less_than_its_hint(monkeypatch) -> None:
     assert with_hint.objective == pytest.approx(exact.objective)
     assert with_hint.extra["plan_from"] == "hint"
     assert with_hint.bound >= exact.objective - 1e-9
+
+
+@pytest.mark.parametrize("hint", [np.array([1, 0]), np.array([0, 1, 2]), np.array([0.0, 1.0, 1.0])])
+def test_a_hint_that_does_not_fit_is_refused_clearly(hint) -> None:
+    with pytest.raises(OptallocError, match="starting plan .hint. must give one setting index"):
+        solve(tiny(), "highs", SolveOptions(time_limit=5, hint=hint))
+    with pytest.raises(OptallocError, match="time limit must be above 0"):
+        solve(tiny(), "highs", SolveOptions(time_limit=0))

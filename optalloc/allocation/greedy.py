@@ -1,8 +1,8 @@
 """The current-practice baseline: fill each setting by priority until a limit binds.
 
 Planners today start everyone at the default clinic; first they meet any floor (a minimum number
-of patients in a setting, an equity share) with the highest-priority patients who count towards
-it; then, setting by setting (in the order the scenario lists them), they move the
+of patients in a setting, an equity share) with the patients who count towards it and take the
+least capacity; then, setting by setting (in the order the scenario lists them), they move the
 highest-priority eligible patients there until the next move would break an upper limit. The optimum is reported beside this plan so the gain of optimising
 is visible; it must never be worse.
 """
@@ -42,7 +42,7 @@ def _capacity_share(problem: AllocationProblem, s: int) -> np.ndarray:
 
 
 def _meet_floors(problem: AllocationProblem, assignment: np.ndarray) -> None:
-    """Move default-setting patients who count towards an unmet floor, by ``rank``, until it holds.
+    """Move default-setting patients who count towards an unmet floor until it holds.
 
     Floors over the fewest patients go first (an equity group before a setting's overall
     minimum), since patients moved for a narrow floor also count towards a broad one. A quota is
@@ -103,7 +103,6 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
     fallback = np.where(problem.allowed, problem.benefit, -np.inf).argmax(axis=1)
     assignment = np.where(problem.allowed[:, d], d, fallback).astype(np.int64)
     upper = np.array([lim.upper for lim in problem.limits], dtype=float)
-    use = _usage(problem, assignment)
     if priority is not None:
         priority = np.asarray(priority, dtype=float)
         if priority.shape != (n,):
@@ -120,10 +119,12 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
             continue
         key = gain[candidates] if priority is None else priority[candidates]
         candidates = candidates[np.argsort(-key, kind="stable")]
-        stop = _prefix_stop(problem, use, upper, candidates, s)[1] if problem.limits else candidates.size
-        moved = candidates[:stop]
-        assignment[moved] = s
-        use = _usage(problem, assignment)
+        stop = candidates.size
+        if problem.limits:
+            cum, stop = _prefix_stop(problem, use, upper, candidates, s)
+            if stop:      # the running use after the last move that fits
+                use = cum[:, stop - 1]
+        assignment[candidates[:stop]] = s
 
     seconds = time.perf_counter() - t0
     objective = problem.objective_value(assignment)

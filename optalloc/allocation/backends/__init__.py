@@ -96,6 +96,22 @@ def _options(options: SolveOptions | Mapping[str, object] | None) -> SolveOption
     return SolveOptions(**options)
 
 
+def _check_options(problem: AllocationProblem, options: SolveOptions) -> None:
+    """Refuse options no backend can honour, before any backend reads them."""
+    if not options.time_limit > 0:
+        raise OptallocError(f"The time limit must be above 0 seconds. Got {options.time_limit!r} instead.")
+    if options.threads < 1:
+        raise OptallocError(f"threads must be at least 1. Got {options.threads!r} instead.")
+    if options.hint is not None:
+        hint = np.asarray(options.hint)
+        if hint.shape != (problem.n_patients,) or not np.issubdtype(hint.dtype, np.integer) \
+                or (hint.size and (hint.min() < 0 or hint.max() >= problem.n_settings)):
+            raise OptallocError(
+                f"The starting plan (hint) must give one setting index in 0..{problem.n_settings - 1} "
+                f"for each of the {problem.n_patients} patients; got an array of shape {hint.shape} "
+                f"and type {hint.dtype}. Pass the assignment of a plan of this same problem.")
+
+
 def solve(problem: AllocationProblem, solver: str = "auto",
           options: SolveOptions | Mapping[str, object] | None = None) -> AllocationResult:
     """Solve ``problem`` with the named backend (``auto``: see :func:`choose_backend`).
@@ -104,6 +120,7 @@ def solve(problem: AllocationProblem, solver: str = "auto",
     and the decomposition's plan, so a time-limited exact solve is never worse than either.
     """
     opts = _options(options)
+    _check_options(problem, opts)
     name = choose_backend(problem) if solver == "auto" else solver
     backend = get_backend(name)
     if solver == "auto" and name in ("cbc", "highs") and problem.limits:
