@@ -13,17 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optalloc.cohort.schema import booleans, numbers
 from optalloc.errors import OptallocError
 from optalloc.estimates import Estimates
 from optalloc.io import read_table
-from optalloc.privacy import pseudonymize
+from optalloc.privacy import pseudonymize_column
 from optalloc.scenario.loader import LoadedScenario
 
 
 def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
     """Turn a long estimates table into :class:`Estimates` in the scenario's setting order."""
     source = str(path)
-    frame = read_table(path)
+    frame = read_table(path, dtype={"patient_id": str})
     scenario = loaded.scenario
     settings = tuple(scenario.settings)
     required = ["patient_id", "setting", "benefit", "cost", *scenario.resources]
@@ -40,15 +41,12 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
             f"{source}: row {row} names the setting {frame['setting'].iloc[row - 1]!r}, which "
             f"{loaded.path.name} does not define (its settings: {', '.join(settings)})."
         )
-    numeric = ["benefit", "cost", *scenario.resources]
-    for column in numeric:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        if values.isna().any():
-            row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
-            raise OptallocError(f"{source}: column {column!r} must be a number but row {row} "
-                                f"holds {frame[column].iloc[row - 1]!r}.")
-        frame[column] = values
-    frame["patient_id"] = pseudonymize(frame["patient_id"].astype(str))
+    optional = [c for c in ("readmissions_avoided", "travel_hours_saved") if c in frame.columns]
+    for column in ["benefit", "cost", *scenario.resources, *optional]:
+        frame[column] = numbers(frame[column], source, column)
+    if "eligible" in frame.columns:
+        frame["eligible"] = booleans(frame["eligible"], source, "eligible")   # "no" is False
+    frame["patient_id"] = pseudonymize_column(frame["patient_id"])
     if frame.duplicated(["patient_id", "setting"]).any():
         row = int(np.flatnonzero(frame.duplicated(["patient_id", "setting"]).to_numpy())[0]) + 1
         raise OptallocError(f"{source}: row {row} repeats a (patient_id, setting) pair; keep one row each.")
@@ -64,7 +62,7 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
         return out
 
     eligible = np.zeros((n, m), dtype=bool)
-    flags = frame["eligible"].astype(bool).to_numpy() if "eligible" in frame.columns else True
+    flags = frame["eligible"].to_numpy() if "eligible" in frame.columns else True
     eligible[rows, cols] = flags
     default = settings.index(scenario.default_setting)
     lacking = ~np.isin(np.arange(n), rows[cols == default])

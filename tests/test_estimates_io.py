@@ -36,6 +36,14 @@ def test_round_trip(tmp_path: Path) -> None:
     assert problem.n_patients == 80
 
 
+def test_eligible_written_as_yes_no(tmp_path: Path) -> None:
+    """"no" must mean not allowed (a plain astype(bool) would read every text as True)."""
+    loaded, est, long = _long_table(tmp_path)
+    long["eligible"] = np.where(long["eligible"], "yes", "no")
+    back = read_estimates(write_table(long, tmp_path / "yn.csv"), loaded)
+    assert np.array_equal(back.eligible, est.eligible) and not back.eligible.all()
+
+
 def test_missing_rows_mean_not_allowed(tmp_path: Path) -> None:
     loaded, _, long = _long_table(tmp_path)
     long = long[long["eligible"]].drop(columns=["eligible"])
@@ -51,6 +59,9 @@ def test_missing_rows_mean_not_allowed(tmp_path: Path) -> None:
         (lambda f: f.assign(cost=f["cost"].astype(object).where(f.index != 5, "cheap")), "row 6"),
         (lambda f: f[f["setting"] != "clinic"], "no row for the default setting"),
         (lambda f: f.iloc[list(range(len(f))) + [0]], "repeats"),
+        (lambda f: f.assign(eligible=f["eligible"].astype(object).where(f.index != 2, "maybe")), "row 3"),
+        (lambda f: f.assign(readmissions_avoided=f["readmissions_avoided"].astype(object)
+                            .where(f.index != 6, "n/a")), "row 7"),
     ],
 )
 def test_bad_estimates(tmp_path: Path, mutate, expected: str) -> None:

@@ -72,6 +72,36 @@ def first_bad_row(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
 
+_TRUTH = {True: True, False: False, "1": True, "0": False, "true": True, "false": False,
+          "True": True, "False": False, "yes": True, "no": False}
+
+
+def booleans(values: pd.Series, source: str, name: str) -> pd.Series:
+    """``values`` as booleans (true/false, 1/0, yes/no); anything else is an error naming the row."""
+    mapped = values.map(lambda v: _TRUTH.get(v, None))
+    bad = mapped.isna()
+    if bad.any():
+        row = first_bad_row(bad)
+        raise CohortError(
+            f"{source}: column {name!r} must be true/false (or 1/0) but row {row} "
+            f"holds {values.iloc[row - 1]!r}. Correct the value and load again."
+        )
+    return mapped.astype(bool)
+
+
+def numbers(values: pd.Series, source: str, name: str) -> pd.Series:
+    """``values`` as floats; text or a blank is an error naming the row."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna()
+    if bad.any():
+        row = first_bad_row(bad)
+        raise CohortError(
+            f"{source}: column {name!r} must be a number but row {row} holds "
+            f"{values.iloc[row - 1]!r}. Correct the value and load again."
+        )
+    return numeric
+
+
 def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame:
     """Check and coerce a cohort table; raise :class:`CohortError` naming the first problem.
 
@@ -119,28 +149,9 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             out[column.name] = text
             continue
         if column.kind == "bool":
-            mapped = values.map(
-                lambda v: {True: True, False: False, "1": True, "0": False,
-                           "true": True, "false": False, "True": True, "False": False,
-                           "yes": True, "no": False}.get(v, None)
-            )
-            bad = mapped.isna()
-            if bad.any():
-                row = first_bad_row(bad)
-                raise CohortError(
-                    f"{source}: column {column.name!r} must be true/false (or 1/0) but row {row} "
-                    f"holds {values.iloc[row - 1]!r}. Correct the value and load again."
-                )
-            out[column.name] = mapped.astype(bool)
+            out[column.name] = booleans(values, source, column.name)
             continue
-        numeric = pd.to_numeric(values, errors="coerce")
-        bad = numeric.isna()
-        if bad.any():
-            row = first_bad_row(bad)
-            raise CohortError(
-                f"{source}: column {column.name!r} must be a number but row {row} holds "
-                f"{values.iloc[row - 1]!r}. Correct the value and load again."
-            )
+        numeric = numbers(values, source, column.name)
         if column.kind == "int":
             not_whole = numeric != np.round(numeric)
             if not_whole.any():
