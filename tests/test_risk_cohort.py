@@ -78,6 +78,9 @@ def test_predict_cohort_from_object_and_file(cohort: pd.DataFrame, tmp_path: Pat
     np.testing.assert_allclose(predict_cohort(path, new), direct)
     with pytest.raises(CohortError, match="frailty"):
         predict_cohort(model, new.drop(columns=["frailty"]))
+    garbled = new.assign(age=new["age"].astype(object).where(new.index != 4, "old"))
+    with pytest.raises(CohortError, match="'age' must be a number but row 5"):
+        predict_cohort(model, garbled)
 
 
 def test_synthesised_cohort_if_available() -> None:

@@ -177,8 +177,8 @@ def _model_inputs(model: TrainedRiskModel, frame: pd.DataFrame) -> pd.DataFrame:
         from optalloc.cohort import schema
 
         for column in schema.NUMERIC_FEATURES:
-            if column in X:
-                X[column] = pd.to_numeric(X[column], errors="coerce").astype(float)
+            if column in X:   # text here is an error naming the row, not a NaN for the model to choke on
+                X[column] = schema.numbers(X[column], "table to score", column).astype(float)
         for column in schema.CATEGORICAL_FEATURES:
             if column in X:
                 X[column] = X[column].astype(str)
