@@ -81,6 +81,14 @@ def test_unknown_readmitted_value(raw_head: pd.DataFrame, tmp_path: Path) -> Non
         load_diabetes130(_write(frame, tmp_path))
 
 
+@pytest.mark.parametrize("age", ["75", "?", "[70-80"])
+def test_age_outside_the_band_coding(raw_head: pd.DataFrame, tmp_path: Path, age: str) -> None:
+    frame = raw_head.copy()
+    frame.loc[1, "age"] = age
+    with pytest.raises(CohortError, match=r"'age' at row 2 .*ten-year band"):
+        load_diabetes130(_write(frame, tmp_path))
+
+
 def test_non_numeric_count_and_missing_file(raw_head: pd.DataFrame, tmp_path: Path) -> None:
     frame = raw_head.copy()
     frame.loc[0, "number_inpatient"] = "two"
@@ -88,3 +96,15 @@ def test_non_numeric_count_and_missing_file(raw_head: pd.DataFrame, tmp_path: Pa
         load_diabetes130(_write(frame, tmp_path))
     with pytest.raises(CohortError, match="no such file"):
         load_diabetes130(tmp_path / "absent.csv")
+
+
+def test_parquet_copy_reads_question_marks_as_missing(raw_head: pd.DataFrame, tmp_path: Path) -> None:
+    """The same rows as Parquet (where "?" survives as text) load exactly as from CSV."""
+    frame = raw_head.copy()
+    frame.loc[5, "race"] = "?"
+    from_csv = load_diabetes130(_write(frame, tmp_path)).encounters
+    parquet = tmp_path / "enc.parquet"
+    frame.to_parquet(parquet, index=False)
+    from_parquet = load_diabetes130(parquet).encounters
+    assert from_parquet["race"].isna().sum() == from_csv["race"].isna().sum() > 0
+    pd.testing.assert_frame_equal(from_parquet.reset_index(drop=True), from_csv.reset_index(drop=True))

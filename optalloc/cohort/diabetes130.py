@@ -220,6 +220,13 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
                 f"{source}: column {column!r} at row {row} holds {raw[column].iloc[row - 1]!r}; "
                 f"medication columns take {', '.join(MEDICATION_VALUES)}. Correct the value."
             )
+    bad = ~raw["age"].astype("string").str.fullmatch(r"\[\d+-\d+\)").fillna(False).astype(bool)
+    if bad.any():   # the features read the band's lower end; anything else would become NaN
+        row = first_bad_row(bad)
+        raise CohortError(
+            f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}; it must be a "
+            "ten-year band such as [70-80) (the published coding). Recode the value and load again."
+        )
     bad = ~raw["readmitted"].isin(READMITTED_VALUES)
     if bad.any():
         row = first_bad_row(bad)
@@ -270,7 +277,8 @@ def load_diabetes130(
         raw = read_table(source_path, dtype=str, keep_default_na=False, na_values=["?"])
     except OptallocError as exc:
         raise CohortError(str(exc)) from exc
-    raw = raw.astype(object).where(raw.notna(), None)
+    # "?" is the published missing mark; the CSV reader drops it, a Parquet copy keeps it as text
+    raw = raw.astype(object).where(raw.notna() & (raw != "?"), None)
     _check_columns(raw, source)
     order = _check_identifiers(raw, source)
     codes = _check_codes(raw, tables, source, str(mapping))
