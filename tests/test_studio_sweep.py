@@ -28,11 +28,19 @@ def test_parse_vary_accepts_short_names_and_rejects_nonsense() -> None:
     assert parse_vary("budget=1e6:2e6:3", prepared.loaded).path == "budget"
     for bad, message in [("home_nurse_hours=0:4000", "PATH=START:STOP:STEPS"),
                          ("home_nurse_hours=9:1:3", "START must not exceed STOP"),
-                         ("resources.moon=0:1:3", "no such value")]:
+                         ("resources.moon=0:1:3", "no such value"),
+                         ("home_nurse_hours=0:inf:3", "finite numbers")]:
         with pytest.raises(OptallocError, match=message):
             parse_vary(bad, prepared.loaded)
     with pytest.raises(OptallocError, match="twice"):
         grid([vary, vary])
+    # a value the scenario refuses is blamed on --vary, not on the file
+    from optalloc.studio.sweep import check_overrides
+
+    effect = parse_vary("settings.home.effect=0.1:2:3", prepared.loaded)
+    with pytest.raises(OptallocError, match=r"--vary sets settings.home.effect=2, which .* does not accept") as info:
+        check_overrides(prepared.loaded, grid([effect]))
+    assert "Correct the file" not in str(info.value)
 
 
 def test_limit_only_variant_shares_arrays_and_moves_one_bound() -> None:

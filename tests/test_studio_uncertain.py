@@ -74,6 +74,19 @@ def test_bad_distributions_name_file_and_field(tmp_path: Path, table: str, expec
     assert "settings.home.effect" in str(info.value) and str(tmp_path) in str(info.value)
 
 
+@pytest.mark.parametrize("table", ['{ dist = "triangular", low = 0.1, mode = 0.3, high = 1.5 }',
+                                   '{ dist = "normal", mean = 0.2, sd = 0.3 }'])
+def test_a_distribution_reaching_outside_the_field_is_refused_on_load(tmp_path: Path, table: str) -> None:
+    """An effect above 1 (or an untruncated wide normal) would fail only in some draws, later."""
+    path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "x"\n[settings.home]\neffect = {table}\n')
+    with pytest.raises(ScenarioError, match=r"field 'settings.home.effect': the distribution can draw"):
+        load_scenario(path)
+    bounded = table.replace(" }", ", low = 0.0, high = 0.9 }") if "normal" in table else None
+    if bounded:
+        path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "x"\n[settings.home]\neffect = {bounded}\n')
+        assert "settings.home.effect" in load_scenario(path).distributions
+
+
 def test_counts_cannot_be_uncertain(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "x"\n[cohort]\n'
                                     'patients = { dist = "uniform", low = 1, high = 5 }\n')

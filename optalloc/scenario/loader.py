@@ -126,9 +126,34 @@ def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
     """
     point, distributions = split_distributions(raw, path)
     scenario = validate_raw(point, path)
+    _check_supports(point, distributions, path)
     digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest,
                           distributions=distributions)
+
+
+def _patched(raw: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    keys = dotted.split(".")
+    patch: dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        patch = {key: patch}
+    return deep_merge(dict(raw), patch)
+
+
+def _check_supports(point: Mapping[str, Any], distributions: Mapping[str, Any], path: Path) -> None:
+    """Every value a distribution can draw must be one the field accepts, or a run would fail
+    part-way (and only for some seeds). Its practical ends (quantiles 1e-9 and 1 - 1e-9) are
+    validated in place of the mean, so the field's own bounds decide, whatever the field."""
+    for where, dist in distributions.items():
+        for value in (dist.ppf(1e-9), dist.ppf(1 - 1e-9)):
+            try:
+                validate_raw(_patched(point, where, value), path)
+            except ScenarioError as exc:
+                reason = str(exc).split("invalid scenario: ", 1)[-1].removesuffix(" Correct the file and run again.")
+                raise ScenarioError(
+                    f"{path}: field '{where}': the distribution can draw {value:.4g}, which the field "
+                    f"does not accept ({reason}). Narrow it (a normal takes low and high bounds)."
+                ) from None
 
 
 def with_overrides(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> LoadedScenario:
@@ -139,11 +164,7 @@ def with_overrides(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> Load
     """
     raw: dict[str, Any] = dict(loaded.raw)
     for dotted, value in overrides.items():
-        keys = dotted.split(".")
-        patch: dict[str, Any] = {keys[-1]: value}
-        for key in reversed(keys[:-1]):
-            patch = {key: patch}
-        raw = deep_merge(raw, patch)
+        raw = _patched(raw, dotted, value)
     return from_raw(raw, loaded.path)
 
 

@@ -19,7 +19,9 @@ Supported tables (all numbers)::
     {dist = "lognormal", median = m, sigma = s}                    # sigma of log(value)
 
 A normal is truncated at 0 unless ``low`` says otherwise (capacities, costs and budgets cannot be
-negative); an ``effect`` is truncated to [-1, 1].
+negative), and at ``high`` if given. Whatever the kind, every value it can draw must be one the
+field accepts (checked when the file is loaded, against the field's own
+bounds), so a draw never fails half-way through a run.
 """
 
 from __future__ import annotations
@@ -119,10 +121,7 @@ def parse_distribution(table: Mapping[str, Any], where: str, source: Path) -> Di
         values[key] = float(value)
     _check_shape(kind, values, where, source)
     if kind == "normal":
-        is_effect = where.endswith(".effect")
-        values.setdefault("low", -1.0 if is_effect else 0.0)
-        if is_effect:
-            values.setdefault("high", 1.0)
+        values.setdefault("low", 0.0)
     return Distribution(kind, tuple(sorted(values.items())))
 
 

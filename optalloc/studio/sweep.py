@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optalloc.errors import OptallocError
+from optalloc.errors import OptallocError, ScenarioError
 from optalloc.pipeline import Prepared
 from optalloc.scenario.loader import LoadedScenario, with_overrides
 from optalloc.studio.parallel import Execution, chunks, map_shared
@@ -61,6 +61,8 @@ def parse_vary(text: str, loaded: LoadedScenario | None = None) -> Vary:
         low, high = float(start), float(stop)
     except ValueError:
         raise OptallocError(f"--vary {text!r}: START and STOP must be numbers (e.g. 0:4000:21).") from None
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise OptallocError(f"--vary {text!r}: START and STOP must be finite numbers (e.g. 0:4000:21).")
     if int(steps) < 2 or int(steps) > MAX_POINTS:
         raise OptallocError(f"--vary {text!r}: STEPS must be between 2 and {MAX_POINTS}.")
     if low > high:
@@ -103,9 +105,20 @@ def _run_chain(prepared: Prepared, task: tuple[list[dict[str, float]], SolveSett
 
 
 def check_overrides(loaded: LoadedScenario, points: Sequence[dict[str, float]]) -> None:
-    """Validate the first and last point before shipping work (bad values fail fast, by name)."""
+    """Validate the first and last point before shipping work (bad values fail fast, by name).
+
+    The value came from ``--vary``, not from the file, so the error says so.
+    """
     for point in (points[0], points[-1]):
-        with_overrides(loaded, point)
+        try:
+            with_overrides(loaded, point)
+        except ScenarioError as exc:
+            values = ", ".join(f"{path}={value:g}" for path, value in point.items())
+            reason = str(exc).split("invalid scenario: ", 1)[-1].removesuffix(" Correct the file and run again.")
+            raise OptallocError(
+                f"--vary sets {values}, which {loaded.path.name} does not accept ({reason}). "
+                "Choose START:STOP within the allowed range."
+            ) from None
 
 
 def run_sweep(prepared: Prepared, varies: Sequence[Vary], solver: str = "auto",
