@@ -10,8 +10,11 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optalloc.errors import OptallocError
@@ -83,3 +86,24 @@ def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
             f"{source}: the file could not be read as {fmt.upper()} ({first_line}). "
             "It may be corrupt or truncated; re-export it from its source."
         ) from exc
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars to Python, NaN/inf to None, enums to their value."""
+    def default(item: Any) -> Any:
+        if hasattr(item, "tolist"):
+            return item.tolist()
+        if hasattr(item, "value"):
+            return item.value
+        return str(item)
+
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not np.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {str(k): finite(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [finite(v) for v in item]
+        return item
+
+    return finite(json.loads(json.dumps(value, default=default, allow_nan=True)))

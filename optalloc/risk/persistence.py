@@ -30,7 +30,7 @@ import scipy
 import sklearn
 
 from optalloc.errors import ModelFileError
-from optalloc.io import atomic_path
+from optalloc.io import atomic_path, jsonable
 
 MAGIC = b"OPTALLOC-RISK-MODEL 1\n"
 # Libraries whose pickled objects must match exactly: a fitted scikit-learn estimator is only
@@ -105,19 +105,9 @@ def save_model(model: TrainedRiskModel, path: Path | str) -> Path:
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
             handle.write(MAGIC)
-            handle.write(json.dumps(header, default=_json_default).encode("utf-8") + b"\n")
+            handle.write(json.dumps(jsonable(header)).encode("utf-8") + b"\n")
             handle.write(payload)
     return target
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _major_minor(version: str) -> tuple[str, ...]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import json
 import math
 import subprocess
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ import pandas as pd
 
 import optalloc
 from optalloc.errors import OptallocError
+from optalloc.io import jsonable
 from optalloc.pipeline import PipelineCache, Prepared, prepare, solve_prepared
 from optalloc.scenario.loader import LoadedScenario, from_raw
 
@@ -50,27 +50,6 @@ def cohort_hash(cohort: pd.DataFrame) -> str:
     digest = hashlib.sha256(",".join(map(str, cohort.columns)).encode())
     digest.update(pd.util.hash_pandas_object(cohort, index=False).to_numpy().tobytes())
     return digest.hexdigest()
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars to Python, NaN/inf to None, enums to their value."""
-    def default(item: Any) -> Any:
-        if hasattr(item, "tolist"):
-            return item.tolist()
-        if hasattr(item, "value"):
-            return item.value
-        return str(item)
-
-    def finite(item: Any) -> Any:
-        if isinstance(item, float) and not math.isfinite(item):
-            return None
-        if isinstance(item, dict):
-            return {str(k): finite(v) for k, v in item.items()}
-        if isinstance(item, list):
-            return [finite(v) for v in item]
-        return item
-
-    return finite(json.loads(json.dumps(value, default=default, allow_nan=True)))
 
 
 def scenario_record(loaded: LoadedScenario) -> dict[str, Any]:
