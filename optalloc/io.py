@@ -19,7 +19,6 @@ import pandas as pd
 
 from optalloc.errors import OptallocError
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 
 def table_format(path: Path) -> str:
@@ -59,14 +58,6 @@ def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
             frame.to_csv(tmp, index=False, compression="gzip" if target.name.endswith(".gz") else None)
         else:
             frame.to_parquet(tmp, index=False)
-    return target
-
-
-def write_text(text: str, path: Path | str) -> Path:
-    """Write a text file atomically."""
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
     return target
 
 

@@ -53,7 +53,6 @@ COHORT_COLUMNS: tuple[Column, ...] = (
     Column("ed_visits_past_year", "int", "emergency department visits in the past 12 months", 0, 200),
     Column("readmitted_30d", "bool", "observed: readmitted within 30 days of the last discharge", required=False),
 )
-COLUMNS_BY_NAME = {column.name: column for column in COHORT_COLUMNS}
 # Columns the pipeline may read as model/segmentation features. ``true_type`` (planted by the
 # synthesiser for scoring) and the label ``readmitted_30d`` are deliberately absent.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(

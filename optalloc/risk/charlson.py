@@ -144,6 +144,9 @@ def charlson_index(diagnoses: pd.DataFrame) -> pd.Series:
     return pd.Series(flags.to_numpy(dtype=int) @ weights, index=diagnoses.index, name="charlson")
 
 
-def icd9_groups(codes: Iterable[object]) -> list[str]:
-    """Vector form of :func:`icd9_group`."""
-    return [icd9_group(code) for code in codes]
+def icd9_groups(codes: Iterable[object]) -> np.ndarray:
+    """:func:`icd9_group` of each code, each distinct code looked up once (a column repeats few)."""
+    values = pd.Series(list(codes) if not isinstance(codes, pd.Series) else codes, dtype=object)
+    values = values.where(values.notna(), None)
+    lookup = {code: icd9_group(code) for code in pd.unique(values)}
+    return values.map(lookup).to_numpy(dtype=object)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from optalloc.cohort.diabetes130 import MEDICATION_COLUMNS
 from optalloc.errors import CohortError
-from optalloc.risk.charlson import ICD9_GROUPS, charlson_index, icd9_group
+from optalloc.risk.charlson import ICD9_GROUPS, charlson_index, icd9_groups
 from optalloc.risk.lace import lace_from_encounters
 
 DIAGNOSIS_COLUMNS: tuple[str, ...] = ("diag_1", "diag_2", "diag_3")
@@ -172,9 +172,7 @@ def encounter_features(frame: pd.DataFrame, source: str = "encounters") -> pd.Da
     features["lace"] = lace_from_encounters(data, charlson).astype(float)
     groups = {}
     for column in DIAGNOSIS_COLUMNS:
-        values = diagnoses[column]
-        lookup = {code: icd9_group(code) for code in pd.unique(values)}
-        groups[column] = values.map(lookup)
+        groups[column] = pd.Series(icd9_groups(diagnoses[column]), index=diagnoses.index)
     for group in ICD9_GROUPS:
         if group == "missing":
             continue

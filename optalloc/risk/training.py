@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +158,6 @@ class Comparison:
     results: dict[str, CrossValidated]
     table: pd.DataFrame
     chosen: str
-    extras: dict[str, object] = field(default_factory=dict)
 
 
 def compare_models(

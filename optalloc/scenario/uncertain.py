@@ -62,11 +62,6 @@ class Distribution:
     kind: str
     params: tuple[tuple[str, float], ...]
 
-    @property
-    def spec(self) -> dict[str, Any]:
-        """The scenario table this distribution came from (for reports and the run record)."""
-        return {"dist": self.kind, **dict(self.params)}
-
     def frozen(self) -> Any:
         """The scipy.stats frozen distribution."""
         p = dict(self.params)

@@ -5,13 +5,13 @@ The pipeline calls :func:`segment_cohort`; the pieces are importable for finer c
 
 from optalloc.segments.api import SegmentationResult, segment_cohort
 from optalloc.segments.ensemble import ConsensusClustering
-from optalloc.segments.features import CohortFeatures, build_feature_matrix
+from optalloc.segments.features import CohortFeatures
 from optalloc.segments.priority import PriorityWeights, priority_order, priority_score
 from optalloc.segments.profile import segment_profiles
 from optalloc.segments.rules import Condition, Rule, describe_segments, rules_frame
 
 __all__ = [
     "CohortFeatures", "Condition", "ConsensusClustering", "PriorityWeights", "Rule",
-    "SegmentationResult", "build_feature_matrix", "describe_segments", "priority_order",
+    "SegmentationResult", "describe_segments", "priority_order",
     "priority_score", "rules_frame", "segment_cohort", "segment_profiles",
 ]

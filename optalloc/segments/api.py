@@ -55,9 +55,6 @@ class SegmentationResult:
         """``patient_id`` and ``segment`` per patient (what ``optalloc segment --out`` writes)."""
         return pd.DataFrame({"patient_id": cohort["patient_id"].to_numpy(), "segment": self.labels})
 
-    def segment_names(self) -> dict[int, str]:
-        return dict(zip(self.profiles["segment"].astype(int), self.profiles["name"]))
-
 
 def segment_cohort(
     cohort: pd.DataFrame,

@@ -42,10 +42,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from optalloc.errors import CohortError
+from optalloc.risk.charlson import icd9_groups as icd9_group  # Strack et al. group per code
 from optalloc.segments.api import ProgressCallback, SegmentationResult, segment_cohort
 
 DIABETES_ID_COLUMNS: frozenset[str] = frozenset({"encounter_id", "patient_nbr"})
@@ -80,27 +80,6 @@ def looks_like_diabetes130(columns: object) -> bool:
     column and pseudonymises the identifiers, so they cannot reach an output by another path.
     """
     return bool(DIABETES_ID_COLUMNS & set(map(str, columns)))
-
-
-def icd9_group(codes: pd.Series) -> np.ndarray:
-    """Strack et al. (2014) group of each ICD-9 code (``"428"`` -> ``circulatory``)."""
-    text = codes.astype("string").str.strip().str.upper()
-    major = pd.to_numeric(text.str.extract(r"^(\d+)", expand=False), errors="coerce")
-    out = np.full(len(text), "other", dtype=object)
-    out[text.isna().to_numpy()] = "missing"
-    m = major.to_numpy(dtype=float)
-    numeric = np.isfinite(m) & ~text.str.match(r"^[EV]").fillna(False).to_numpy(dtype=bool)
-    ranges = (
-        ("circulatory", ((390, 459), (785, 785))), ("respiratory", ((460, 519), (786, 786))),
-        ("digestive", ((520, 579), (787, 787))), ("injury", ((800, 999),)),
-        ("musculoskeletal", ((710, 739),)), ("genitourinary", ((580, 629), (788, 788))),
-        ("neoplasms", ((140, 239),)),
-    )
-    for group, spans in ranges:
-        for low, high in spans:
-            out[numeric & (m >= low) & (m <= high)] = group
-    out[numeric & (m == 250)] = "diabetes"
-    return out
 
 
 def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFrame:

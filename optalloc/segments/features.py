@@ -144,13 +144,3 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_
-
-
-def build_feature_matrix(
-    cohort: pd.DataFrame,
-    numeric: Sequence[str] | None = None,
-    categorical: Sequence[str] | None = None,
-) -> tuple[np.ndarray, CohortFeatures]:
-    """Fit :class:`CohortFeatures` on ``cohort`` and return the matrix and the fitted encoder."""
-    encoder = CohortFeatures(numeric=numeric, categorical=categorical)
-    return encoder.fit_transform(cohort), encoder

@@ -110,10 +110,6 @@ def compare_results(loaded: list[LoadedScenario], params: Mapping[str, Any],
     return prepared, kpis
 
 
-def _rerun_compare(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tuple[list[Prepared], Any]:
-    return compare_results(loaded, params)
-
-
 def _rerun_sweep(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tuple[list[Prepared], Any]:
     from optalloc.studio.parallel import Execution
     from optalloc.studio.sweep import parse_vary, run_sweep
@@ -150,8 +146,8 @@ def _rerun_uncertainty(loaded: list[LoadedScenario], params: Mapping[str, Any]) 
 
 
 RERUNNERS: dict[str, Callable[[list[LoadedScenario], Mapping[str, Any]], tuple[list[Prepared], Any]]] = {
-    "solve": _rerun_compare,
-    "compare": _rerun_compare,
+    "solve": compare_results,
+    "compare": compare_results,
     "sweep": _rerun_sweep,
     "size": _rerun_size,
     "uncertainty": _rerun_uncertainty,
