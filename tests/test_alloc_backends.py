@@ -204,3 +204,17 @@ def test_a_hint_that_does_not_fit_is_refused_clearly(hint) -> None:
         solve(tiny(), "highs", SolveOptions(time_limit=5, hint=hint))
     with pytest.raises(OptallocError, match="time limit must be above 0"):
         solve(tiny(), "highs", SolveOptions(time_limit=0))
+
+
+def test_problem_shapes_are_checked_with_a_clear_message() -> None:
+    problem = tiny()
+    with pytest.raises(ValueError, match="benefit has shape"):
+        replace(problem, patient_ids=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="allowed has shape"):
+        replace(problem, allowed=np.ones((3, 3), dtype=bool))
+    with pytest.raises(ValueError, match="has shape .* expected"):
+        replace(problem, limits=(replace(problem.limits[0], coef=np.ones((2, 2))),))
+    stranded = problem.allowed.copy()
+    stranded[1] = False
+    with pytest.raises(ValueError, match="patient b has no allowed setting"):
+        replace(problem, allowed=stranded)

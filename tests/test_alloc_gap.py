@@ -44,6 +44,20 @@ def test_reader_rejects_bad_files(tmp_path: Path) -> None:
     words.write_text("1 2 x")
     with pytest.raises(OptallocError, match="non-numeric"):
         read_gap_file(words)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    with pytest.raises(OptallocError, match="is empty"):
+        read_gap_file(empty)
+    sizes = tmp_path / "sizes.txt"
+    sizes.write_text("1\n0 3\n")
+    with pytest.raises(OptallocError, match="m=0, n=3; both must be positive"):
+        read_gap_file(sizes)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("1\n1 1\n5\n2\n3\n9 9\n")      # one 1x1 instance, then two stray numbers
+    with pytest.raises(OptallocError, match="2 numbers after its 1 declared instances"):
+        read_gap_file(extra)
+    with pytest.raises(OptallocError, match="'max' or 'min'"):
+        read_gap_file(short, sense="maximise")
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])

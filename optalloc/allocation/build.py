@@ -12,7 +12,7 @@ import pandas as pd
 from optalloc.allocation.problem import INF, AllocationProblem, Limit
 from optalloc.errors import ScenarioError
 from optalloc.estimates import Estimates, evaluate_expression
-from optalloc.privacy import pseudonymize
+from optalloc.privacy import pseudonymize_column
 from optalloc.scenario.loader import LoadedScenario
 
 
@@ -86,7 +86,7 @@ def allowed_matrix(loaded: LoadedScenario, estimates: Estimates) -> np.ndarray:
     if scenario.pins:
         position = {pid: i for i, pid in enumerate(estimates.patient_ids)}
         raw_ids = list(scenario.pins)
-        for raw_id, pseudonym in zip(raw_ids, pseudonymize(raw_ids), strict=True):
+        for raw_id, pseudonym in zip(raw_ids, pseudonymize_column(pd.Series(raw_ids)), strict=True):
             if pseudonym not in position:
                 raise ScenarioError(
                     f"{loaded.path}: field 'pins.{raw_id}': no such patient in the cohort. "
