@@ -26,6 +26,9 @@ def test_parse_vary_accepts_short_names_and_rejects_nonsense() -> None:
     vary = parse_vary("home_nurse_hours=0:4000:21", prepared.loaded)
     assert vary.path == "resources.home_nurse_hours" and vary.values[1] == 200.0
     assert parse_vary("budget=1e6:2e6:3", prepared.loaded).path == "budget"
+    # a field the file leaves at its default is still a number of the scenario
+    assert "max_patients" not in prepared.loaded.raw["settings"]["home"]
+    assert parse_vary("settings.home.max_patients=50:100:3", prepared.loaded).path == "settings.home.max_patients"
     for bad, message in [("home_nurse_hours=0:4000", "PATH=START:STOP:STEPS"),
                          ("home_nurse_hours=9:1:3", "START must not exceed STOP"),
                          ("resources.moon=0:1:3", "no such value"),

@@ -74,19 +74,25 @@ def parse_vary(text: str, loaded: LoadedScenario | None = None) -> Vary:
 
 def resolve_path(loaded: LoadedScenario, path: str, flag: str) -> str:
     """Accept ``home_nurse_hours`` for ``resources.home_nurse_hours``; check the path validates."""
-    if "." not in path and path != "budget" and path in loaded.scenario.resources:
+    if "." not in path and path in loaded.scenario.resources:
         path = f"resources.{path}"
-    keys = path.split(".")
-    node: Any = loaded.raw
-    for key in keys[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or (keys[-1] not in node and path != "budget"):
+    # a field of the validated scenario (also one left at its default, such as budget), or a
+    # parameter of a distribution in the file (settings.home.effect.mode)
+    if not any(_has_path(tree, path.split(".")) for tree in (loaded.scenario.model_dump(), loaded.raw)):
         resources = ", ".join(f"resources.{r}" for r in loaded.scenario.resources)
         raise OptallocError(
             f"{flag} {path!r}: scenario {loaded.path} has no such value. Name a number in the "
             f"scenario by its dotted path, e.g. budget, {resources}, settings.home.effect."
         )
     return path
+
+
+def _has_path(tree: Any, keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(tree, dict) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
 
 
 def grid(varies: Sequence[Vary]) -> list[dict[str, float]]:
