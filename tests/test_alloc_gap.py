@@ -33,31 +33,25 @@ def test_reader_shapes_and_sense() -> None:
     assert (d[0].benefit <= 0).all() and d[0].metadata["sense"] == "min"
 
 
-def test_reader_rejects_bad_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "message"), [
+    ("1\n2 3\n1 2 3 4 5 6\n", "ends early while reading the resource matrix"),
+    ("1 2 x", "non-numeric"),
+    ("  \n", "is empty"),
+    ("1\n0 3\n", "m=0, n=3; both must be positive"),
+    ("1\n1 1\n5\n2\n3\n9 9\n", "2 numbers after its 1 declared instances"),   # two stray numbers
+])
+def test_reader_rejects_bad_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(OptallocError, match=message):
+        read_gap_file(path)
+
+
+def test_reader_rejects_a_missing_file_and_a_bad_sense(tmp_path: Path) -> None:
     with pytest.raises(OptallocError, match="does not exist"):
         read_gap_file(tmp_path / "missing.txt")
-    short = tmp_path / "short.txt"
-    short.write_text("1\n2 3\n1 2 3 4 5 6\n")
-    with pytest.raises(OptallocError, match="ends early while reading the resource matrix"):
-        read_gap_file(short)
-    words = tmp_path / "words.txt"
-    words.write_text("1 2 x")
-    with pytest.raises(OptallocError, match="non-numeric"):
-        read_gap_file(words)
-    empty = tmp_path / "empty.txt"
-    empty.write_text("  \n")
-    with pytest.raises(OptallocError, match="is empty"):
-        read_gap_file(empty)
-    sizes = tmp_path / "sizes.txt"
-    sizes.write_text("1\n0 3\n")
-    with pytest.raises(OptallocError, match="m=0, n=3; both must be positive"):
-        read_gap_file(sizes)
-    extra = tmp_path / "extra.txt"
-    extra.write_text("1\n1 1\n5\n2\n3\n9 9\n")      # one 1x1 instance, then two stray numbers
-    with pytest.raises(OptallocError, match="2 numbers after its 1 declared instances"):
-        read_gap_file(extra)
     with pytest.raises(OptallocError, match="'max' or 'min'"):
-        read_gap_file(short, sense="maximise")
+        read_gap_file(DATA / "gap1.txt", sense="maximise")
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
