@@ -24,7 +24,7 @@ import time
 CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from optalloc.allocation.synthetic import synthetic_problem
+from optalloc.allocation.instances.synthetic import synthetic_problem
 
 n, backend, time_limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 problem = synthetic_problem(n, seed=42)
@@ -57,7 +57,8 @@ if backend == "pulp_baseline":
                bound=None, gap=None, build_seconds=build, solve_seconds=solve,
                feasible=problem.is_feasible(assignment))
 else:
-    from optalloc.allocation.backends import SolveOptions, solve
+    from optalloc.allocation.backends.base import SolveOptions
+    from optalloc.allocation.auto import solve
     result = solve(problem, backend, SolveOptions(time_limit=time_limit, threads=2))
     row.update(status=result.status.value, objective=result.objective, bound=result.bound, gap=result.gap,
                build_seconds=result.build_seconds, solve_seconds=result.solve_seconds,

@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from optalloc.allocation.gap import solve_gap_file
+from optalloc.allocation.instances.gap import solve_gap_file
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gap-orlib"
 

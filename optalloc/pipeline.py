@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optalloc.allocation.backends import solve as solve_problem
+from optalloc.allocation.auto import solve as solve_problem
 from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.build import build_problem
 from optalloc.allocation.greedy import greedy_allocation

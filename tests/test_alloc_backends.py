@@ -9,10 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends import SolveOptions, available_backends, get_backend, solve
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.registry import available_backends, get_backend
+from optalloc.allocation.auto import solve
 from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.result import Status
-from optalloc.allocation.synthetic import synthetic_problem
+from optalloc.allocation.instances.synthetic import synthetic_problem
 from optalloc.errors import OptallocError
 
 # colgen only takes problems whose every limit is one setting's capacity (tests/test_alloc_colgen.py)
@@ -184,7 +186,7 @@ def test_decomposition_large_cohort_certified() -> None:
 
 def test_decomposition_never_returns_less_than_its_hint(monkeypatch) -> None:
     """If the repair MIP ends without a plan (or a worse one), a feasible hint is returned."""
-    from optalloc.allocation.backends.decomposition import DecompositionBackend
+    from optalloc.allocation.algorithms.decomposition import DecompositionBackend
 
     problem = with_binding_floor(synthetic_problem(200, n_settings=5, seed=0, decimals=2))
     _, exact = solved(0, EXACT[0])

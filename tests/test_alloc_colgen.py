@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends import SolveOptions, choose_backend, solve
-from optalloc.allocation.backends.colgen import ColumnGenerationBackend, knapsack_structure, price
-from optalloc.allocation.gap import BEST_KNOWN, PUBLISHED_OPTIMA, read_gap_file
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.auto import choose_backend, solve
+from optalloc.allocation.algorithms.colgen import ColumnGenerationBackend, price
+from optalloc.allocation.structure import knapsack_structure
+from optalloc.allocation.instances.gap import BEST_KNOWN, PUBLISHED_OPTIMA, read_gap_file
 from optalloc.allocation.problem import AllocationProblem, Limit
-from optalloc.allocation.synthetic import synthetic_problem
+from optalloc.allocation.instances.synthetic import synthetic_problem
 from optalloc.errors import OptallocError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "gap-orlib"

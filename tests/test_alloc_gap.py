@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from optalloc.allocation.gap import PUBLISHED_OPTIMA, file_sense, read_gap_file, solve_gap_file
+from optalloc.allocation.instances.gap import PUBLISHED_OPTIMA, file_sense, read_gap_file, solve_gap_file
 from optalloc.errors import OptallocError
 
 # the shared data sit beside the repository (../shared), as on CI

@@ -7,13 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends import SolveOptions, solve
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.auto import solve
 from optalloc.allocation.diagnose import check_feasible, diagnose
 from optalloc.allocation.explain import explain_patient, marginal_value_sentences
 from optalloc.allocation.greedy import greedy_allocation
 from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.result import Status
-from optalloc.allocation.synthetic import synthetic_problem
+from optalloc.allocation.instances.synthetic import synthetic_problem
 from optalloc.errors import InfeasibleError, OptallocError
 
 
@@ -180,7 +181,8 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     solver_spec = types.SimpleNamespace(time_limit=10.0, relative_gap=1e-6)
     fake.prepare = lambda path, cache=None: types.SimpleNamespace(
         problem=three_settings(), loaded=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec)))
-    from optalloc.allocation.backends import SolveOptions, solve
+    from optalloc.allocation.backends.base import SolveOptions
+    from optalloc.allocation.auto import solve
 
     fake.solve_prepared = lambda prepared, solver, time_limit=None: types.SimpleNamespace(
         result=solve(prepared.problem, solver, SolveOptions(time_limit=time_limit or solver_spec.time_limit)))

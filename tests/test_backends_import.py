@@ -15,7 +15,8 @@ SCRIPT = """
 import importlib, numpy as np
 for module in {order!r}:
     importlib.import_module(module)
-from optalloc.allocation.backends import BACKENDS, SolveOptions
+from optalloc.allocation.backends.base import SolveOptions
+from optalloc.allocation.registry import BACKENDS
 from optalloc.allocation.problem import AllocationProblem, Limit
 coef = np.zeros((3, 2)); coef[:, 1] = 1.0
 p = AllocationProblem(np.arange(3), ("a", "b"), np.array([[1., 3.], [1., 2.], [1., 4.]]),
@@ -40,7 +41,8 @@ def test_every_backend_in_this_process() -> None:
     import highspy  # noqa: F401
     from ortools.sat.python import cp_model  # noqa: F401
 
-    from optalloc.allocation.backends import BACKENDS, SolveOptions, available_backends
+    from optalloc.allocation.backends.base import SolveOptions
+    from optalloc.allocation.registry import BACKENDS, available_backends
 
     assert set(available_backends()) == {"cbc", "cpsat", "highs", "decomp", "colgen"}
     coef = np.zeros((4, 3))

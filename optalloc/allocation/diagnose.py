@@ -23,8 +23,8 @@ import numpy as np
 from scipy import sparse
 
 from optalloc.allocation.problem import AllocationProblem
+from optalloc.allocation.quiet import native_stdout_silenced
 from optalloc.errors import InfeasibleError
-from optalloc.allocation.backends.quiet import native_stdout_silenced
 
 Element = tuple[int, str]   # (limit index, "upper" | "lower")
 

@@ -24,7 +24,7 @@ def gap(
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
 ) -> None:
     """Solve every instance of FILE; show objective, bound, status, seconds and the reference value."""
-    from optalloc.allocation.gap import read_gap_file, solve_gap_file
+    from optalloc.allocation.instances.gap import read_gap_file, solve_gap_file
 
     count = len(read_gap_file(file))  # a bad file fails here, before any solve
     with progress(not as_json) as bar:

@@ -80,7 +80,7 @@ def _call_with_shared(func: Callable[[Any, T], R], task: T) -> R:
 
 _CLIENTS: dict[str, Any] = {}
 PRELOAD = ["optalloc.studio.sweep", "optalloc.studio.size", "optalloc.studio.uncertainty",
-           "optalloc.allocation.backends"]
+           "optalloc.allocation.auto"]
 
 
 def _forkserver() -> multiprocessing.context.BaseContext:

@@ -107,7 +107,7 @@ def solve_options(loaded: LoadedScenario, settings: SolveSettings, hint: np.ndar
 
 def solve(problem: AllocationProblem, solver: str, options: SolveOptions) -> AllocationResult:
     """The backends' ``solve``, imported late so this module loads before a backend is chosen."""
-    from optalloc.allocation.backends import solve as solve_problem
+    from optalloc.allocation.auto import solve as solve_problem
 
     return solve_problem(problem, solver=solver, options=options)
 

@@ -16,11 +16,16 @@ import time
 
 import numpy as np
 
-from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, matrix_form, objective_grid,
-                                               tighten_bound)
-from optalloc.allocation.backends.highs import LP_DUALS_MAX_COLUMNS
+from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.structure import (
+    LP_DUALS_MAX_COLUMNS,
+    MatrixForm,
+    matrix_form,
+    objective_grid,
+    tighten_bound,
+)
 
 
 def _pulp():
@@ -105,13 +110,13 @@ class CbcBackend(Backend):
 
         t1 = time.perf_counter()
         if mf.n_columns > LP_DUALS_MAX_COLUMNS:
-            from optalloc.allocation.backends.decomposition import lagrangian_prices
+            from optalloc.allocation.lagrangian import lagrangian_prices
 
             duals = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)[0]
         else:
             duals = self._lp_duals(problem, model, options)
         if duals is None:
-            from optalloc.allocation.backends.base import infeasible_result
+            from optalloc.allocation.structure import infeasible_result
 
             return infeasible_result(problem, self.name, build, time.perf_counter() - t1)
         warm = options.hint is not None
@@ -132,7 +137,7 @@ class CbcBackend(Backend):
         seconds = time.perf_counter() - t1
         summary = parse_cbc_log(log)
         if pulp_status == pulp.LpStatusInfeasible or "Result - Problem proven infeasible" in log:
-            from optalloc.allocation.backends.base import infeasible_result
+            from optalloc.allocation.structure import infeasible_result
 
             return infeasible_result(problem, self.name, build, seconds)
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in x])

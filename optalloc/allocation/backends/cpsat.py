@@ -13,58 +13,54 @@ only the LP bound from the Lagrangian dual (always valid) is reported. Either wa
 bound is the smaller of the valid ones.
 
 CP-SAT is weak at proving these optima (it needs many workers to match an LP-based solver),
-so it starts from the better of ``options.hint`` and the decomposition's plan, and reports the
-better of that plan and its own, with the objective recomputed in the original units.
+so the registered ``cpsat`` backend (``algorithms/warm_cpsat.py``) starts it from the better of
+``options.hint`` and the decomposition's plan; the adapter reports the better of its hint and
+its own plan, with the objective recomputed in the original units.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from optalloc.allocation.backends.base import (Backend, SolveOptions, better_plan, matrix_form, plan_result,
-                                               tighten_bound)
+from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.structure import (
+    integer_scale,
+    matrix_form,
+    plan_result,
+    tighten_bound,
+)
 
-MAX_SCALE = 1e6
 
+@dataclass(frozen=True)
+class Prior:
+    """What an earlier solve of the same problem hands CP-SAT: a starting plan, the LP bound
+    and the limits' marginal values, and the seconds it already spent of the time limit.
 
-def integer_scale(values: np.ndarray, resolution: float = MAX_SCALE) -> tuple[float, bool]:
-    """The factor that makes ``values`` integers, and whether the scaling is exact.
-
-    Tries 1, 10, ..., ``resolution``; if none is exact, returns ``resolution / max|value|``
-    (about ``resolution`` distinct levels across the range) and ``False``.
+    ``repair_hint`` asks CP-SAT to repair an infeasible hint (set when the caller supplied one).
     """
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 1.0, True
-    top = float(np.abs(values).max())
-    factor = 1.0
-    while factor <= resolution:
-        scaled = values * factor
-        if top * factor < 2**50 and np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
-            return factor, True
-        factor *= 10.0
-    return (resolution / top if top > 0 else 1.0), False
+
+    hint: np.ndarray | None = None
+    lp_bound: float | None = None
+    duals: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    repair_hint: bool = False
 
 
 class CpSatBackend(Backend):
     """CP-SAT with LP relaxation (``linearization_level=2``), hint and a valid bound.
 
-    Parameters
-    ----------
-    warm_start : bool
-        Start from the better of ``options.hint`` and the decomposition's plan (a few seconds at most).
+    The adapter alone starts from ``options.hint``; ``algorithms/warm_cpsat.py`` (registered as
+    ``cpsat``) first runs the decomposition and passes its plan, bound and prices as a
+    :class:`Prior`.
     """
 
     name = "cpsat"
-    description = "OR-Tools CP-SAT on an integer rescaling; hint from the decomposition"
-
-    def __init__(self, warm_start: bool = True) -> None:
-        self.warm_start = warm_start
+    description = "OR-Tools CP-SAT on an integer rescaling"
 
     @classmethod
     def is_available(cls) -> bool:
@@ -74,28 +70,13 @@ class CpSatBackend(Backend):
             return False
         return True
 
-    def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
+    def solve(self, problem: AllocationProblem, options: SolveOptions,
+              prior: Prior | None = None) -> AllocationResult:
         from ortools.sat.python import cp_model
 
-        from optalloc.allocation.backends.decomposition import DecompositionBackend
-
-        t_start = time.perf_counter()
-        # LP bound, prices and (unless given) a starting plan from the decomposition.
-        pre = DecompositionBackend().solve(
-            problem, SolveOptions(time_limit=min(10.0, 0.3 * options.time_limit), threads=options.threads,
-                                  relative_gap=options.relative_gap, seed=options.seed)
-        )
-        if pre.status == Status.INFEASIBLE:
-            pre.solver = self.name
-            return pre
-        lp_bound = pre.extra.get("lp_bound")
-        duals = pre.duals
-        hint = options.hint
-        if self.warm_start:
-            hint = better_plan(problem, options.hint, pre.assignment)
-            if hint is None:
-                hint = options.hint
-        pre_seconds = time.perf_counter() - t_start
+        if prior is None:
+            prior = Prior(hint=options.hint, repair_hint=options.hint is not None)
+        lp_bound, duals, hint, pre_seconds = prior.lp_bound, prior.duals, prior.hint, prior.seconds
 
         t0 = time.perf_counter()
         mf = matrix_form(problem)
@@ -149,7 +130,7 @@ class CpSatBackend(Backend):
         params.relative_gap_limit = options.relative_gap
         params.random_seed = options.seed
         params.log_search_progress = bool(options.verbose)
-        if options.hint is not None:
+        if prior.repair_hint:
             params.repair_hint = True
         code = solver.solve(model)
         cp_seconds = time.perf_counter() - t1
@@ -159,7 +140,7 @@ class CpSatBackend(Backend):
                                     "lp_bound": lp_bound, "pre_seconds": pre_seconds,
                                     "cpsat_status": solver.status_name(code)}
         if code == cp_model.INFEASIBLE and exact_rows:
-            from optalloc.allocation.backends.base import infeasible_result
+            from optalloc.allocation.structure import infeasible_result
 
             return infeasible_result(problem, self.name, build, seconds)
         candidates = []

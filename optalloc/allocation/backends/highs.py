@@ -14,16 +14,18 @@ import time
 import numpy as np
 from scipy import sparse
 
-from optalloc.allocation.backends.base import (Backend, MatrixForm, SolveOptions, infeasible_result, matrix_form,
-                                               objective_grid, tighten_bound)
-from optalloc.allocation.backends.quiet import native_stdout_silenced
+from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
+from optalloc.allocation.quiet import native_stdout_silenced
 from optalloc.allocation.result import AllocationResult, Status
-
-
-#: Above this many columns the LP relaxation's prices come from the Lagrangian dual (same
-#: values, found in a fraction of the time dual simplex needs on 100k+ patients).
-LP_DUALS_MAX_COLUMNS = 200_000
+from optalloc.allocation.structure import (
+    LP_DUALS_MAX_COLUMNS,
+    MatrixForm,
+    infeasible_result,
+    matrix_form,
+    objective_grid,
+    tighten_bound,
+)
 
 
 def _highspy():
@@ -112,7 +114,7 @@ class HighsBackend(Backend):
         duals: dict[str, float] = {}
         lp_bound = None
         if self.duals and not simplex_duals:
-            from optalloc.allocation.backends.decomposition import lagrangian_prices
+            from optalloc.allocation.lagrangian import lagrangian_prices
 
             duals, lp_bound = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)
             h.setOptionValue("time_limit", float(max(options.time_limit - (time.perf_counter() - t1), 0.01)))

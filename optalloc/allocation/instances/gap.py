@@ -153,7 +153,8 @@ def solve_gap_file(path: str | Path, solver: str = "auto", time_limit: float = 6
         the bound is a lower bound), ``status``, ``seconds``, ``gap``, ``reference`` (published
         optimum or best known), ``reaches_reference`` and ``solver``.
     """
-    from optalloc.allocation.backends import SolveOptions, solve
+    from optalloc.allocation.backends.base import SolveOptions
+    from optalloc.allocation.auto import solve
 
     problems = read_gap_file(path)
     refs = reference_values(path)

@@ -35,62 +35,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions, better_plan, plan_result, tighten_bound
-from optalloc.allocation.backends.cpsat import integer_scale
-from optalloc.allocation.backends.quiet import native_stdout_silenced
+from optalloc.allocation.backends.base import Backend, SolveOptions
+from optalloc.allocation.backends.highs import HighsBackend
 from optalloc.allocation.problem import AllocationProblem
+from optalloc.allocation.quiet import native_stdout_silenced
 from optalloc.allocation.result import AllocationResult, Status, relative_gap
+from optalloc.allocation.structure import (
+    KnapsackStructure,
+    better_plan,
+    integer_scale,
+    knapsack_structure,
+    plan_result,
+    tighten_bound,
+)
 from optalloc.errors import OptallocError
-
-#: Largest knapsack table (patients x settings x capacity levels) the pricing may hold.
-MAX_TABLE = 60_000_000
-
-
-@dataclass(frozen=True)
-class KnapsackStructure:
-    """Each setting's capacity row as integers: ``weight[s, i]`` of patient ``i``, ``capacity[s]``.
-
-    A setting without a row has zero weights and capacity zero (anything fits).
-    """
-
-    weight: np.ndarray
-    capacity: np.ndarray
-
-
-def knapsack_structure(problem: AllocationProblem) -> KnapsackStructure | None:
-    """The per-setting capacities if every limit is one, else None (with no table too large)."""
-    n, m = problem.n_patients, problem.n_settings
-    weight = np.zeros((m, n), dtype=np.int64)
-    capacity = np.zeros(m, dtype=np.int64)
-    owner = np.full(m, -1)
-    for k, limit in enumerate(problem.limits):
-        coef = np.asarray(limit.coef, dtype=float)
-        used = np.flatnonzero(np.abs(coef).sum(axis=0) > 0)
-        if used.size == 0:
-            if limit.upper < 0 or limit.lower > 0:
-                return None
-            continue
-        if used.size != 1 or owner[used[0]] >= 0 or not np.isfinite(limit.upper):
-            return None
-        if np.isfinite(limit.lower) and limit.lower > 0:
-            return None
-        s = int(used[0])
-        column = coef[:, s]
-        if (column < 0).any():
-            return None
-        factor, exact = integer_scale(column)           # the capacity may be fractional
-        if not exact:
-            return None
-        owner[s] = k
-        weight[s] = np.round(column * factor).astype(np.int64)
-        # a capacity above what all allowed patients weigh never binds: cap it (smaller DP)
-        most = int(weight[s][problem.allowed[:, s]].sum())
-        capacity[s] = min(int(np.floor(limit.upper * factor + 1e-9)), most)
-    if (capacity < 0).any():
-        return None
-    if n * m * (int(capacity.max(initial=0)) + 1) > MAX_TABLE:
-        return None
-    return KnapsackStructure(weight, capacity)
 
 
 def price(profit: np.ndarray, weight: np.ndarray, capacity: np.ndarray,
@@ -215,8 +173,6 @@ class ColumnGenerationBackend(Backend):
 
     @classmethod
     def is_available(cls) -> bool:
-        from optalloc.allocation.backends.highs import HighsBackend
-
         return HighsBackend.is_available()
 
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
@@ -276,7 +232,8 @@ class ColumnGenerationBackend(Backend):
         Returns an :class:`AllocationResult` instead when the warm start already settles the
         problem (infeasible, or optimal within the requested gap).
         """
-        from optalloc.allocation.backends.decomposition import DecompositionBackend, lagrangian_prices
+        from optalloc.allocation.algorithms.decomposition import DecompositionBackend
+        from optalloc.allocation.lagrangian import lagrangian_prices
 
         extra: dict[str, object] = {}
         lower = -np.inf
