@@ -9,7 +9,8 @@ import pytest
 
 from optalloc.errors import ScenarioError
 from optalloc.scenario import load_scenario, with_overrides
-from optalloc.scenario.uncertain import draw, draw_paired, draw_values, split_distributions
+from optalloc.scenario.draws import draw, draw_paired
+from optalloc.scenario.uncertain import draw_values, split_distributions
 from tests.conftest import SCENARIOS, write_scenario
 from tests.test_studio_support import UNCERTAIN
 
@@ -40,11 +41,11 @@ def test_paired_draws_share_values_across_scenarios() -> None:
     base = load_scenario(UNCERTAIN / "baseline.toml")
     more = load_scenario(UNCERTAIN / "more_home_nurses.toml")
     for k in range(5):
-        assert draw_values(base, 3, k)["settings.home.effect"] == draw_values(more, 3, k)["settings.home.effect"]
+        assert draw_values(base.distributions, 3, k)["settings.home.effect"] == draw_values(more.distributions, 3, k)["settings.home.effect"]
     assert draw_paired(base, 3, 0).scenario != draw_paired(base, 3, 1).scenario
     # Hours are drawn at the same quantile: scaled means, scaled sds -> exactly double.
-    assert draw_values(more, 3, 2)["resources.home_nurse_hours"] == pytest.approx(
-        2 * draw_values(base, 3, 2)["resources.home_nurse_hours"])
+    assert draw_values(more.distributions, 3, 2)["resources.home_nurse_hours"] == pytest.approx(
+        2 * draw_values(base.distributions, 3, 2)["resources.home_nurse_hours"])
 
 
 def test_overrides_replace_or_reshape_a_distribution() -> None:

@@ -30,15 +30,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from optalloc.errors import ScenarioError
-
-if TYPE_CHECKING:
-    from optalloc.scenario.loader import LoadedScenario
 
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required parameters, optional parameters)
@@ -175,25 +172,11 @@ def values_at(distributions: Mapping[str, Distribution], uniforms: Mapping[str, 
     return {path: dist.ppf(uniforms[path]) for path, dist in distributions.items()}
 
 
-def draw_values(loaded: LoadedScenario, seed: int, index: int) -> dict[str, float]:
-    """The values of draw ``index`` (paired across scenarios through :func:`path_uniform`)."""
-    uniforms = {path: path_uniform(seed, index, path) for path in loaded.distributions}
-    return values_at(loaded.distributions, uniforms)
+def draw_values(distributions: Mapping[str, Distribution], seed: int, index: int) -> dict[str, float]:
+    """The values of draw ``index`` (paired across scenarios through :func:`path_uniform`).
 
-
-def draw(loaded: LoadedScenario, rng: np.random.Generator) -> LoadedScenario:
-    """A point-valued scenario with one value drawn for every distribution.
-
-    Paths are drawn in sorted order so the same generator state gives the same scenario.
+    Takes a loaded scenario's ``distributions``, not the scenario, so that this module needs
+    nothing from the loader (which needs this module).
     """
-    from optalloc.scenario.loader import with_overrides
-
-    uniforms = {path: float(rng.uniform(1e-12, 1.0 - 1e-12)) for path in sorted(loaded.distributions)}
-    return with_overrides(loaded, values_at(loaded.distributions, uniforms))
-
-
-def draw_paired(loaded: LoadedScenario, seed: int, index: int) -> LoadedScenario:
-    """Draw ``index`` of the paired sample with ``seed`` (see the module docstring)."""
-    from optalloc.scenario.loader import with_overrides
-
-    return with_overrides(loaded, draw_values(loaded, seed, index))
+    uniforms = {path: path_uniform(seed, index, path) for path in distributions}
+    return values_at(distributions, uniforms)

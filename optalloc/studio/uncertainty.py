@@ -42,7 +42,7 @@ def _draw_task(shared: list[Prepared], task: tuple[list[int], list[np.ndarray | 
     for k in indices:
         row = []
         for prepared, ev_plan in zip(shared, ev_plans, strict=True):
-            values = draw_values(prepared.loaded, seed, k)
+            values = draw_values(prepared.loaded.distributions, seed, k)
             problem, estimates = variant(prepared, values)
             kpis, _ = solve_built(prepared.loaded, problem, estimates, settings, ev_plan)
             record = {"draw": k, "status": kpis["status"], "patients": kpis["patients"],
