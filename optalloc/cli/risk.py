@@ -82,6 +82,7 @@ def train(
     """Compare every model and LACE by patient-grouped CV, then fit and save one model."""
     from optalloc.risk.models import MODEL_NAMES
     from optalloc.risk.persistence import save_model
+    from optalloc.monitoring.control import outcome_tau2
     from optalloc.risk.training import DIABETES, compare_models, fit_model, load_design
 
     design = load_design(data)
@@ -102,6 +103,9 @@ def train(
             "n_excluded": design.n_excluded,
             "cv": {k: (None if pd.isna(v) else float(v)) for k, v in cv_row.items()},
             "cv_folds": folds,
+            # between-period variance of O/E beyond the binomial, from out-of-fold risks by time
+            # block: what 'optalloc track' widens its control limits by
+            "outcome_tau2": outcome_tau2(design, comparison.results[chosen].probability),
         })
         bar.advance(task)
     title = (f"{design.n_rows:,} rows, {design.n_patients:,} patients, prevalence "
