@@ -214,3 +214,75 @@ def test_cli_track_intervention_with_a_plan(small: tuple[Path, Path], tmp_path: 
     assert effect["did_ci"][0] <= effect["did"] <= effect["did_ci"][1]
     assert effect["before"]["n"] + effect["after"]["n"] == load_diabetes130(data).n_encounters
     assert effect["after"]["n"] == pytest.approx(load_diabetes130(data).n_encounters / 2, abs=1)
+
+
+def test_decide_needs_the_whole_interval_beyond_zero() -> None:
+    from optalloc.monitoring.retrain import decide
+
+    base = {"auroc_difference": 0.02, "brier_difference": -0.001}
+    assert decide({**base, "auroc_difference_ci": [0.005, 0.03], "brier_difference_ci": [-0.002, 0.0005]})[0]
+    assert decide({**base, "auroc_difference_ci": [-0.01, 0.03], "brier_difference_ci": [-0.002, -0.0001]})[0]
+    kept, reason = decide({**base, "auroc_difference_ci": [-0.01, 0.03], "brier_difference_ci": [-0.002, 0.001]})
+    assert not kept and "champion stays" in reason
+    # better Brier but clearly worse AUROC: not promoted
+    assert not decide({**base, "auroc_difference_ci": [-0.05, -0.01], "brier_difference_ci": [-0.002, -0.001]})[0]
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """3,000 patients, a sound LR champion and a no-skill one (fitted on shuffled labels)."""
+    from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.risk.persistence import save_model
+    from optalloc.risk.training import diabetes_design, fit_model
+
+    raw = pd.read_csv(DEV_DATA_PATH, dtype=str, keep_default_na=False)
+    keep = np.random.default_rng(1).choice(raw["patient_nbr"].unique(), 3000, replace=False)
+    folder = tmp_path_factory.mktemp("retrain")
+    data = folder / "larger.csv"
+    raw[raw["patient_nbr"].isin(keep)].to_csv(data, index=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPTALLOC_PSEUDONYM_KEY", "test-key")
+        loaded = load_diabetes130(data)
+        design = diabetes_design(loaded.encounters, loaded.source, loaded.sha256)
+    save_model(fit_model(design, "lr", 0), folder / "sound.model")
+    design.y = np.random.default_rng(2).permutation(design.y)
+    save_model(fit_model(design, "lr", 0), folder / "noskill.model")
+    return data, folder / "sound.model", folder / "noskill.model"
+
+
+def test_cli_retrain_promotes_over_a_no_skill_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    data, _, noskill = larger
+    target = tmp_path / "current.model"
+    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(noskill), "--window", "3",
+                                 "--periods", "5", "--bootstrap", "100", "--json", "--promote-to", str(target)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["promoted"] and payload["evaluated_on"] == "B5" and payload["trained_on"] == ["B2", "B3", "B4"]
+    figures = payload["figures"]
+    assert figures["auroc_difference_ci"][0] > 0 or figures["brier_difference_ci"][1] < 0
+    assert figures["challenger"]["auroc"] > figures["champion"]["auroc"]
+    stored = Path(payload["challenger_path"])
+    assert stored.exists() and payload["challenger_sha256"][:16] in stored.name
+    assert target.read_bytes() == stored.read_bytes()
+    from optalloc.monitoring.history import decisions
+
+    recorded = decisions()
+    assert len(recorded) == 1 and bool(recorded["promoted"].iloc[0])
+
+
+def test_cli_retrain_keeps_a_sound_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    data, sound, _ = larger
+    target = tmp_path / "current.model"
+    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "2",
+                                 "--periods", "5", "--bootstrap", "100", "--json", "--promote-to", str(target)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert not payload["promoted"] and not target.exists()
+    assert payload["figures"]["champion_saw_this_data"] and "never saw" in payload["reason"]
+
+
+def test_cli_retrain_window_must_leave_a_period(larger: tuple[Path, Path, Path]) -> None:
+    data, sound, _ = larger
+    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "5",
+                                 "--periods", "5"])
+    assert result.exit_code == 2 and "--window must be between 1 and 4" in result.output
