@@ -286,3 +286,47 @@ def test_cli_retrain_window_must_leave_a_period(larger: tuple[Path, Path, Path])
     result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "5",
                                  "--periods", "5"])
     assert result.exit_code == 2 and "--window must be between 1 and 4" in result.output
+
+
+def test_forecast_follows_a_trend_and_beats_naive_on_it() -> None:
+    from optalloc.monitoring.forecast import forecast
+
+    rng = np.random.default_rng(4)
+    steps = np.arange(16)
+    table = pd.DataFrame([200 + 10 * steps + rng.normal(0, 3, 16), 500 + rng.normal(0, 20, 16)],
+                         index=["rising", "flat"], columns=[f"B{k}" for k in range(16)])
+    result = forecast(table, horizon=2, backtest=4)
+    rising = result.table[result.table["group"] == "rising"].set_index("step")
+    assert rising.loc[1, "mean"] == pytest.approx(360, abs=15) and rising.loc[2, "mean"] > rising.loc[1, "mean"]
+    assert (rising["q10"] <= rising["mean"]).all() and (rising["mean"] <= rising["q90"]).all()
+    back = result.backtest.set_index("group")
+    assert back.loc["rising", "relative_mae"] < 1          # naive lags one step behind a trend
+    flat = result.table[result.table["group"] == "flat"]
+    assert flat["mean"].between(450, 550).all()
+
+
+@pytest.mark.parametrize(("horizon", "backtest", "periods", "words"), [
+    (0, 1, 8, "--horizon"), (2, 6, 8, "--backtest"), (2, 0, 3, "at least 4 periods")])
+def test_forecast_refuses_what_it_cannot_do(horizon: int, backtest: int, periods: int, words: str) -> None:
+    from optalloc.monitoring.forecast import forecast
+
+    table = pd.DataFrame([np.arange(periods) + 10.0], index=["all"])
+    with pytest.raises(CohortError, match=words):
+        forecast(table, horizon, backtest)
+
+
+def test_cli_forecast_writes_quantiles(small: tuple[Path, Path], tmp_path: Path) -> None:
+    data, _ = small
+    target = tmp_path / "forecast.csv"
+    result = runner.invoke(app, ["forecast", str(data), "--by", "sex", "--horizon", "2", "--periods", "8",
+                                 "--out", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    written = pd.read_csv(target)
+    assert {"group", "step", "mean", "sd", "q90"} <= set(written.columns)
+    assert set(written["group"]) >= {"Female", "Male"} and set(written["step"]) == {1, 2}
+    assert (written["q90"] >= written["mean"] - 1e-9).all()
+    history = pd.DataFrame(payload["history"])
+    assert history["patients"].sum() > 0 and len(payload["backtest"]) == written["group"].nunique()
+    bad = runner.invoke(app, ["forecast", str(data), "--by", "ward"])
+    assert bad.exit_code == 2 and "--by must be one of" in bad.output
