@@ -31,6 +31,7 @@ def forecast(
     from optalloc.monitoring.forecast import forecast as make_forecast
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.scoring import group_labels, load_tracked
+    from optalloc.monitoring.track import GROUP_COLUMNS
 
     if out_path is not None:
         table_format(out_path)          # an unknown suffix fails before the work
@@ -47,8 +48,9 @@ def forecast(
         bar.advance(task)
         result = make_forecast(history, horizon, backtest)
         bar.advance(task)
-    if out_path is not None:
-        write_table(result.table, out_path)
+    if out_path is not None:       # 'by' names the cohort column the groups are of, for 'size --demand'
+        column = GROUP_COLUMNS[by] if by else "all"
+        write_table(result.table.assign(by=column), out_path)
     if as_json:
         print_json({"data": source, "period_kind": labels.kind, "by": by or "all", "horizon": horizon,
                     "forecast": result.table.to_dict("records"), "backtest": result.backtest.to_dict("records"),
