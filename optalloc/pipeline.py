@@ -19,6 +19,7 @@ from optalloc.allocation.build import build_problem
 from optalloc.allocation.greedy import greedy_allocation
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult
+from optalloc.cohort.demand import Demand, scale_cohort
 from optalloc.cohort.load import load_cohort_file, prepare_cohort
 from optalloc.estimates import Estimates, estimate
 from optalloc.scenario.loader import LoadedScenario, load_scenario
@@ -91,16 +92,26 @@ def score_risk(loaded: LoadedScenario, cohort: pd.DataFrame) -> tuple[np.ndarray
     return scored.probability, scored.metrics
 
 
-def prepare(scenario: str | Path | LoadedScenario, cache: PipelineCache | None = None) -> Prepared:
-    """Run every stage up to (not including) the solve."""
+def prepare(scenario: str | Path | LoadedScenario, cache: PipelineCache | None = None,
+            demand: Demand | None = None) -> Prepared:
+    """Run every stage up to (not including) the solve.
+
+    ``demand`` rescales the cohort group by group to a forecast (``size --demand``) before risk
+    and estimates, so every later stage sees the future cohort.
+    """
     cache = cache if cache is not None else PipelineCache()
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
     cohort_key = _cohort_key(loaded)
+    if demand is not None:
+        cohort_key += f"|demand:{demand.column}:{sorted(demand.targets.items())}"
     if cohort_key not in cache.cohorts:
-        cache.cohorts[cohort_key] = load_cohort(loaded)
+        cohort = load_cohort(loaded)
+        if demand is not None:
+            cohort = scale_cohort(cohort, demand, seed=loaded.scenario.cohort.seed or 0)
+        cache.cohorts[cohort_key] = cohort
     cohort = cache.cohorts[cohort_key]
     seconds["cohort"] = time.perf_counter() - start
 

@@ -82,6 +82,7 @@ def train(
     """Compare every model and LACE by patient-grouped CV, then fit and save one model."""
     from optalloc.risk.models import MODEL_NAMES
     from optalloc.risk.persistence import save_model
+    from optalloc.monitoring.control import outcome_tau2
     from optalloc.risk.training import DIABETES, compare_models, fit_model, load_design
 
     design = load_design(data)
@@ -102,6 +103,9 @@ def train(
             "n_excluded": design.n_excluded,
             "cv": {k: (None if pd.isna(v) else float(v)) for k, v in cv_row.items()},
             "cv_folds": folds,
+            # between-period variance of O/E beyond the binomial, from out-of-fold risks by time
+            # block: what 'optalloc track' widens its control limits by
+            "outcome_tau2": outcome_tau2(design, comparison.results[chosen].probability),
         })
         bar.advance(task)
     title = (f"{design.n_rows:,} rows, {design.n_patients:,} patients, prevalence "
@@ -226,6 +230,90 @@ def explain(
     for row in table.itertuples():
         rich_table.add_row(row.feature, f"{row.auroc_drop:.4f}", f"{row.std:.4f}")
     out.print(rich_table)
+
+
+@risk_app.command("retrain")
+@user_errors
+def retrain(
+    data: Path = typer.Argument(None, help=DATA_HELP, show_default=False),
+    champion_path: Path = typer.Option(..., "--champion", help="The model in use (from 'optalloc risk train')."),
+    window: int = typer.Option(3, "--window", help="Periods before the last one to fit the challenger on."),
+    periods: int = typer.Option(10, "--periods", help="Number of ordered blocks (with --period blocks)."),
+    period: str = typer.Option("blocks", "--period", help="blocks, month, quarter or year."),
+    model: ModelChoice = typer.Option(None, "--model", help="Challenger kind (default: the champion's).",
+                                      show_default=False),
+    promote_to: Path = typer.Option(None, "--promote-to", help="Copy a promoted challenger to this path.",
+                                    show_default=False),
+    bootstrap: int = typer.Option(200, "--bootstrap", min=20, help="Paired patient bootstrap replicates."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the challenger's fit and of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON alone on stdout."),
+) -> None:
+    """Champion/challenger: fit on the latest periods, compare on the next one, promote only on clear evidence."""
+    import shutil
+
+    from optalloc.cohort.diabetes130 import file_sha256
+    from optalloc.io import atomic_path
+    from optalloc.monitoring.history import save_decision
+    from optalloc.monitoring.periods import assign_periods
+    from optalloc.monitoring.retrain import champion_challenger
+    from optalloc.monitoring.scoring import load_tracked
+    from optalloc.privacy import workspace_dir
+    from optalloc.risk.persistence import load_model, save_model
+
+    if model is ModelChoice.best:
+        raise OptallocError("--model best is for 'risk train'; name the challenger's kind (lr, tree, rf or hgb).")
+    champion = load_model(champion_path)
+    source = str(data) if data else "the shipped Diabetes 130 developer part"
+    with progress(not as_json) as bar:
+        task = bar.add_task("fitting the challenger", total=2)
+        frame, design = load_tracked(data)
+        if design.domain != champion.domain:
+            raise OptallocError(f"{source}: this is a {design.domain} table but {champion_path} is a "
+                                f"{champion.domain} model.")
+        labels = assign_periods(frame.reset_index(drop=True), period, periods, source)
+        challenger, decision = champion_challenger(champion, design, labels, window,
+                                                   model.value if model else None, seed, bootstrap)
+        bar.advance(task)
+        folder = workspace_dir() / "models"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staged = folder / ".challenger.staged"
+        save_model(challenger, staged)
+        digest = file_sha256(staged)
+        stored = folder / f"{challenger.name}-{digest[:16]}.model"      # versioned by content hash
+        staged.replace(stored)
+        if decision.promoted and promote_to is not None:
+            with atomic_path(promote_to) as tmp:
+                shutil.copyfile(stored, tmp)
+        decision_id = save_decision({
+            "champion_sha256": file_sha256(champion_path), "challenger_sha256": digest,
+            "challenger_path": str(stored), "promoted": decision.promoted,
+            "evaluated_on": decision.evaluated_on, "figures": {**decision.figures,
+                                                               "trained_on": list(decision.trained_on)},
+            "reason": decision.reason})
+        bar.advance(task)
+    if as_json:
+        print_json({"promoted": decision.promoted, "reason": decision.reason, "evaluated_on": decision.evaluated_on,
+                    "trained_on": list(decision.trained_on), "figures": decision.figures,
+                    "challenger_path": str(stored), "challenger_sha256": digest, "decision_id": decision_id,
+                    "promoted_to": str(promote_to) if decision.promoted and promote_to else None})
+        return
+    figures = decision.figures
+    table = Table(title=f"champion against challenger on {decision.evaluated_on} ({figures['n_test']:,} rows); "
+                        f"challenger fitted on {', '.join(decision.trained_on)}", title_justify="left")
+    for header in ("measure", "champion", "challenger", "difference (95% CI)"):
+        table.add_column(header, justify="left" if header == "measure" else "right")
+    for key, digits in (("auroc", 3), ("brier", 5)):
+        low, high = figures[f"{key}_difference_ci"]
+        table.add_row(key.upper() if key == "auroc" else "Brier", f"{figures['champion'][key]:.{digits}f}",
+                      f"{figures['challenger'][key]:.{digits}f}",
+                      f"{figures[f'{key}_difference']:+.{digits}f} ({low:+.{digits}f} to {high:+.{digits}f})")
+    table.add_row("calibration slope", f"{figures['champion']['calibration_slope']:.2f}",
+                  f"{figures['challenger']['calibration_slope']:.2f}", "")
+    out.print(table)
+    verdict = "PROMOTED" if decision.promoted else "kept the champion"
+    out.print(f"{verdict}: {decision.reason}", highlight=False)
+    out.print(f"challenger saved as {stored} (decision {decision_id} recorded in the workspace)"
+              + (f"; copied to {promote_to}" if decision.promoted and promote_to else ""), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -162,13 +162,22 @@ def register(app: typer.Typer) -> None:
         dask: DaskOption = None,
         as_json: JsonOption = False,
         keep: RecordOption = True,
+        demand_path: Annotated[Path | None, typer.Option("--demand", help="Size for forecast demand: a file from 'optalloc forecast --out' (group, step, q90, ...).")] = None,
+        quantile: Annotated[float, typer.Option("--quantile", help="With --demand: the forecast quantile each group is sized for.")] = 0.9,
+        step: Annotated[int, typer.Option("--step", help="With --demand: which forecast step (periods ahead).")] = 1,
+        demand_column: Annotated[str | None, typer.Option("--demand-column", help="With --demand: the cohort column the forecast's groups are of (default: the file's 'by').")] = None,
     ) -> None:
         """Find the smallest level of one resource (or the budget) at which a target holds."""
+        from optalloc.cohort.demand import read_demand
+        from optalloc.pipeline import prepare
         from optalloc.studio.size import run_size
         from optalloc.studio.target import parse_target
 
         execution = _execution(workers, dask)
-        prepared, prep_seconds = _prepare_one(scenario)
+        demand = read_demand(demand_path, quantile, step, demand_column) if demand_path is not None else None
+        start = time.perf_counter()
+        prepared = prepare(scenario, demand=demand)
+        prep_seconds = time.perf_counter() - start
         parsed = parse_target(target, prepared.problem.settings, [lim.name for lim in prepared.problem.limits])
         start = time.perf_counter()
         with progress() as bar:
@@ -178,7 +187,10 @@ def register(app: typer.Typer) -> None:
         seconds = time.perf_counter() - start
         summary = result.summary()
         params = {"target": parsed.text, "resource": resource, "low": low, "high": high, "rel_tol": tolerance,
-                  "solver": solver.value, "time_limit": time_limit, "gap": gap, "workers": workers}
+                  "solver": solver.value, "time_limit": time_limit, "gap": gap, "workers": workers,
+                  "demand": None if demand is None else {"column": demand.column, "targets": demand.targets,
+                                                         "quantile": demand.quantile, "step": demand.step,
+                                                         "source": demand.source}}
         run_id = record("size", [prepared], params, summary, {"prepare": prep_seconds, "solve": seconds},
                         quiet=as_json) if keep else None
         if as_json:
@@ -191,6 +203,10 @@ def register(app: typer.Typer) -> None:
             f"(scenario has {fmt(result.current)}, {change:+.1f}%); proven between {fmt(result.bracket[0])} "
             f"(fails) and {fmt(result.bracket[1])} (meets), {summary['solves']} solves in {seconds:.1f} s."
         )
+        if demand is not None:
+            out.print(f"sized for forecast demand: {demand.column} groups at their q{int(round(demand.quantile * 100))} "
+                      f"of step {demand.step} ({len(prepared.cohort):,} patients; from {demand.source})",
+                      highlight=False)
 
     @app.command()
     @user_errors

@@ -21,6 +21,7 @@ import pandas as pd
 from optalloc.cohort import schema
 from optalloc.errors import CohortError
 from optalloc.risk import features as dfeatures
+from optalloc.risk.drift import build_profile
 from optalloc.risk.models import MODEL_NAMES, make_model
 from optalloc.risk.persistence import TrainedRiskModel, frame_sha256
 from optalloc.risk.validation import (
@@ -56,6 +57,9 @@ class Design:
         Content hash of the source table, recorded with a trained model.
     n_excluded : int
         Rows dropped on loading (deaths/hospice in the Diabetes 130 data).
+    order : ndarray or None
+        Time order of the rows (``encounter_order``) where the source has one; lets the
+        training-data profile measure how much each feature drifts by itself.
     """
 
     X: pd.DataFrame
@@ -66,6 +70,7 @@ class Design:
     categorical: list[str]
     sha256: str
     n_excluded: int = 0
+    order: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -104,6 +109,7 @@ def diabetes_design(encounters: pd.DataFrame, source: str = "encounters", sha256
         X=X, y=y, groups=encounters["patient_id"].to_numpy(), domain=DIABETES,
         numeric=list(dfeatures.NUMERIC_FEATURES), categorical=list(dfeatures.CATEGORICAL_FEATURES),
         sha256=sha256 or frame_sha256(encounters), n_excluded=n_excluded,
+        order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
     )
 
 
@@ -216,6 +222,8 @@ def fit_model(
         "calibration": estimator.method_,
         "fit_seconds": time.perf_counter() - start,
     }
+    # what tracking compares new periods with: bin shares only, no rows or identifiers
+    info["reference_profile"] = build_profile(design.X, list(design.numeric), design.order)
     info.update(metadata or {})
     return TrainedRiskModel(
         estimator=estimator, name=name, domain=design.domain,

@@ -122,11 +122,14 @@ def _rerun_sweep(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tup
 
 
 def _rerun_size(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tuple[list[Prepared], Any]:
+    from optalloc.cohort.demand import Demand
     from optalloc.studio.parallel import Execution
     from optalloc.studio.size import run_size
     from optalloc.studio.target import parse_target
 
-    ready = prepare(loaded[0])
+    demand = params.get("demand")
+    ready = prepare(loaded[0], demand=None if not demand else Demand(
+        demand["column"], demand["targets"], demand["quantile"], demand["step"], demand["source"]))
     target = parse_target(params["target"], ready.problem.settings, [lim.name for lim in ready.problem.limits])
     result = run_size(ready, params["resource"], target, params.get("solver", "auto"),
                       Execution(params.get("workers"), None), params.get("low", 0.0), params.get("high"),

@@ -1,0 +1,89 @@
+"""Load a tracked table and score it with a saved model: what ``track`` and ``retrain`` read.
+
+The Diabetes 130 format is recognised by its identifiers and loaded through its own checked,
+pseudonymising loader; any other table goes through the cohort loader and must carry the
+model's feature columns plus ``readmitted_30d`` and an order or date column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optalloc.errors import CohortError
+from optalloc.risk.persistence import TrainedRiskModel
+from optalloc.risk.training import DIABETES, Design, diabetes_design, load_design, transfusion_design
+from optalloc.risk.validation import TOP_FRACTION
+
+
+@dataclass(frozen=True)
+class ScoredTable:
+    """A tracked table: its rows (for groups and periods), model inputs, labels and risks."""
+
+    frame: pd.DataFrame
+    design: Design
+    probability: np.ndarray
+    threshold: float
+    source: str
+
+    @property
+    def y(self) -> np.ndarray:
+        assert self.design.y is not None
+        return self.design.y
+
+
+def load_tracked(path: Path | str | None) -> tuple[pd.DataFrame, Design]:
+    """The rows and the model inputs of a table to track (default: the vendored Diabetes 130)."""
+    from optalloc.risk.training import _looks_like_diabetes130
+
+    if path is None or _looks_like_diabetes130(Path(path)):
+        from optalloc.cohort.diabetes130 import load_diabetes130
+
+        data = load_diabetes130(path)
+        return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
+    from optalloc.cohort.load import load_cohort_file
+
+    frame = load_cohort_file(path)
+    return frame, transfusion_design(frame, str(path))
+
+
+def score(model: TrainedRiskModel, frame: pd.DataFrame, design: Design, source: str) -> ScoredTable:
+    """Probabilities of every row and the model's saved operating point (top 10% of training)."""
+    if design.domain != model.domain:
+        raise CohortError(f"{source}: this is a {design.domain} table but the model is a {model.domain} "
+                          "model. Track the model on the kind of table it was trained on.")
+    if design.y is None:
+        raise CohortError(f"{source}: no outcome column (readmitted_30d), so readmissions cannot be tracked.")
+    missing = [c for c in model.features if c not in design.X.columns]
+    if missing:
+        raise CohortError(f"{source}: missing column(s) {', '.join(missing)} that the model was trained on.")
+    probability = model.estimator.predict_proba(design.X[list(model.features)])[:, 1]
+    return ScoredTable(frame=frame, design=design, probability=probability,
+                       threshold=float(model.estimator.threshold_for_top(TOP_FRACTION)), source=source)
+
+
+def group_labels(frame: pd.DataFrame, by: list[str], source: str) -> dict[str, pd.Series]:
+    """The group of each row for each ``--by`` dimension, with a clear error for a missing one."""
+    from optalloc.monitoring.track import GROUP_COLUMNS
+
+    groups = {}
+    for name in by:
+        if name not in GROUP_COLUMNS:
+            raise CohortError(f"--by must be one of {', '.join(GROUP_COLUMNS)}. Got {name!r} instead.")
+        column = GROUP_COLUMNS[name]
+        if column not in frame.columns:
+            hint = {"segment": "add a 'segment' column (for example from 'optalloc segment --out')",
+                    "setting": "pass the plan with --plan PLAN.csv"}.get(name, f"the table needs a {column!r} column")
+            raise CohortError(f"{source}: --by {name} needs the column {column!r}, which this table lacks; {hint}.")
+        groups[name] = frame[column].reset_index(drop=True)
+    return groups
+
+
+def diabetes_default(design: Design) -> bool:
+    return design.domain == DIABETES
+
+
+__all__ = ["ScoredTable", "group_labels", "load_design", "load_tracked", "score"]
