@@ -39,14 +39,43 @@ def synth(
 @cohort_app.command("import")
 @user_errors
 def import_cohort(
-    source: str = typer.Argument(..., help="Cohort file (.csv, .csv.gz, .parquet), or a SQL query with --url."),
+    source: str = typer.Argument(None, help="Cohort file (.csv, .csv.gz, .parquet), or a SQL query with --url.",
+                                 show_default=False),
     name: str = typer.Option(..., "--name", help="Name of the cohort in the workspace (scenarios say table = NAME)."),
     url: str | None = typer.Option(None, "--url", help="Read SOURCE as a SQL query from this SQLAlchemy URL."),
+    omop: str | None = typer.Option(None, "--omop", help="Build a readmission cohort (one row per inpatient stay) "
+                                                         "from the OMOP CDM 5.3/5.4 behind this SQLAlchemy URL.",
+                                    show_default=False),
+    schema: str | None = typer.Option(None, "--schema", help="With --omop: the CDM schema (default: the URL's).",
+                                      show_default=False),
+    out_path: Path | None = typer.Option(None, "--out", help="With --omop: also write the stays as CSV/Parquet "
+                                                             "(for risk train, segment, track).", show_default=False),
 ) -> None:
     """Validate a cohort, pseudonymise its identifiers and keep it in the workspace database."""
     from optalloc.cohort.load import load_cohort_file, load_cohort_sql
     from optalloc.workspace import Workspace
 
+    if omop:
+        from optalloc.cohort.omop import read_omop
+
+        if source is not None or url is not None:
+            raise OptallocError("--omop reads the CDM itself: give no SOURCE and no --url with it.")
+        if out_path is not None:
+            table_format(out_path)
+        built = read_omop(omop, schema)
+        workspace = Workspace()
+        workspace.save_cohort(name, built.stays)
+        if out_path is not None:
+            write_table(built.stays, out_path)
+        stays = built.stays
+        out.print(f"imported {len(stays):,} inpatient stays of {stays['patient_id'].nunique():,} patients from "
+                  f"{built.source} as cohort {name!r} ({built.n_deaths_excluded:,} stays ending in death left out; "
+                  f"{stays['readmitted_30d'].mean():.1%} readmitted within 30 days)", highlight=False)
+        if out_path is not None:
+            out.print(f"wrote {out_path}", highlight=False)
+        return
+    if source is None:
+        raise OptallocError("give a cohort file, a SQL query with --url, or an OMOP CDM with --omop.")
     cohort = load_cohort_sql(source, url) if url else load_cohort_file(Path(source))
     workspace = Workspace()
     workspace.save_cohort(name, cohort)

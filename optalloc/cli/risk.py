@@ -83,12 +83,12 @@ def train(
     from optalloc.risk.models import MODEL_NAMES
     from optalloc.risk.persistence import save_model
     from optalloc.monitoring.control import outcome_tau2
-    from optalloc.risk.training import DIABETES, compare_models, fit_model, load_design
+    from optalloc.risk.training import DIABETES, READMISSION, compare_models, fit_model, load_design
 
     design = load_design(data)
     if design.y is None or np.unique(design.y).size < 2:
         raise OptallocError(f"{data}: the outcome has a single class; a risk model needs both.")
-    names = list(MODEL_NAMES) + (["lace"] if design.domain == DIABETES else [])
+    names = list(MODEL_NAMES) + (["lace"] if design.domain in (DIABETES, READMISSION) else [])
     if design.n_excluded:
         err.print(f"excluded {design.n_excluded:,} encounters ending in death or hospice", highlight=False)
     with _threads(threads), progress() as bar:

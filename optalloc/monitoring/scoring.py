@@ -44,8 +44,13 @@ def load_tracked(path: Path | str | None) -> tuple[pd.DataFrame, Design]:
 
         data = load_diabetes130(path)
         return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
-    from optalloc.cohort.load import load_cohort_file
+    from optalloc.cohort.load import load_cohort_file, pseudonymize_identifiers
+    from optalloc.io import read_table
+    from optalloc.risk.training import _is_stay_file, readmission_design
 
+    if _is_stay_file(Path(path)):
+        frame = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
+        return frame, readmission_design(frame, str(path))
     frame = load_cohort_file(path)
     return frame, transfusion_design(frame, str(path))
 

@@ -23,6 +23,7 @@ from optalloc.errors import CohortError
 from optalloc.risk.persistence import TrainedRiskModel, load_model, save_model
 from optalloc.risk.training import (
     DIABETES,
+    READMISSION,
     TRANSFUSION,
     compare_models,
     fit_model,
@@ -165,6 +166,10 @@ def _model_inputs(model: TrainedRiskModel, frame: pd.DataFrame) -> pd.DataFrame:
         from optalloc.risk.features import encounter_features
 
         frame = encounter_features(frame, "table to score")
+    if model.domain == READMISSION and not set(model.features) <= set(frame.columns):
+        from optalloc.risk.training import readmission_design
+
+        frame = readmission_design(frame, "table to score").X
     missing = [c for c in model.features if c not in frame.columns]
     if missing:
         raise CohortError(

@@ -150,3 +150,118 @@ def icd9_groups(codes: Iterable[object]) -> np.ndarray:
     values = values.where(values.notna(), None)
     lookup = {code: icd9_group(code) for code in pd.unique(values)}
     return values.map(lookup).to_numpy(dtype=object)
+
+
+# --- ICD-10 -------------------------------------------------------------------------------
+# Quan H. et al. (2005) Med Care 43:1130, ICD-10 coding of the Charlson conditions, as prefixes
+# of the code without its dot; ICD-10-CM's E08/E09 diabetes categories count as E13 does.
+def _span10(letter: str, low: int, high: int, width: int = 2) -> list[str]:
+    return [f"{letter}{str(n).zfill(width)}" for n in range(low, high + 1)]
+
+
+def _diabetes10(fourth: str) -> list[str]:
+    return [f"E{cat}{d}" for cat in ("08", "09", "10", "11", "12", "13", "14") for d in fourth]
+
+
+CHARLSON_CONDITIONS_ICD10: dict[str, tuple[str, ...]] = {
+    "myocardial_infarction": ("I21", "I22", "I252"),
+    "heart_failure": ("I099", "I110", "I130", "I132", "I255", "I420", *_span10("I42", 5, 9, 1), "I43", "I50",
+                      "P290"),
+    "peripheral_vascular": ("I70", "I71", "I731", "I738", "I739", "I771", "I790", "I792", "K551", "K558",
+                            "K559", "Z958", "Z959"),
+    "cerebrovascular": ("G45", "G46", "H340", *_span10("I", 60, 69)),
+    "dementia": ("F00", "F01", "F02", "F03", "F051", "G30", "G311"),
+    "chronic_pulmonary": ("I278", "I279", *_span10("J", 40, 47), *_span10("J", 60, 67), "J684", "J701", "J703"),
+    "rheumatic": ("M05", "M06", "M315", "M32", "M33", "M34", "M351", "M353", "M360"),
+    "peptic_ulcer": ("K25", "K26", "K27", "K28"),
+    "mild_liver": ("B18", "K700", "K701", "K702", "K703", "K709", "K713", "K714", "K715", "K717", "K73", "K74",
+                   "K760", "K762", "K763", "K764", "K768", "K769", "Z944"),
+    "diabetes": tuple(_diabetes10("01689")),
+    "diabetes_complicated": tuple(_diabetes10("23457")),
+    "hemiplegia": ("G041", "G114", "G801", "G802", "G81", "G82", "G830", "G831", "G832", "G833", "G834", "G839"),
+    "renal": ("I120", "I131", *_span10("N03", 2, 7, 1), *_span10("N05", 2, 7, 1), "N18", "N19", "N250", "Z490",
+              "Z491", "Z492", "Z940", "Z992"),
+    "malignancy": (*_span10("C", 0, 26), *_span10("C", 30, 34), *_span10("C", 37, 41), "C43",
+                   *_span10("C", 45, 58), *_span10("C", 60, 76), *_span10("C", 81, 85), "C88",
+                   *_span10("C", 90, 97)),
+    "severe_liver": ("I850", "I859", "I864", "I982", "K704", "K711", "K721", "K729", "K765", "K766", "K767"),
+    "metastatic": ("C77", "C78", "C79", "C80"),
+    "hiv_aids": ("B20", "B21", "B22", "B24"),
+}
+
+
+def normalize_icd10(code: object) -> str | None:
+    """``"I50.9"`` -> ``"I509"``; missing -> None."""
+    if code is None or code is pd.NA or (isinstance(code, float) and np.isnan(code)):
+        return None
+    text = str(code).strip().upper().replace(".", "")
+    return text or None
+
+
+def icd10_group(code: object) -> str:
+    """The same diagnosis groups as :func:`icd9_group`, by ICD-10 chapter."""
+    norm = normalize_icd10(code)
+    if norm is None:
+        return "missing"
+    letter, digits = norm[:1], norm[1:3]
+    number = int(digits) if digits.isdigit() else -1
+    if letter == "E" and 8 <= number <= 13:
+        return "diabetes"
+    if letter == "I":
+        return "circulatory"
+    if letter == "J":
+        return "respiratory"
+    if letter == "K":
+        return "digestive"
+    if letter in ("S", "T"):
+        return "injury"
+    if letter == "M":
+        return "musculoskeletal"
+    if letter == "N":
+        return "genitourinary"
+    if letter == "C" or (letter == "D" and number <= 49):
+        return "neoplasms"
+    return "other"
+
+
+def tagged_conditions(tagged: str) -> frozenset[str]:
+    """Charlson conditions of one ``ICD9CM:428.0`` / ``ICD10CM:I50.9`` code."""
+    vocabulary, _, code = tagged.partition(":")
+    if vocabulary.startswith("ICD9"):
+        return charlson_conditions(code)
+    norm = normalize_icd10(code)
+    if norm is None:
+        return frozenset()
+    return frozenset(name for name, prefixes in CHARLSON_CONDITIONS_ICD10.items()
+                     if any(norm.startswith(p) for p in prefixes))
+
+
+def tagged_group(tagged: str) -> str:
+    vocabulary, _, code = tagged.partition(":")
+    return icd9_group(code) if vocabulary.startswith("ICD9") else icd10_group(code)
+
+
+def tagged_features(codes: pd.Series) -> pd.DataFrame:
+    """Charlson index and diagnosis-group counts of ``;``-joined tagged codes (one cell per stay).
+
+    Each distinct code is classified once; the hierarchy (complicated diabetes over diabetes,
+    severe over mild liver disease, metastatic over any malignancy) applies per stay.
+    """
+    cells = codes.fillna("").astype(str).str.split(";")
+    distinct = {c for cell in cells for c in cell if c}
+    conditions = {c: tagged_conditions(c) for c in distinct}
+    groups = {c: tagged_group(c) for c in distinct}
+    weights = {name: weight for name, (weight, _) in CHARLSON_CONDITIONS.items()}
+    charlson, counts = [], {g: [] for g in ICD9_GROUPS if g != "missing"}
+    for cell in cells:
+        found = set().union(*(conditions[c] for c in cell if c)) if any(cell) else set()
+        for severe, mild in CHARLSON_HIERARCHY:
+            if severe in found:
+                found.discard(mild)
+        charlson.append(sum(weights[n] for n in found))
+        cell_groups = [groups[c] for c in cell if c]
+        for group in counts:
+            counts[group].append(cell_groups.count(group))
+    frame = pd.DataFrame({f"n_dx_{g}": v for g, v in counts.items()}, index=codes.index)
+    frame.insert(0, "charlson", charlson)
+    return frame

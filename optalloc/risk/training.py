@@ -34,7 +34,17 @@ from optalloc.risk.validation import (
 
 DIABETES = "diabetes130"
 TRANSFUSION = "transfusion"
+READMISSION = "readmission"
 TRANSFUSION_LABEL = "readmitted_30d"
+
+#: Hospital stays for a readmission programme (an OMOP CDM through ``optalloc.cohort.omop``):
+#: the columns every such table carries, then what the model reads.
+STAY_COLUMNS: dict[str, str] = {
+    "age": "number", "gender": "text", "length_of_stay": "number", "acute_admission": "boolean",
+    "inpatient_visits_365d": "number", "er_visits_365d": "number", "er_visits_182d": "number",
+    "diagnosis_codes": "text",
+}
+STAY_CATEGORICAL: tuple[str, ...] = ("gender", "race", "acute_admission")
 
 
 @dataclass
@@ -113,6 +123,43 @@ def diabetes_design(encounters: pd.DataFrame, source: str = "encounters", sha256
     )
 
 
+def is_stay_table(columns: Sequence[str]) -> bool:
+    """A readmission stays table (as ``cohort import --omop`` writes), told by its columns."""
+    return {"diagnosis_codes", "length_of_stay", "inpatient_visits_365d"} <= set(columns)
+
+
+def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str | None = None) -> Design:
+    """Featurise hospital stays: their columns, the Charlson index and diagnosis groups of their
+    tagged ICD codes, and LACE (every input of LACE is in the stays, with ER visits in the
+    previous six months as published)."""
+    from optalloc.cohort.schema import booleans, numbers
+    from optalloc.risk.charlson import tagged_features
+    from optalloc.risk.lace import lace_score
+
+    missing = [c for c in STAY_COLUMNS if c not in stays.columns]
+    if missing:
+        raise CohortError(f"{source}: missing column(s) {', '.join(missing)} that a readmission stays table "
+                          "needs (see optalloc/cohort/omop.py for what each holds).")
+    X = pd.DataFrame(index=stays.index)
+    for column, kind in STAY_COLUMNS.items():
+        if kind == "number":
+            X[column] = numbers(stays[column], source, column).astype(float)
+    X = pd.concat([X, tagged_features(stays["diagnosis_codes"])], axis=1)
+    acute = booleans(stays["acute_admission"], source, "acute_admission")
+    X["lace"] = lace_score(X["length_of_stay"], acute, X["charlson"], X["er_visits_182d"]).astype(float)
+    X["gender"] = stays["gender"].astype(str)
+    X["race"] = stays["race"].astype(str) if "race" in stays.columns else "Unknown"
+    X["acute_admission"] = np.where(acute, "yes", "no")
+    y = None
+    if TRANSFUSION_LABEL in stays.columns:
+        y = booleans(stays[TRANSFUSION_LABEL], source, TRANSFUSION_LABEL).astype(int)
+    numeric = [c for c in X.columns if c not in STAY_CATEGORICAL]
+    order = stays["encounter_order"].to_numpy() if "encounter_order" in stays.columns else None
+    return Design(X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True), y=y,
+                  groups=stays["patient_id"].to_numpy(), domain=READMISSION, numeric=numeric,
+                  categorical=list(STAY_CATEGORICAL), sha256=sha256 or frame_sha256(stays), order=order)
+
+
 def load_design(path: Path | str | None = None) -> Design:
     """Read a Diabetes 130 file (default: the vendored developer part) or a transfusion cohort."""
     from optalloc.cohort.diabetes130 import load_diabetes130
@@ -123,11 +170,32 @@ def load_design(path: Path | str | None = None) -> Design:
         return diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
     from optalloc.errors import OptallocError
 
+    if _is_stay_file(Path(path)):
+        from optalloc.cohort.load import pseudonymize_identifiers
+        from optalloc.io import read_table
+
+        stays = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
+        return readmission_design(stays, str(path))
     try:
         cohort = load_cohort_file(path)     # identifiers pseudonymised like every other loader
     except OptallocError as exc:
         raise CohortError(str(exc)) from exc
     return transfusion_design(cohort, str(path))
+
+
+def _header(path: Path) -> list[str]:
+    if path.name.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def _is_stay_file(path: Path) -> bool:
+    try:
+        return is_stay_table(_header(path))
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return False
 
 
 def _looks_like_diabetes130(path: Path) -> bool:
