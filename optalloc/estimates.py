@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
 
 
@@ -68,23 +67,11 @@ class Estimates:
 
 
 def evaluate_expression(cohort: pd.DataFrame, expression: str, field: str, loaded: LoadedScenario) -> np.ndarray:
-    """Evaluate a scenario's pandas expression to a boolean mask, or explain what is wrong."""
-    try:
-        mask = cohort.eval(expression, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        columns = ", ".join(c for c in cohort.columns if c != "true_type")
-        raise ScenarioError(
-            f"{loaded.path}: field '{field}' = {expression!r} cannot be evaluated "
-            f"({type(exc).__name__}: {exc}). Write a condition over the cohort columns "
-            f"({columns}), e.g. \"distance_km <= 50 and not prior_reaction\"."
-        ) from None
-    values = np.asarray(mask)
-    if values.shape != (len(cohort),) or values.dtype != bool:
-        raise ScenarioError(
-            f"{loaded.path}: field '{field}' = {expression!r} is not a true/false condition; "
-            "use comparisons such as \"age >= 70\" joined by and/or."
-        )
-    return values
+    """A scenario's condition as one true/false per patient, through the one safe language
+    (:mod:`optalloc.expressions`): nothing in a scenario file can run code."""
+    from optalloc.expressions import parse
+
+    return parse(expression, field, str(loaded.path)).condition(cohort)
 
 
 def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> Estimates:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from optalloc.errors import OptallocError
+from optalloc.errors import InfeasibleError, OptallocError
 from optalloc.io import jsonable
 
 out = Console()
@@ -39,6 +39,8 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except InfeasibleError as exc:      # the scenario is consistent but no plan exists: exit 3
+            raise fail(str(exc), code=3) from None
         except OptallocError as exc:
             raise fail(str(exc)) from None
 

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
             raise InfeasibleError(result.message or f"The solve ended with status {result.status.value} and no plan.")
         explanation = explain_patient(problem, result, patient)
         sentences = marginal_value_sentences(problem, result)
+        excluded = excluded_by(prepared, explanation)
         if as_json:
             print_json({
                 "patient_id": explanation.patient_id,
@@ -46,6 +47,7 @@ def register(app: typer.Typer) -> None:
                 "runner_up": explanation.runner_up,
                 "settings": explanation.table.to_dict(orient="records"),
                 "marginal_values": sentences,
+                "excluded_by": excluded,
                 "solver": result.solver,
                 "status": result.status.value,
             })
@@ -55,5 +57,32 @@ def register(app: typer.Typer) -> None:
         frame.index.name = "setting"
         out.print(frame_table(frame, title=f"Patient {explanation.patient_id} ({result.solver}, {result.status.value})"))
         out.print(explanation.summary(), highlight=False)
+        for setting, clauses in excluded.items():
+            out.print(f"  not eligible for {setting}: fails {'; '.join(clauses)}", highlight=False)
         for sentence in sentences:
             out.print(f"  {sentence}", highlight=False)
+
+
+def excluded_by(prepared, explanation) -> dict[str, list[str]]:  # noqa: ANN001 - Prepared, PatientExplanation
+    """For each setting the patient may not have: the eligibility clauses the patient fails,
+    each with the values it read (``distance_km <= 50 (distance_km = 72)``)."""
+    from optalloc.expressions import parse
+
+    cohort = getattr(prepared, "cohort", None)     # precomputed estimates have no records to read
+    if cohort is None or "patient_id" not in cohort.columns:
+        return {}
+    row = cohort[cohort["patient_id"].astype(str) == str(explanation.patient_id)]
+    allowed = dict(zip(explanation.table["setting"], explanation.table["allowed"], strict=True))
+    found: dict[str, list[str]] = {}
+    for name, spec in prepared.loaded.scenario.settings.items():
+        if allowed.get(name, True) or not spec.eligibility or row.empty:
+            continue
+        expression = parse(spec.eligibility, f"settings.{name}.eligibility", str(prepared.loaded.path))
+        clauses = []
+        for clause in expression.clauses():
+            if bool(clause.condition(row)[0]):
+                continue
+            values = ", ".join(f"{n} = {row[n].iloc[0]}" for n in sorted(clause.names) if n in row.columns)
+            clauses.append(f"{clause.text} ({values})" if values else clause.text)
+        found[name] = clauses or ["(a pin or another rule, not its eligibility)"]
+    return found

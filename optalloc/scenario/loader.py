@@ -126,10 +126,24 @@ def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
     """
     point, distributions = split_distributions(raw, path)
     scenario = validate_raw(point, path)
+    check_expressions(scenario, path)
     _check_supports(point, distributions, path)
     digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest,
                           distributions=distributions)
+
+
+def check_expressions(scenario: Scenario, path: Path) -> None:
+    """Parse every expression of the scenario through the one safe language, at load time, so
+    a hostile or mistyped condition names its file and field before any work is done (which
+    columns exist is checked when the cohort is known)."""
+    from optalloc.expressions import parse
+
+    for name, setting in scenario.settings.items():
+        if setting.eligibility:
+            parse(setting.eligibility, f"settings.{name}.eligibility", str(path))
+    for k, rule in enumerate(scenario.equity):
+        parse(rule.group, f"equity[{k}].group", str(path))
 
 
 def _patched(raw: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A small, safe language for targets over a solved plan's key figures.
+"""Targets over a solved plan's key figures, in the one expression language of scenarios.
 
 Examples::
 
@@ -7,116 +7,111 @@ Examples::
     patients(home) >= 200
     readmissions_avoided >= 5 and cost <= 47e6
 
-Grammar (nothing is ever passed to ``eval``)::
-
-    target  := clause ("and" clause)*
-    clause  := metric OP number ["%"]
-    metric  := NAME | NAME "(" NAME ")"
-    OP      := ">=" | "<=" | ">" | "<"
-
-Metrics: ``benefit``, ``readmissions_avoided``, ``travel_hours_saved``, ``cost``,
-``patients(SETTING)``, ``share_served(SETTING)``, ``use(LIMIT)``.
+A target is an expression of :mod:`optalloc.expressions` (so nothing is ever passed to
+``eval``) over the metrics ``benefit``, ``readmissions_avoided``, ``travel_hours_saved``,
+``cost`` and the functions ``patients(SETTING)``, ``share_served(SETTING)``, ``use(LIMIT)``,
+whose argument is a setting or limit name. ``80%`` reads as 0.8.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable, Mapping, Sequence
+import ast
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from optalloc.errors import OptallocError
+from optalloc.expressions import FUNCTIONS, Expression, ExpressionError, Function, parse
 
 SCALARS = ("benefit", "readmissions_avoided", "travel_hours_saved", "cost")
-FUNCTIONS = ("patients", "share_served", "use")
-OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
-}
-_CLAUSE = re.compile(
-    r"^\s*(?P<name>[a-z_]+)\s*(?:\(\s*(?P<arg>[A-Za-z_][A-Za-z0-9_]*)\s*\))?\s*"
-    r"(?P<op>>=|<=|>|<)\s*(?P<num>[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?\s*$"
-)
+TARGET_FUNCTIONS = ("patients", "share_served", "use")
 _EXAMPLE = "e.g. \"share_served(home) >= 0.8\", \"patients(home) >= 200\" or \"readmissions_avoided >= 5\""
 
 
-@dataclass(frozen=True)
-class Clause:
-    """``metric(arg) op threshold``."""
+def _unbound(*_: str) -> float:  # replaced by the plan's figures at evaluation
+    return float("nan")
 
-    metric: str
-    arg: str | None
-    op: str
-    threshold: float
 
-    @property
-    def label(self) -> str:
-        return f"{self.metric}({self.arg})" if self.arg else self.metric
+_PARSE_FUNCTIONS = {**FUNCTIONS, **{name: Function(_unbound, 1, 1, takes_names=True) for name in TARGET_FUNCTIONS}}
 
-    def value(self, kpis: Mapping[str, Any]) -> float:
-        """The metric's value in a point's key figures (see :func:`optalloc.studio.points.point_kpis`)."""
-        if self.metric in SCALARS:
-            return float(kpis[self.metric])
-        if self.metric == "patients":
-            return float(kpis["patients"][self.arg])
-        if self.metric == "use":
-            return float(kpis["use"].get(self.arg, float("nan")))
-        eligible = kpis["eligible"][self.arg]
-        return float(kpis["patients"][self.arg]) / eligible if eligible else float("nan")
 
-    def holds(self, kpis: Mapping[str, Any]) -> bool:
-        value = self.value(kpis)
-        return value == value and OPERATORS[self.op](value, self.threshold)
+def _bound(kpis: Mapping[str, Any]) -> dict[str, Function]:
+    """The target functions reading one point's key figures."""
+
+    def patients(setting: str) -> float:
+        return float(kpis["patients"][setting])
+
+    def share_served(setting: str) -> float:
+        eligible = kpis["eligible"][setting]
+        return float(kpis["patients"][setting]) / eligible if eligible else float("nan")
+
+    def use(limit: str) -> float:
+        return float(kpis["use"].get(limit, float("nan")))
+
+    return {**FUNCTIONS, "patients": Function(patients, 1, 1, True),
+            "share_served": Function(share_served, 1, 1, True), "use": Function(use, 1, 1, True)}
 
 
 @dataclass(frozen=True)
 class Target:
-    """All clauses must hold."""
+    """A checked target; :meth:`holds` evaluates it over one point's key figures."""
 
     text: str
-    clauses: tuple[Clause, ...]
+    expression: Expression
+
+    def _evaluate(self, expression: Expression, kpis: Mapping[str, Any]) -> Any:
+        bound = dataclasses.replace(expression, functions=_bound(kpis))
+        return bound.evaluate({name: float(kpis[name]) for name in SCALARS if name in kpis})
 
     def holds(self, kpis: Mapping[str, Any]) -> bool:
+        """True when the point has a plan and the target is true on its figures."""
         if kpis.get("status") not in ("OPTIMAL", "FEASIBLE"):
             return False
-        return all(clause.holds(kpis) for clause in self.clauses)
+        try:
+            return bool(np.asarray(self._evaluate(self.expression, kpis)))
+        except (KeyError, TypeError):
+            return False
 
     def values(self, kpis: Mapping[str, Any]) -> dict[str, float]:
-        """Each clause's metric value (NaN without a plan), for the sizing table."""
+        """The left-hand side of each clause (NaN without a plan), for the sizing table."""
         out = {}
-        for clause in self.clauses:
+        for clause in self.expression.clauses():
+            body = clause.tree.body
+            side = body.left if isinstance(body, ast.Compare) else body
+            label = ast.get_source_segment(clause.text, side) or ast.unparse(side)
+            part = dataclasses.replace(clause, text=label, tree=ast.Expression(side))
             try:
-                out[clause.label] = clause.value(kpis)
-            except (KeyError, TypeError):
-                out[clause.label] = float("nan")
+                out[label] = float(np.asarray(self._evaluate(part, kpis)))
+            except (KeyError, TypeError, ValueError, ExpressionError):
+                out[label] = float("nan")
         return out
 
 
 def parse_target(text: str, settings: Sequence[str], limits: Sequence[str]) -> Target:
     """Parse and check a target against the scenario's settings and limit names."""
-    parts = re.split(r"\s+and\s+", text.strip())
-    clauses = []
-    for part in parts:
-        match = _CLAUSE.match(part)
-        if not match:
-            raise OptallocError(f"--target {text!r}: cannot read {part.strip()!r}; write METRIC OP NUMBER, {_EXAMPLE}.")
-        name, arg = match["name"], match["arg"]
-        if name in SCALARS and arg is None:
-            pass
-        elif name in FUNCTIONS and arg is not None:
+    try:
+        expression = parse(text, "--target", "--target", functions=_PARSE_FUNCTIONS)
+    except ExpressionError as exc:
+        raise OptallocError(f"--target {text!r}: cannot read it: {exc.problem}"
+                            + (f" at {exc.token!r}" if exc.token else "") + f"; {_EXAMPLE}.") from None
+    unknown = sorted(expression.names - set(SCALARS))
+    if unknown:
+        raise OptallocError(f"--target {text!r}: unknown metric {unknown[0]!r}; use {', '.join(SCALARS)} or "
+                            f"{', '.join(f + '(NAME)' for f in TARGET_FUNCTIONS)}, {_EXAMPLE}.")
+    for node in ast.walk(expression.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in TARGET_FUNCTIONS:
+            name, arg = node.func.id, node.args[0].id  # type: ignore[attr-defined]
             known = limits if name == "use" else settings
             if arg not in known:
-                raise OptallocError(
-                    f"--target {text!r}: {name}({arg}) names no {'limit' if name == 'use' else 'setting'} "
-                    f"of the scenario (known: {', '.join(known) or 'none'})."
-                )
-        else:
-            raise OptallocError(
-                f"--target {text!r}: unknown metric {part.strip()!r}; use {', '.join(SCALARS)} or "
-                f"{', '.join(f + '(NAME)' for f in FUNCTIONS)}, {_EXAMPLE}."
-            )
-        threshold = float(match["num"].replace("_", ""))
-        if match["pct"]:
-            threshold /= 100.0
-        clauses.append(Clause(name, arg, match["op"], threshold))
-    return Target(text.strip(), tuple(clauses))
+                kind = "limit" if name == "use" else "setting"
+                raise OptallocError(f"--target {text!r}: {name}({arg}) names no {kind} of the scenario "
+                                    f"(known: {', '.join(known) or 'none'}).")
+    probe = {"status": "OPTIMAL", **{s: 1.0 for s in SCALARS}, "patients": dict.fromkeys(settings, 1),
+             "eligible": dict.fromkeys(settings, 1), "use": dict.fromkeys(limits, 1.0)}
+    value = np.asarray(Target(text.strip(), expression)._evaluate(expression, probe))
+    if value.dtype != bool:
+        raise OptallocError(f"--target {text!r}: is not a condition; compare a metric with a number, {_EXAMPLE}.")
+    return Target(text.strip(), expression)
