@@ -105,14 +105,14 @@ def main() -> None:
         model = fit_model(design, args.model, args.seed,
                           metadata={"outcome_tau2": outcome_tau2(design, comparison.results[args.model].probability)})
         fit_seconds = time.perf_counter() - t0
-        save_model(model, tmp / "model.joblib")
+        save_model(model, tmp / "model.skops")
         rows = []
         for kind in ("clean", "label", "feature", "mix"):
             copy = raw[~in_train] if kind == "clean" else plant(raw[~in_train].reset_index(drop=True), kind,
                                                                  args.shift_from, args, args.seed + 1)
             path = tmp / f"{kind}.csv"
             copy.to_csv(path, index=False)
-            report, seconds = run_track(path, tmp / "model.joblib", env)
+            report, seconds = run_track(path, tmp / "model.skops", env)
             periods = [p["period"] for p in report["periods"]]
             alarms = report["alarms"]
             first = min((periods.index(a["period"]) for a in alarms), default=None)
@@ -121,8 +121,8 @@ def main() -> None:
             rows.append((kind, len(alarms), periods[first] if first is not None else "–", delay, kinds, seconds,
                          alarms[0]["message"] if alarms else ""))
         whole_model = fit_model(diabetes_design(load_diabetes130().encounters), args.model, args.seed)
-        save_model(whole_model, tmp / "whole.joblib")
-        _, whole_seconds = run_track(DEV_DATA_PATH, tmp / "whole.joblib", env)
+        save_model(whole_model, tmp / "whole.skops")
+        _, whole_seconds = run_track(DEV_DATA_PATH, tmp / "whole.skops", env)
     print(f"## Tracking alarms on planted shifts ({datetime.now(UTC):%Y-%m-%d})\n")
     print(f"`{' '.join(['python', 'benchmarks/bench_tracking.py', *sys.argv[1:]])}` on {os.cpu_count()} cores "
           f"({platform.processor() or platform.machine()}), {args.model} trained on half of the developer "

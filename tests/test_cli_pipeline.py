@@ -89,7 +89,7 @@ def test_bad_cohort_file_exits_2(tmp_path: Path) -> None:
 def test_scenario_can_use_a_trained_risk_model(scenario_dir: Path, tmp_path: Path) -> None:
     cohort = tmp_path / "cohort.csv"
     assert runner.invoke(app, ["cohort", "synth", "--patients", "400", "--seed", "5", "--out", str(cohort)]).exit_code == 0
-    model = tmp_path / "risk.joblib"
+    model = tmp_path / "risk.skops"
     trained = runner.invoke(app, ["risk", "train", str(cohort), "--model", "lr", "--out", str(model),
                                   "--bootstrap", "0", "--folds", "3"])
     assert trained.exit_code == 0, trained.output

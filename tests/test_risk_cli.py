@@ -77,3 +77,25 @@ def test_corrupt_model_and_bad_data_exit_2(model_file: tuple[Path, str], small_d
     pd.read_csv(small_data, dtype=str, keep_default_na=False).drop(columns=["diag_2"]).to_csv(bad, index=False)
     result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(bad)])
     assert result.exit_code == 2 and "diag_2" in result.output
+
+
+def test_evaluate_warns_on_the_training_data_and_on_shared_patients(model_file: tuple[Path, str], small_data: Path,
+                                                                     tmp_path: Path) -> None:
+    same = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(small_data), "--json", "--bootstrap", "0"])
+    assert same.exit_code == 0, same.output
+    overlap = json.loads(same.stdout)["overlap"]
+    assert overlap["same_data"] and overlap["share"] == 1.0
+    assert "warning" in same.stderr and "in-sample" in same.stderr
+    raw = pd.read_csv(small_data, dtype=str, keep_default_na=False)
+    half = raw[raw["patient_nbr"].isin(raw["patient_nbr"].unique()[:100])]
+    other = pd.read_csv(DEV_DATA_PATH, dtype=str, keep_default_na=False)
+    fresh = other[~other["patient_nbr"].isin(raw["patient_nbr"])].head(300)
+    mixed = tmp_path / "mixed.csv"
+    pd.concat([half, fresh]).to_csv(mixed, index=False)
+    result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(mixed), "--json", "--bootstrap", "0"])
+    overlap = json.loads(result.stdout)["overlap"]
+    assert not overlap["same_data"] and 90 <= overlap["shared_patients"] <= 100   # some died (excluded)
+    clean = tmp_path / "clean.csv"
+    fresh.to_csv(clean, index=False)
+    result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(clean), "--json", "--bootstrap", "0"])
+    assert json.loads(result.stdout)["overlap"]["shared_patients"] == 0 and "warning" not in result.stderr

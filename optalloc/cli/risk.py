@@ -168,6 +168,17 @@ def evaluate(
             payload[f"{metric}_ci"] = [row["low"], row["high"]]
     payload["training_data_sha256"] = trained.metadata.get("training_data_sha256")
     payload["data_sha256"] = design.sha256
+    from optalloc.risk.training import shared_patients
+
+    shared = shared_patients(design.groups, trained.metadata.get("training_patients"))
+    same = payload["training_data_sha256"] == payload["data_sha256"]
+    payload["overlap"] = {"same_data": same, "shared_patients": shared,
+                          "share": None if shared is None else shared / max(1, design.n_patients)}
+    if same or (shared or 0) > 0.01 * design.n_patients:
+        what = ("the very data the model was trained on" if same else
+                f"{shared:,} of its {design.n_patients:,} patients were in the training data")
+        err.print(f"[bold yellow]warning:[/] this is {what}, so the figures are optimistic (in-sample). "
+                  "Evaluate on patients the model never saw (e.g. 'optalloc risk split').", highlight=False)
     if as_json:
         print_json(payload)
         return

@@ -1,29 +1,34 @@
-"""Saving and loading trained risk models with the metadata needed to trust them.
+"""Saving and loading trained risk models without ever unpickling.
 
 A model file is three parts::
 
-    OPTALLOC-RISK-MODEL 1\\n
-    {metadata as one line of JSON}\\n
-    <joblib pickle of the TrainedRiskModel>
+    OPTALLOC-RISK-MODEL 2\\n
+    {name, domain, features, versions, metadata and the payload's SHA-256, as one line of JSON}\\n
+    <the fitted estimator in the skops format>
 
-The metadata records the library versions, the feature list, the SHA-256 of the training data
-and the SHA-256 of the pickle itself. :func:`load_model` checks the header, the versions and the
-pickle hash *before* unpickling, so a truncated download or a file written by another
-scikit-learn never yields a model that silently predicts nonsense (scikit-learn only warns on
-version mismatch; a clinical score must refuse).
+Model files travel by e-mail and shared drives, and a pickle runs whatever code it names when
+loaded, so the estimator is stored with :mod:`skops.io`, which rebuilds objects from a
+description and refuses any type not on :data:`TRUSTED_TYPES` (scikit-learn's own types are
+trusted by skops; ours and the few scikit-learn internals the models hold are listed here). The
+header is plain JSON. :func:`load_model` checks the header, the versions, the payload hash and
+the payload's types *before* building anything, so a truncated download, a file written by
+another scikit-learn or a crafted file never yields a model. The hash proves the file is
+whole, not that it is honest; the type check is what makes a hostile file harmless.
+Files of format 1 (a joblib pickle) are refused unread, with the command to re-train.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import zipfile
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
+import skops
+import skops.io as skops_io
 import numpy as np
 import pandas as pd
 import scipy
@@ -32,12 +37,22 @@ import sklearn
 from optalloc.errors import ModelFileError
 from optalloc.io import atomic_path, jsonable
 
-MAGIC = b"OPTALLOC-RISK-MODEL 1\n"
+MAGIC = b"OPTALLOC-RISK-MODEL 2\n"
+LEGACY_MAGIC = b"OPTALLOC-RISK-MODEL 1\n"
+#: Types beyond skops' defaults that a trained model may hold; anything else is refused.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "optalloc.risk.models.CalibratedRiskModel",
+    "optalloc.risk.lace.LaceClassifier",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+    "functools.partial",          # skops rebuilds it from its parts; its function must be trusted too
+)
 # Libraries whose pickled objects must match exactly: a fitted scikit-learn estimator is only
 # guaranteed to unpickle and predict identically under the version that wrote it.
 EXACT_VERSIONS = ("scikit-learn",)
 # Libraries where the same major.minor suffices (their array/frame pickles are stable within one).
-MINOR_VERSIONS = ("python", "numpy", "scipy", "pandas", "joblib")
+MINOR_VERSIONS = ("python", "numpy", "scipy", "pandas", "skops")
 
 
 @dataclass
@@ -74,7 +89,7 @@ def library_versions() -> dict[str, str]:
         "scipy": scipy.__version__,
         "pandas": pd.__version__,
         "scikit-learn": sklearn.__version__,
-        "joblib": joblib.__version__,
+        "skops": skops.__version__,
     }
 
 
@@ -88,12 +103,10 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
 def save_model(model: TrainedRiskModel, path: Path | str) -> Path:
     """Write ``model`` atomically with its metadata header; return the path."""
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer, compress=3)
-    payload = buffer.getvalue()
+    payload = skops_io.dumps(model.estimator, compression=zipfile.ZIP_DEFLATED)
     header = {
         "format": "optalloc-risk-model",
-        "format_version": 1,
+        "format_version": 2,
         "name": model.name,
         "domain": model.domain,
         "features": list(model.features),
@@ -134,6 +147,11 @@ def read_header(path: Path | str) -> tuple[dict[str, Any], bytes]:
         raise ModelFileError(f"{source}: no such model file. Check the path, or train one with "
                              "'optalloc risk train'.")
     data = source.read_bytes()
+    if data.startswith(LEGACY_MAGIC):
+        raise ModelFileError(
+            f"{source}: a model file of optalloc's first format (a pickle, which can run code when "
+            "loaded), so it is not opened. Train the model again with 'optalloc risk train --out "
+            "model.skops' (it takes a few minutes on the shipped data).")
     if not data.startswith(MAGIC):
         raise ModelFileError(
             f"{source}: not an optalloc risk model (the file does not start with the model "
@@ -164,9 +182,9 @@ def load_model(path: Path | str) -> TrainedRiskModel:
     Raises
     ------
     ModelFileError
-        The file is missing, not a model, corrupt, or written by library versions that differ
-        from the installed ones (scikit-learn exactly; Python, NumPy, SciPy, pandas, joblib by
-        major.minor).
+        The file is missing, not a model, corrupt, of the old pickle format, names a type a
+        model never holds, or was written by library versions that differ from the installed
+        ones (scikit-learn exactly; Python, NumPy, SciPy, pandas, skops by major.minor).
     """
     header, payload = read_header(path)
     problems = version_mismatches(header.get("versions", {}))
@@ -177,15 +195,28 @@ def load_model(path: Path | str) -> TrainedRiskModel:
             "train', or install the versions listed."
         )
     try:
-        model = joblib.load(io.BytesIO(payload))
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        found = skops_io.get_untrusted_types(data=payload)
+    except Exception as exc:  # noqa: BLE001 - a payload skops cannot even describe is unusable
+        raise ModelFileError(f"{path}: the model payload cannot be read ({type(exc).__name__}). Train the "
+                             "model again with 'optalloc risk train'.") from None
+    refused = sorted(set(found) - set(TRUSTED_TYPES))
+    if refused:
         raise ModelFileError(
-            f"{path}: the model could not be unpickled ({type(exc).__name__}: {exc}). "
+            f"{path}: the model file names type(s) a risk model never holds ({', '.join(refused[:5])}), so it "
+            "was not loaded: it may have been tampered with. Use a model written by 'optalloc risk train'.")
+    try:
+        estimator = skops_io.loads(payload, trusted=list(found))
+    except Exception as exc:  # noqa: BLE001 - any failure to rebuild means an unusable file
+        raise ModelFileError(
+            f"{path}: the model could not be rebuilt ({type(exc).__name__}: {exc}). "
             "Train the model again with 'optalloc risk train'."
-        ) from exc
-    if not isinstance(model, TrainedRiskModel):
-        raise ModelFileError(
-            f"{path}: the file holds a {type(model).__name__}, not a trained risk model. "
-            "Pass a file written by 'optalloc risk train'."
-        )
+        ) from None
+    if not hasattr(estimator, "predict_proba"):
+        raise ModelFileError(f"{path}: the file holds a {type(estimator).__name__}, not a trained risk model. "
+                             "Pass a file written by 'optalloc risk train'.")
+    for key in ("name", "domain", "features"):
+        if key not in header:
+            raise ModelFileError(f"{path}: the model header lacks {key!r}; the file is damaged. Train it again.")
+    model = TrainedRiskModel(estimator=estimator, name=str(header["name"]), domain=str(header["domain"]),
+                             features=[str(f) for f in header["features"]], metadata=dict(header.get("metadata") or {}))
     return model

@@ -91,6 +91,25 @@ class Design:
         return int(len(np.unique(self.groups)))
 
 
+def patient_digests(patients: np.ndarray, salt: str | None = None) -> dict[str, object]:
+    """Salted, truncated (32-bit) SHA-256 digests of the distinct patient pseudonyms."""
+    import hashlib
+    import secrets
+
+    salt = salt or secrets.token_hex(8)
+    digests = sorted({hashlib.sha256(f"{salt}:{p}".encode()).hexdigest()[:8] for p in pd.unique(patients)})
+    return {"salt": salt, "digests": digests}
+
+
+def shared_patients(patients: np.ndarray, recorded: dict[str, object] | None) -> int | None:
+    """How many distinct ``patients`` are among a model's training patients (None if unknown)."""
+    if not recorded or "salt" not in recorded:
+        return None
+    known = set(recorded.get("digests", []))  # type: ignore[arg-type]
+    mine = patient_digests(patients, str(recorded["salt"]))["digests"]
+    return sum(1 for d in mine if d in known)  # type: ignore[union-attr]
+
+
 def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_label: bool = True) -> Design:
     """Validate a transfusion cohort (one row per patient) and take its feature columns."""
     if require_label and TRANSFUSION_LABEL not in cohort.columns:
@@ -292,6 +311,9 @@ def fit_model(
     }
     # what tracking compares new periods with: bin shares only, no rows or identifiers
     info["reference_profile"] = build_profile(design.X, list(design.numeric), design.order)
+    # who trained it, as salted 32-bit digests of the pseudonyms: enough for 'risk evaluate' to
+    # warn when it is scored on its own patients, not enough to list them
+    info["training_patients"] = patient_digests(design.groups)
     info.update(metadata or {})
     return TrainedRiskModel(
         estimator=estimator, name=name, domain=design.domain,
