@@ -42,8 +42,11 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
             f"{loaded.path.name} does not define (its settings: {', '.join(settings)})."
         )
     optional = [c for c in ("readmissions_avoided", "travel_hours_saved") if c in frame.columns]
-    for column in ["benefit", "cost", *scenario.resources, *optional]:
+    # costs and resource use below 0 would let a plan earn budget or hours by using a setting
+    for column in ["benefit", *optional]:
         frame[column] = numbers(frame[column], source, column)
+    for column in ["cost", *scenario.resources]:
+        frame[column] = numbers(frame[column], source, column, minimum=0.0)
     if "eligible" in frame.columns:
         frame["eligible"] = booleans(frame["eligible"], source, "eligible")   # "no" is False
     frame["patient_id"] = pseudonymize_column(frame["patient_id"])

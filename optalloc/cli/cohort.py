@@ -22,8 +22,10 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same cohort."),
 ) -> None:
     """Write a synthetic transfusion cohort with planted patient types (column true_type)."""
-    if patients < 1:
-        raise OptallocError(f"--patients must be at least 1. Got {patients} instead.")
+    from optalloc.scenario.model import MAX_PATIENTS
+
+    if not 1 <= patients <= MAX_PATIENTS:
+        raise OptallocError(f"--patients must be between 1 and {MAX_PATIENTS:,}. Got {patients:,} instead.")
     table_format(out_path)  # fail on a bad extension before the work
     cohort = synthesize_cohort(patients, seed=seed)
     write_table(cohort, out_path)

@@ -88,8 +88,11 @@ def booleans(values: pd.Series, source: str, name: str) -> pd.Series:
     return mapped.astype(bool)
 
 
-def numbers(values: pd.Series, source: str, name: str) -> pd.Series:
-    """``values`` as floats; text or a blank is an error naming the row."""
+def numbers(values: pd.Series, source: str, name: str, *, minimum: float | None = None,
+            maximum: float = 1e12) -> pd.Series:
+    """``values`` as finite floats within ``[minimum, maximum]`` (magnitude at most ``maximum``
+    when there is no minimum); text, a blank, infinity or an absurd number is an error naming
+    the row, so nothing of the kind can reach a model or a solver."""
     numeric = pd.to_numeric(values, errors="coerce")
     bad = numeric.isna()
     if bad.any():
@@ -97,6 +100,16 @@ def numbers(values: pd.Series, source: str, name: str) -> pd.Series:
         raise CohortError(
             f"{source}: column {name!r} must be a number but row {row} holds "
             f"{values.iloc[row - 1]!r}. Correct the value and load again."
+        )
+    floats = numeric.to_numpy(dtype=float)
+    low = -maximum if minimum is None else minimum
+    outside = ~np.isfinite(floats) | (floats < low) | (floats > maximum)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0]) + 1
+        allowed = f"between {low:g} and {maximum:g}" if minimum is not None else f"finite and at most {maximum:g} in size"
+        raise CohortError(
+            f"{source}: column {name!r} row {row} holds {values.iloc[row - 1]!r}; it must be {allowed}. "
+            "Correct the value and load again."
         )
     return numeric
 

@@ -13,20 +13,37 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-NonNegative = Annotated[float, Field(ge=0)]
+# Upper ends of what a scenario may state: far above any real programme, low enough that no
+# number can overflow a solver or allocate absurd memory (``cost_per_visit = 1e308`` and
+# ``patients = 1e11`` were accepted once and crashed later). Infinity and NaN are refused
+# everywhere (``allow_inf_nan=False`` below).
+MAX_PATIENTS = 10_000_000           # one cohort
+MAX_AMOUNT = 1e12                   # a resource limit or the budget over the horizon
+MAX_PER_VISIT = 1e7                 # cost of one visit or of one patient's set-up, EUR
+MAX_HOURS_PER_VISIT = 1e3           # staff hours per visit, per unit or per km
+MAX_WEIGHT = 1e6                    # objective and priority weights
+MAX_HORIZON_WEEKS = 520             # ten years
+MAX_SPEED_KMH = 300
+MAX_TIME_LIMIT = 7 * 24 * 3600      # one week, in seconds
+
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+PerVisit = Annotated[float, Field(ge=0, le=MAX_PER_VISIT)]
+Hours = Annotated[float, Field(ge=0, le=MAX_HOURS_PER_VISIT)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
 
 
 class Strict(BaseModel):
-    """Base for every scenario section: unknown keys are errors, models are frozen."""
+    """Base for every scenario section: unknown keys are errors, models are frozen, and no
+    number may be infinite or NaN."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CohortSpec(Strict):
     """Where the patients come from: the built-in synthesiser, a file, or the workspace."""
 
     source: Literal["synthetic", "file", "workspace"] = "synthetic"
-    patients: int = Field(5000, gt=0, description="number of synthetic patients")
+    patients: int = Field(5000, gt=0, le=MAX_PATIENTS, description="number of synthetic patients")
     seed: int = 0
     path: str | None = Field(None, description="cohort file (CSV/Parquet), relative to the scenario")
     table: str | None = Field(None, description="cohort name in the workspace database")
@@ -50,8 +67,8 @@ class RiskSpec(Strict):
 class ObjectiveSpec(Strict):
     """How outcomes add up to the benefit the optimiser maximises."""
 
-    readmission_weight: NonNegative = 1.0
-    travel_hour_weight: NonNegative = 0.0
+    readmission_weight: Weight = 1.0
+    travel_hour_weight: Weight = 0.0
     unit: str = "readmissions avoided"
 
 
@@ -61,21 +78,21 @@ class SettingSpec(Strict):
     label: str = ""
     default: bool = False
     effect: float = Field(0.0, ge=-1.0, le=1.0, description="relative reduction of 30-day readmission risk")
-    cost_per_visit: NonNegative = 0.0
-    cost_per_km: NonNegative = Field(0.0, description="cost per km of the patient's distance, per visit")
-    cost_per_patient: NonNegative = 0.0
-    staff_hours_per_visit: dict[str, NonNegative] = Field(default_factory=dict)
-    staff_hours_per_unit: dict[str, NonNegative] = Field(
+    cost_per_visit: PerVisit = 0.0
+    cost_per_km: PerVisit = Field(0.0, description="cost per km of the patient's distance, per visit")
+    cost_per_patient: PerVisit = 0.0
+    staff_hours_per_visit: dict[str, Hours] = Field(default_factory=dict)
+    staff_hours_per_unit: dict[str, Hours] = Field(
         default_factory=dict, description="extra hours per red-cell unit given at a visit"
     )
-    staff_travel_hours_per_km: dict[str, NonNegative] = Field(
+    staff_travel_hours_per_km: dict[str, Hours] = Field(
         default_factory=dict, description="staff travel hours per km of the patient's distance, per visit"
     )
-    equipment_per_patient: dict[str, NonNegative] = Field(default_factory=dict)
+    equipment_per_patient: dict[str, Hours] = Field(default_factory=dict)
     patient_travel_share: float = Field(1.0, ge=0.0, le=1.0, description="share of the clinic trip the patient still makes")
-    eligibility: str | None = Field(None, description="pandas expression over cohort columns")
-    min_patients: int | None = Field(None, ge=0)
-    max_patients: int | None = Field(None, ge=0)
+    eligibility: str | None = Field(None, description="condition over cohort columns (optalloc.expressions)")
+    min_patients: int | None = Field(None, ge=0, le=MAX_PATIENTS)
+    max_patients: int | None = Field(None, ge=0, le=MAX_PATIENTS)
 
     def resources_used(self) -> set[str]:
         return (set(self.staff_hours_per_visit) | set(self.staff_hours_per_unit)
@@ -85,7 +102,7 @@ class SettingSpec(Strict):
 class EquitySpec(Strict):
     """At least ``min_share`` of the patients matching ``group`` are served in ``setting``."""
 
-    group: str = Field(description="pandas expression selecting the group, e.g. \"age >= 75\"")
+    group: str = Field(description="condition selecting the group, e.g. \"age >= 75\"")
     setting: str
     min_share: float = Field(ge=0.0, le=1.0)
     name: str | None = None
@@ -95,10 +112,10 @@ class PrioritySpec(Strict):
     """Weights of the priority score that orders patients in the greedy current-practice plan
     (see :mod:`optalloc.segments.priority`)."""
 
-    risk: NonNegative = 0.3
-    benefit: NonNegative = 0.4
-    burden: NonNegative = 0.15
-    need: NonNegative = 0.15
+    risk: Weight = 0.3
+    benefit: Weight = 0.4
+    burden: Weight = 0.15
+    need: Weight = 0.15
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> PrioritySpec:
@@ -108,8 +125,8 @@ class PrioritySpec(Strict):
 
 
 class SolverSpec(Strict):
-    time_limit: float = Field(60.0, gt=0)
-    relative_gap: float = Field(1e-6, ge=0)
+    time_limit: float = Field(60.0, gt=0, le=MAX_TIME_LIMIT)
+    relative_gap: float = Field(1e-6, ge=0, le=1)
 
 
 class Scenario(Strict):
@@ -118,14 +135,14 @@ class Scenario(Strict):
     name: str
     description: str = ""
     extends: str | None = None
-    horizon_weeks: float = Field(52.0, gt=0)
-    travel_speed_kmh: float = Field(40.0, gt=0)
+    horizon_weeks: float = Field(52.0, gt=0, le=MAX_HORIZON_WEEKS)
+    travel_speed_kmh: float = Field(40.0, gt=0, le=MAX_SPEED_KMH)
     cohort: CohortSpec = CohortSpec()
     risk: RiskSpec = RiskSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     settings: dict[str, SettingSpec]
-    resources: dict[str, NonNegative] = Field(default_factory=dict, description="limit per resource over the horizon")
-    budget: NonNegative | None = None
+    resources: dict[str, Amount] = Field(default_factory=dict, description="limit per resource over the horizon")
+    budget: Amount | None = None
     equity: list[EquitySpec] = Field(default_factory=list)
     pins: dict[str, str] = Field(default_factory=dict, description="patient id -> setting")
     priority: PrioritySpec = PrioritySpec()
