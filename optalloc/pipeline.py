@@ -74,7 +74,8 @@ def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
     if spec.source == "workspace":
         from optalloc.workspace import Workspace
 
-        return prepare_cohort(Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}")
+        return prepare_cohort(Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}",
+                              pseudonymised=True)
     from optalloc.cohort.synth import synthesize_cohort
 
     return prepare_cohort(synthesize_cohort(spec.patients, spec.seed), source="synthetic cohort")

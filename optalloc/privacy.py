@@ -31,14 +31,39 @@ def workspace_dir() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV, ".optalloc"))
 
 
+KEY_FILE_ENV = "OPTALLOC_PSEUDONYM_KEY_FILE"
+
+
+def private_dir(folder: Path) -> Path:
+    """Create ``folder`` (and parents) readable by its owner only (0700), and make an existing
+    one so: the workspace holds the database and maybe the key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def private_file(path: Path) -> Path:
+    """Make ``path`` readable and writable by its owner only (0600)."""
+    if path.exists():
+        os.chmod(path, 0o600)
+    return path
+
+
 def pseudonym_key() -> bytes:
-    """Return the pseudonym key, creating a private random one in the workspace if needed."""
+    """The pseudonym key: ``OPTALLOC_PSEUDONYM_KEY``, else the file ``OPTALLOC_PSEUDONYM_KEY_FILE``
+    names (keep it apart from the workspace: with the key, sequential MRNs can be re-identified
+    by trying them all), else a random key created once in the workspace (0600)."""
     env_key = os.environ.get(KEY_ENV)
     if env_key:
         return env_key.encode("utf-8")
-    key_file = workspace_dir() / "pseudonym.key"
+    key_file = Path(os.environ[KEY_FILE_ENV]) if os.environ.get(KEY_FILE_ENV) else workspace_dir() / "pseudonym.key"
+    if os.environ.get(KEY_FILE_ENV) and not key_file.exists():
+        from optalloc.errors import OptallocError
+
+        raise OptallocError(f"{KEY_FILE_ENV}={key_file}: no such key file. Point it at the pseudonym key "
+                            "(a line of text), or unset it to use the workspace's own key.")
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
@@ -46,21 +71,31 @@ def pseudonym_key() -> bytes:
 
 
 def is_pseudonym(value: object) -> bool:
-    """True if ``value`` already has the pseudonym form, so it is not hashed twice."""
+    """True if ``value`` has the pseudonym form (``p`` + 16 hex digits). Only for recognising
+    what optalloc itself shows; never a reason to leave a value unhashed."""
     return isinstance(value, str) and bool(PSEUDONYM_PATTERN.match(value))
 
 
 def pseudonymize(values: Iterable[object], key: bytes | None = None) -> np.ndarray:
-    """Map identifiers to ``p`` + 16 hex digits of HMAC-SHA256; existing pseudonyms pass through."""
+    """Map identifiers to ``p`` + 16 hex digits of HMAC-SHA256 of their text.
+
+    Every value is hashed, whatever it looks like: a real identifier that happens to have the
+    pseudonym's shape must not pass through in clear.
+    """
     secret = pseudonym_key() if key is None else key
-    out = []
-    for value in values:
-        if is_pseudonym(value):
-            out.append(value)
-            continue
-        digest = hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()
-        out.append("p" + digest[:16])
+    out = [("p" + hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:16]) for value in values]
     return np.asarray(out, dtype=object)
+
+
+def resolve_patient(typed: str, pseudonyms: Iterable[object], key: bytes | None = None) -> str | None:
+    """The pseudonym a user means by ``typed``: the pseudonym itself if it is one of
+    ``pseudonyms`` (as optalloc shows them), else the pseudonym of ``typed`` as an original id;
+    None if neither is known. Decided by membership, never by the text's shape."""
+    known = {str(p) for p in pseudonyms}
+    if typed in known:
+        return typed
+    hashed = str(pseudonymize([typed], key)[0])
+    return hashed if hashed in known else None
 
 
 def pseudonymize_column(values: pd.Series, key: bytes | None = None) -> np.ndarray:

@@ -33,7 +33,7 @@ def test_round_trip_csv_and_parquet(tmp_path: Path, raw: pd.DataFrame) -> None:
 def test_pseudonyms_are_keyed_and_stable(monkeypatch: pytest.MonkeyPatch) -> None:
     first = pseudonymize(["123", "456"])
     assert list(pseudonymize(["123", "456"])) == list(first)
-    assert list(pseudonymize(first)) == list(first)  # never hashed twice
+    assert not set(pseudonymize(first)) & set(first)   # nothing passes through because it looks hashed
     monkeypatch.setenv("OPTALLOC_PSEUDONYM_KEY", "another-key")
     assert pseudonymize(["123"])[0] != first[0]
 
@@ -72,7 +72,7 @@ def test_bad_cohort_files_name_the_problem(tmp_path: Path, raw: pd.DataFrame, mu
 def test_duplicate_patient_and_corrupt_file(tmp_path: Path, raw: pd.DataFrame) -> None:
     path = tmp_path / "dup.csv"
     pd.concat([raw, raw.iloc[[0]]]).to_csv(path, index=False)
-    with pytest.raises(CohortError, match="more than once"):
+    with pytest.raises(CohortError, match="row 51 repeats the identifier 'SYN000001' of row 1"):
         load_cohort_file(path)
     corrupt = tmp_path / "broken.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet")
@@ -98,7 +98,8 @@ def test_workspace_and_sql_round_trip(tmp_path: Path, raw: pd.DataFrame) -> None
     back = ws.load_cohort("north")
     pd.testing.assert_frame_equal(back, cohort, check_dtype=False)
     via_sql = load_cohort_sql("SELECT * FROM cohort__north", url)
-    assert list(via_sql["patient_id"]) == list(cohort["patient_id"])
+    # a SQL source is foreign: its ids are hashed, even ids that look like pseudonyms
+    assert list(via_sql["patient_id"]) == list(pseudonymize(cohort["patient_id"]))
     with pytest.raises(OptallocError, match="no cohort named 'south'"):
         ws.load_cohort("south")
     with pytest.raises(OptallocError, match="not allowed"):

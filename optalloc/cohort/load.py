@@ -4,46 +4,100 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from optalloc.cohort.schema import validate_cohort
+from optalloc.cohort.schema import COHORT_COLUMNS, first_bad_row, validate_cohort
 from optalloc.errors import CohortError
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize_column
 
 # Columns that hold real patient identifiers in common exports; each becomes ``patient_id``.
 IDENTIFIER_COLUMNS = ("patient_id", "mrn", "patient_nbr", "person_id")
+#: Columns a transfusion cohort keeps (its schema, plus the synthesiser's planted type, which
+#: only benchmarks read); anything else in a file (names, NHS numbers, notes) is dropped.
+DECLARED_COLUMNS: tuple[str, ...] = (*(c.name for c in COHORT_COLUMNS), "true_type")
 
 
-def pseudonymize_identifiers(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Replace the identifier column by keyed pseudonyms in ``patient_id``; drop the original."""
+def _identifier_column(frame: pd.DataFrame, source: str, id_column: str | None) -> str:
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise CohortError(f"{source}: --id-column {id_column!r} is not a column of the table "
+                              f"(its columns: {', '.join(map(str, frame.columns[:15]))}).")
+        return id_column
     present = [c for c in IDENTIFIER_COLUMNS if c in frame.columns]
     if not present:
         raise CohortError(
             f"{source}: no patient identifier column. Add one named patient_id (or mrn, "
-            "patient_nbr, person_id); it is replaced by a pseudonym on import."
+            "patient_nbr, person_id), or name yours with --id-column; it is replaced by a pseudonym "
+            "on import."
         )
     if len(present) > 1:
         raise CohortError(
-            f"{source}: several identifier columns ({', '.join(present)}). Keep exactly one."
+            f"{source}: several identifier columns ({', '.join(present)}). Say which one identifies "
+            "the patient with --id-column; the others are dropped."
         )
-    column = present[0]
-    out = frame.drop(columns=[column])
-    out.insert(0, "patient_id", pseudonymize_column(frame[column]))
+    return present[0]
+
+
+def pseudonymize_identifiers(frame: pd.DataFrame, source: str, id_column: str | None = None,
+                             unique: bool = False) -> pd.DataFrame:
+    """Replace the identifier column by keyed pseudonyms in ``patient_id``; drop the original
+    and every other identifier column. A blank identifier, or (with ``unique``, one row per
+    patient) a repeated one, is refused by row, naming the original value to look for."""
+    column = _identifier_column(frame, source, id_column)
+    text = frame[column].astype("string").str.strip()
+    blank = text.isna() | text.isin(["", "nan", "NaN", "None", "NULL", "null"])
+    if blank.any():
+        row = first_bad_row(pd.Series(blank.to_numpy()))
+        raise CohortError(f"{source}: row {row} has no patient identifier in column {column!r}. Every row "
+                          "needs one; fill it in or drop the row.")
+    if unique:
+        dup = text.duplicated(keep="first")
+        if dup.any():
+            row = first_bad_row(pd.Series(dup.to_numpy()))
+            first = int(np.flatnonzero((text == text.iloc[row - 1]).to_numpy())[0]) + 1
+            raise CohortError(f"{source}: row {row} repeats the identifier {text.iloc[row - 1]!r} of row {first} "
+                              f"(column {column!r}). A cohort has one row per patient; merge or drop the repeat.")
+    out = frame.drop(columns=[c for c in {column, *IDENTIFIER_COLUMNS} if c in frame.columns])
+    out.insert(0, "patient_id", pseudonymize_column(text.astype(str)))
     return out
 
 
-def prepare_cohort(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Pseudonymise then validate a raw table; the one path every cohort source goes through."""
-    return validate_cohort(pseudonymize_identifiers(frame, source), source=source)
+def keep_declared(frame: pd.DataFrame, source: str, strict: bool = False) -> pd.DataFrame:
+    """Only the declared columns; the rest are dropped (listed in ``attrs['dropped_columns']``
+    for the caller to say so) or, with ``strict``, refused."""
+    extra = [str(c) for c in frame.columns if c not in DECLARED_COLUMNS]
+    if extra and strict:
+        raise CohortError(f"{source}: column(s) {', '.join(extra)} are not part of a transfusion cohort, and "
+                          "--strict refuses to drop them. Remove them from the file, or import without --strict "
+                          "(they are then dropped, never stored).")
+    out = frame.drop(columns=extra)
+    out.attrs["dropped_columns"] = extra
+    return out
 
 
-def load_cohort_file(path: str | Path) -> pd.DataFrame:
+def prepare_cohort(frame: pd.DataFrame, source: str, id_column: str | None = None, strict: bool = False,
+                   pseudonymised: bool = False) -> pd.DataFrame:
+    """Pseudonymise, keep the declared columns, then validate: the one path every cohort source
+    goes through. ``pseudonymised`` is for tables optalloc itself stored (the workspace), whose
+    ``patient_id`` already holds pseudonyms; nothing else is trusted to."""
+    if not pseudonymised:
+        frame = pseudonymize_identifiers(frame, source, id_column, unique=True)
+    kept = keep_declared(frame, source, strict)
+    validated = validate_cohort(kept, source=source)
+    validated.attrs["dropped_columns"] = kept.attrs.get("dropped_columns", [])
+    return validated
+
+
+def load_cohort_file(path: str | Path, id_column: str | None = None, strict: bool = False) -> pd.DataFrame:
     """Read a CSV or Parquet cohort file (identifiers as text, so ``00123`` keeps its zeros)."""
-    return prepare_cohort(read_table(path, dtype={c: str for c in IDENTIFIER_COLUMNS}), source=str(path))
+    ids = [*IDENTIFIER_COLUMNS, *([id_column] if id_column else [])]
+    return prepare_cohort(read_table(path, dtype={c: str for c in ids}), source=str(path), id_column=id_column,
+                          strict=strict)
 
 
-def load_cohort_sql(query: str, url: str) -> pd.DataFrame:
+def load_cohort_sql(query: str, url: str, id_column: str | None = None, strict: bool = False) -> pd.DataFrame:
     """Read a cohort with a SQL query from any SQLAlchemy database URL."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
@@ -55,4 +109,4 @@ def load_cohort_sql(query: str, url: str) -> pd.DataFrame:
     except SQLAlchemyError as exc:
         raise CohortError(f"{url}: the query could not be run ({exc.__class__.__name__}: "
                           f"{str(exc).splitlines()[0]}). Check the URL, table and columns.") from None
-    return prepare_cohort(frame, source=f"{url} ({query})")
+    return prepare_cohort(frame, source=f"{url} ({query})", id_column=id_column, strict=strict)
