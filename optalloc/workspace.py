@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, String, 
                         inspect, select, text)
 
 from optalloc.errors import OptallocError
-from optalloc.privacy import workspace_dir
+from optalloc.privacy import private_dir, private_file, workspace_dir
 
 URL_ENV = "OPTALLOC_DATABASE_URL"
 COHORT_PREFIX = "cohort__"
@@ -43,21 +44,57 @@ RUNS = Table(
 )
 
 
+# What each stored cohort is: size, source and when it was imported (``cohort list``).
+COHORTS = Table(
+    "cohorts", RUNS_METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("patients", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("imported_at", String(32), nullable=False),
+    Column("dropped_columns", JSON, nullable=False),
+)
+
+
 def default_url() -> str:
     env_url = os.environ.get(URL_ENV)
     if env_url:
         return env_url
-    folder = workspace_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(workspace_dir())
     return f"sqlite:///{folder / 'workspace.db'}"
+
+
+def _private_sqlite(url: str) -> None:
+    """Create a SQLite database file owner-only (0600) before SQLite creates it world-readable."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if path.parent.exists() and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    private_file(path)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL and a busy timeout: several optalloc processes may record into one file at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 class Workspace:
     """Cohorts stored as tables named ``cohort__<name>``; runs in the ``runs`` table."""
 
     def __init__(self, url: str | None = None) -> None:
+        from sqlalchemy import event
+
         self.url = url or default_url()
+        _private_sqlite(self.url)
         self.engine: Engine = create_engine(self.url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -68,17 +105,49 @@ class Workspace:
             )
         return COHORT_PREFIX + name
 
-    def save_cohort(self, name: str, cohort: pd.DataFrame) -> None:
+    def save_cohort(self, name: str, cohort: pd.DataFrame, source: str = "", replace: bool = False) -> None:
+        """Store a cohort and what it is, in one transaction; an existing name needs ``replace``."""
         table = self._check_name(name)
+        if not replace and table in inspect(self.engine).get_table_names():
+            raise OptallocError(f"workspace {self.safe_url}: a cohort named {name!r} exists already. Import with "
+                                "--replace to overwrite it, or choose another --name.")
+        from datetime import datetime, timezone
+
+        RUNS_METADATA.create_all(self.engine, tables=[COHORTS])
         with self.engine.begin() as connection:
             cohort.to_sql(table, connection, if_exists="replace", index=False)
+            connection.execute(COHORTS.delete().where(COHORTS.c.name == name))
+            connection.execute(COHORTS.insert().values(
+                name=name, patients=int(len(cohort)), source=source,
+                imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                dropped_columns=list(cohort.attrs.get("dropped_columns", []))))
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - show nothing rather than a password
+            return "(the workspace database)"
+
+    def cohorts(self) -> list[dict[str, Any]]:
+        """Every stored cohort with its size, source and import date (unknown for old ones)."""
+        names = self.cohort_names()
+        info: dict[str, dict[str, Any]] = {}
+        if COHORTS.name in inspect(self.engine).get_table_names():
+            with self.engine.connect() as connection:
+                info = {row.name: dict(row._mapping) for row in connection.execute(select(COHORTS))}
+        return [info.get(name, {"name": name, "patients": None, "source": "", "imported_at": "", "dropped_columns": []})
+                for name in names]
 
     def load_cohort(self, name: str) -> pd.DataFrame:
         table = self._check_name(name)
         if table not in inspect(self.engine).get_table_names():
             known = ", ".join(self.cohort_names()) or "none"
             raise OptallocError(
-                f"workspace {self.url}: no cohort named {name!r} (known: {known}). "
+                f"workspace {self.safe_url}: no cohort named {name!r} (known: {known}). "
                 "Import one with 'optalloc cohort import FILE --name NAME'."
             )
         with self.engine.connect() as connection:
@@ -89,9 +158,15 @@ class Workspace:
                       if t.startswith(COHORT_PREFIX))
 
     def drop_cohort(self, name: str) -> None:
+        """Delete a stored cohort and its record; an unknown name is an error listing the known."""
         table = self._check_name(name)
+        if table not in inspect(self.engine).get_table_names():
+            known = ", ".join(self.cohort_names()) or "none"
+            raise OptallocError(f"workspace {self.safe_url}: no cohort named {name!r} (known: {known}).")
         with self.engine.begin() as connection:
             connection.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+            if COHORTS.name in inspect(connection).get_table_names():
+                connection.execute(COHORTS.delete().where(COHORTS.c.name == name))
 
     def save_run(self, record: dict[str, Any]) -> int:
         """Store one run in its own transaction; returns its id."""
@@ -120,6 +195,6 @@ class Workspace:
                 row = connection.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
         if row is None:
             raise OptallocError(
-                f"workspace {self.url}: no run with id {run_id}. List the recorded runs with 'optalloc runs list'."
+                f"workspace {self.safe_url}: no run with id {run_id}. List the recorded runs with 'optalloc runs list'."
             )
         return dict(row._mapping)

@@ -198,4 +198,4 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     done = runner.invoke(app, ["explain", str(scenario), "--patient", "p2", "--solver", "highs"])
     assert done.exit_code == 0 and "p2 goes to home" in done.stdout
     done = runner.invoke(app, ["explain", str(scenario), "--patient", "zz"])
-    assert done.exit_code == 2 and "not in the problem" in done.output
+    assert done.exit_code == 2 and "no such patient" in done.output and "zz" not in done.output.replace(str(scenario), "")

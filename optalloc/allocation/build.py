@@ -12,7 +12,7 @@ import pandas as pd
 from optalloc.allocation.problem import INF, AllocationProblem, Limit
 from optalloc.errors import ScenarioError
 from optalloc.estimates import Estimates, evaluate_expression
-from optalloc.privacy import pseudonymize_column
+from optalloc.privacy import resolve_patient
 from optalloc.scenario.loader import LoadedScenario
 
 
@@ -85,16 +85,16 @@ def allowed_matrix(loaded: LoadedScenario, estimates: Estimates) -> np.ndarray:
     allowed[:, settings.index(scenario.default_setting)] = True
     if scenario.pins:
         position = {pid: i for i, pid in enumerate(estimates.patient_ids)}
-        raw_ids = list(scenario.pins)
-        for raw_id, pseudonym in zip(raw_ids, pseudonymize_column(pd.Series(raw_ids)), strict=True):
-            if pseudonym not in position:
+        for key, setting in scenario.pins.items():
+            pseudonym = resolve_patient(key, position)
+            if pseudonym is None:
                 raise ScenarioError(
-                    f"{loaded.path}: field 'pins.{raw_id}': no such patient in the cohort. "
-                    "Pin patients by the id shown in optalloc's output (or their original id)."
+                    f"{loaded.path}: field 'pins': patient {key} (pseudonymised) is not in the cohort. "
+                    "Pin patients by the id shown in optalloc's output, or by their original id."
                 )
             i = position[pseudonym]
             allowed[i, :] = False
-            allowed[i, settings.index(scenario.pins[raw_id])] = True
+            allowed[i, settings.index(setting)] = True
     return allowed
 
 

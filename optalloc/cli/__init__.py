@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("cohort", "solve", "risk", "segment", "bench", "explain", "studio", "runs", "track", "forecast")
+COMMAND_MODULES = ("cohort", "solve", "risk", "segment", "bench", "explain", "studio", "runs", "track", "forecast", "reveal")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"optalloc.cli.{_name}").register(app)

@@ -52,6 +52,12 @@ def import_cohort(
                                       show_default=False),
     out_path: Path | None = typer.Option(None, "--out", help="With --omop: also write the stays as CSV/Parquet "
                                                              "(for risk train, segment, track).", show_default=False),
+    id_column: str | None = typer.Option(None, "--id-column", help="The column that identifies the patient "
+                                                                   "(default: patient_id, mrn, patient_nbr or person_id).",
+                                         show_default=False),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a table with columns a cohort does not declare "
+                                                        "(default: drop them, with a note)."),
+    replace: bool = typer.Option(False, "--replace", help="Overwrite an existing cohort of the same name."),
 ) -> None:
     """Validate a cohort, pseudonymise its identifiers and keep it in the workspace database."""
     from optalloc.cohort.load import load_cohort_file, load_cohort_sql
@@ -66,7 +72,7 @@ def import_cohort(
             table_format(out_path)
         built = read_omop(omop, schema)
         workspace = Workspace()
-        workspace.save_cohort(name, built.stays)
+        workspace.save_cohort(name, built.stays, source=built.source, replace=replace)
         if out_path is not None:
             write_table(built.stays, out_path)
         stays = built.stays
@@ -78,20 +84,48 @@ def import_cohort(
         return
     if source is None:
         raise OptallocError("give a cohort file, a SQL query with --url, or an OMOP CDM with --omop.")
-    cohort = load_cohort_sql(source, url) if url else load_cohort_file(Path(source))
     workspace = Workspace()
-    workspace.save_cohort(name, cohort)
-    out.print(f"imported {len(cohort):,} patients as cohort {name!r} into {workspace.url}", highlight=False)
+    if not replace and name in workspace.cohort_names():     # before reading a large file
+        raise OptallocError(f"a cohort named {name!r} exists already in the workspace. Import with --replace "
+                            "to overwrite it, or choose another --name.")
+    cohort = load_cohort_sql(source, url, id_column, strict) if url else load_cohort_file(Path(source), id_column, strict)
+    dropped = cohort.attrs.get("dropped_columns", [])
+    workspace.save_cohort(name, cohort, source=("SQL query" if url else str(source)), replace=replace)
+    if dropped:
+        err.print(f"note: dropped {len(dropped)} column(s) a cohort does not declare, never stored: "
+                  f"{', '.join(dropped)}", highlight=False, soft_wrap=True)
+    out.print(f"imported {len(cohort):,} patients as cohort {name!r} into {workspace.safe_url}", highlight=False)
 
 
 @cohort_app.command("list")
 @user_errors
 def list_cohorts() -> None:
-    """Name every cohort in the workspace database."""
+    """Every cohort in the workspace database: size, source and import date."""
+    from rich.table import Table
+
     from optalloc.workspace import Workspace
 
-    names = Workspace().cohort_names()
-    out.print("\n".join(names) if names else "no cohorts yet: optalloc cohort import FILE --name NAME", highlight=False)
+    cohorts = Workspace().cohorts()
+    if not cohorts:
+        out.print("no cohorts yet: optalloc cohort import FILE --name NAME", highlight=False)
+        return
+    table = Table(title="cohorts in the workspace", title_justify="left")
+    for header in ("name", "patients", "source", "imported"):
+        table.add_column(header, justify="right" if header == "patients" else "left", overflow="fold")
+    for item in cohorts:
+        size = f"{item['patients']:,}" if item["patients"] is not None else "?"
+        table.add_row(item["name"], size, item["source"] or "", (item["imported_at"] or "")[:16].replace("T", " "))
+    out.print(table)
+
+
+@cohort_app.command("delete")
+@user_errors
+def delete_cohort(name: str = typer.Argument(..., help="Name of the cohort to delete.")) -> None:
+    """Delete a cohort from the workspace database."""
+    from optalloc.workspace import Workspace
+
+    Workspace().drop_cohort(name)
+    out.print(f"deleted cohort {name!r}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

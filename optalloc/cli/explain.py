@@ -28,13 +28,19 @@ def register(app: typer.Typer) -> None:
         from optalloc.allocation.explain import explain_patient, marginal_value_sentences
         from optalloc.errors import InfeasibleError
         from optalloc.pipeline import prepare, solve_prepared
-        from optalloc.privacy import pseudonymize
+        from optalloc.errors import OptallocError
+        from optalloc.privacy import pseudonymize, resolve_patient
 
         prepared = prepare(scenario)
         problem = prepared.problem
         # the same solve as ``optalloc solve`` (greedy warm start), so the same plan is explained
         result = solve_prepared(prepared, solver.value, time_limit).result
-        patient = str(pseudonymize([patient])[0]) if patient not in set(problem.patient_ids) else patient
+        resolved = resolve_patient(patient, problem.patient_ids)
+        if resolved is None:        # never echo what was typed: it may be a real identifier
+            raise OptallocError(f"--patient: no such patient in {scenario} (looked up as "
+                                f"{pseudonymize([patient])[0]}, the pseudonym of the id given). Use an id "
+                                "optalloc shows, or the patient's original id.")
+        patient = resolved
         if not result.status.has_plan:
             raise InfeasibleError(result.message or f"The solve ended with status {result.status.value} and no plan.")
         explanation = explain_patient(problem, result, patient)

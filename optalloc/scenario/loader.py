@@ -124,6 +124,7 @@ def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
     Distribution tables are replaced by their expected values before validation and kept
     beside the point-valued scenario.
     """
+    raw = pseudonymize_pins(raw)
     point, distributions = split_distributions(raw, path)
     scenario = validate_raw(point, path)
     check_expressions(scenario, path)
@@ -131,6 +132,25 @@ def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
     digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
     return LoadedScenario(scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest,
                           distributions=distributions)
+
+
+def pseudonymize_pins(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``[pins]`` with every original patient id replaced by its pseudonym as soon as the file
+    is read, so no raw identifier is kept, recorded with a run or printed.
+
+    A key already in the form optalloc shows (``p`` + 16 hex digits) is kept as typed; the
+    build step then accepts it only if it is one of the cohort's pseudonyms (and otherwise
+    treats it as an original id), so the shape never decides alone.
+    """
+    pins = raw.get("pins")
+    if not isinstance(pins, Mapping) or not pins:
+        return dict(raw)
+    from optalloc.privacy import is_pseudonym, pseudonymize
+
+    keys = [str(k) for k in pins]
+    hashed = pseudonymize([k for k in keys if not is_pseudonym(k)])
+    mapping = dict(zip([k for k in keys if not is_pseudonym(k)], map(str, hashed), strict=True))
+    return {**raw, "pins": {mapping.get(k, k): v for k, v in zip(keys, pins.values(), strict=True)}}
 
 
 def check_expressions(scenario: Scenario, path: Path) -> None:
