@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optalloc import interrupts
 from optalloc.errors import OptallocError
 
 
@@ -43,6 +44,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        interrupts.check()          # an interrupt, even one swallowed on its way, writes nothing
         os.replace(tmp, target)
     finally:
         if tmp.exists():

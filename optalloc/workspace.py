@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, String, Table, Text, create_engine,
                         inspect, select, text)
 
+from optalloc import interrupts
 from optalloc.errors import OptallocError
 from optalloc.privacy import private_dir, private_file, workspace_dir
 
@@ -116,6 +117,7 @@ class Workspace:
         RUNS_METADATA.create_all(self.engine, tables=[COHORTS])
         with self.engine.begin() as connection:
             cohort.to_sql(table, connection, if_exists="replace", index=False)
+            interrupts.check()      # roll back rather than commit an interrupted import
             connection.execute(COHORTS.delete().where(COHORTS.c.name == name))
             connection.execute(COHORTS.insert().values(
                 name=name, patients=int(len(cohort)), source=source,
@@ -171,6 +173,7 @@ class Workspace:
     def save_run(self, record: dict[str, Any]) -> int:
         """Store one run in its own transaction; returns its id."""
         RUNS_METADATA.create_all(self.engine, tables=[RUNS])
+        interrupts.check()
         with self.engine.begin() as connection:
             result = connection.execute(RUNS.insert().values(**record))
             return int(result.inserted_primary_key[0])

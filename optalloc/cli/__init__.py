@@ -6,6 +6,7 @@ Each command group lives in its own module exposing ``register(app)``.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -24,4 +25,18 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """Entry point: Ctrl-C and SIGTERM stop the work, remove temporary folders and write no
+    output (:mod:`optalloc.interrupts`); an interrupted command exits with 130."""
+    from optalloc import interrupts
+
+    interrupts.install()
+    try:
+        app()
+    except SystemExit as exc:
+        if interrupts.exit_code() is None:
+            raise
+        sys.stderr.write("interrupted: stopped, and nothing was written.\n")
+        raise SystemExit(130) from None
+    if interrupts.exit_code() is not None:     # an interrupt swallowed on its way
+        sys.stderr.write("interrupted: stopped, and nothing was written.\n")
+        raise SystemExit(130)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.tempfiles import link_pulp_children, solver_tempdir
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
@@ -30,6 +30,8 @@ from optalloc.allocation.structure import (
 
 def _pulp():
     import pulp
+
+    link_pulp_children()      # CBC children die with optalloc
 
     return pulp
 
@@ -125,13 +127,14 @@ class CbcBackend(Backend):
             for var, v in zip(x, values.tolist()):
                 var.setInitialValue(v)
         remaining = max(1.0, options.time_limit - (time.perf_counter() - t1))
-        with tempfile.TemporaryDirectory() as tmp:
+        with solver_tempdir() as tmp:
             log_path = os.path.join(tmp, "cbc.log")
             step = objective_grid(problem)
             solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=remaining, gapRel=options.relative_gap,
                                        gapAbs=0.999 * step if step is not None else None,
                                        threads=max(1, options.threads), warmStart=warm,
                                        logPath=log_path, options=[f"randomSeed {options.seed + 1}"])
+            solver.tmpDir = str(tmp)      # model and solution files stay in the private folder
             pulp_status = model.solve(solver)
             log = open(log_path).read() if os.path.exists(log_path) else ""
         seconds = time.perf_counter() - t1
@@ -177,7 +180,10 @@ class CbcBackend(Backend):
         per unit of the binding bound is ``-pi``, taken from whichever side binds.
         """
         pulp = _pulp()
-        status = model.solve(pulp.PULP_CBC_CMD(msg=False, mip=False, timeLimit=max(1.0, options.time_limit)))
+        with solver_tempdir() as tmp:
+            relaxation = pulp.PULP_CBC_CMD(msg=False, mip=False, timeLimit=max(1.0, options.time_limit))
+            relaxation.tmpDir = str(tmp)
+            status = model.solve(relaxation)
         if status == pulp.LpStatusInfeasible:
             return None
         duals: dict[str, float] = {}
