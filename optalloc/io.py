@@ -22,6 +22,31 @@ from optalloc.errors import OptallocError
 
 
 
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_output(path: Path | None, suffixes: tuple[str, ...] = TABLE_SUFFIXES, option: str = "--out") -> None:
+    """Refuse an output path before any work: a folder, a folder that cannot be made or written,
+    or a name whose ending says nothing optalloc writes. ``None`` (no output asked) passes."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OptallocError(f"{option} {target}: this is a folder; give a file name inside it.")
+    if not target.name.lower().endswith(suffixes):
+        raise OptallocError(f"{option} {target}: the file name must end in {', '.join(suffixes)}.")
+    parent = target.parent if str(target.parent) else Path(".")
+    try:           # make the folder now and write a probe: the only test that holds for root too
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OptallocError(f"{option} {target}: cannot write in {parent} ({exc.strerror or exc}). "
+                            "Choose a place you can write to.") from None
+
+
 def table_format(path: Path) -> str:
     """Return ``"csv"`` or ``"parquet"`` from the file name, or raise a clear error."""
     name = path.name.lower()

@@ -188,7 +188,7 @@ def test_cli_track_shareable_hides_small_groups(small: tuple[Path, Path]) -> Non
     (["--by", "segment"], "segment"),
     (["--intervention-start", "B99"], "no period 'B99'"),
     (["--setting", "home"], "--intervention-start and --plan"),
-    (["--plot", "chart.gif"], ".png, .pdf or .svg"),
+    (["--plot", "chart.gif"], "must end in .png, .pdf, .svg"),
 ])
 def test_cli_track_bad_input(small: tuple[Path, Path], args: list[str], words: str) -> None:
     data, model = small

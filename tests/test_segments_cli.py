@@ -66,7 +66,7 @@ def test_missing_column_exits_with_a_clear_message(tmp_path: Path) -> None:
     [
         (["no_such_file.csv"], "no such file"),
         (["{cohort}", "--k", "lots"], "--k must be"),
-        (["{cohort}", "--out", "segments.xlsx"], "unknown table format"),
+        (["{cohort}", "--out", "segments.xlsx"], "must end in .csv"),
     ],
 )
 def test_bad_input_exits_non_zero(cohort_file: Path, args: list[str], message: str) -> None:

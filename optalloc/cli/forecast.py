@@ -26,7 +26,7 @@ def forecast(
     as_json: bool = typer.Option(False, "--json", help="Print the forecast and backtest as JSON alone on stdout."),
 ) -> None:
     """Forecast patients per group for the next periods, with prediction intervals and a backtest."""
-    from optalloc.io import table_format, write_table
+    from optalloc.io import check_output, write_table
     from optalloc.monitoring.forecast import counts
     from optalloc.monitoring.forecast import forecast as make_forecast
     from optalloc.monitoring.periods import assign_periods
@@ -34,7 +34,7 @@ def forecast(
     from optalloc.monitoring.track import GROUP_COLUMNS
 
     if out_path is not None:
-        table_format(out_path)          # an unknown suffix fails before the work
+        check_output(out_path)          # before the work
     source = str(data) if data else "the shipped Diabetes 130 developer part"
     with progress(not as_json) as bar:
         task = bar.add_task("forecasting", total=2)

@@ -27,10 +27,10 @@ def reveal(
     the key. The output holds real identifiers; it is written owner-only (0600).
     """
     from optalloc.cohort.load import IDENTIFIER_COLUMNS
-    from optalloc.io import read_table, table_format, write_table
+    from optalloc.io import check_output, read_table, write_table
     from optalloc.privacy import pseudonymize_column
 
-    table_format(out_path)
+    check_output(out_path)
     plan = read_table(plan_path, dtype={"patient_id": str})
     if "patient_id" not in plan.columns:
         raise OptallocError(f"{plan_path}: a plan needs a patient_id column (as 'optalloc solve --out' writes).")

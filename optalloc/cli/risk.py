@@ -85,6 +85,9 @@ def train(
     from optalloc.monitoring.control import outcome_tau2
     from optalloc.risk.training import DIABETES, READMISSION, compare_models, fit_model, load_design
 
+    from optalloc.io import check_output
+
+    check_output(out_path, (".skops", ".model"))      # before minutes of training
     design = load_design(data)
     if design.y is None or np.unique(design.y).size < 2:
         raise OptallocError(f"{data}: the outcome has a single class; a risk model needs both.")

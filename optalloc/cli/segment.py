@@ -15,12 +15,13 @@ from typing import Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cohort.load import load_cohort_file
 from optalloc.errors import OptallocError
-from optalloc.io import table_format, write_table
+from optalloc.io import check_output, table_format, write_table
 from optalloc.segments import SegmentationResult, segment_cohort
 from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
@@ -52,12 +53,17 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
             **profile,
             "rule": {
                 "expression": rule["expression"], "words": rule["words"],
-                "n_conditions": int(rule["n_conditions"]), "coverage": float(rule["coverage"]),
-                "precision": float(rule["precision"]), "matched": rule["matched"],
+                "n_conditions": int(rule["n_conditions"]), "coverage": _number(rule["coverage"]),
+                "precision": _number(rule["precision"]), "matched": rule["matched"],
             },
         })
     return {"n_patients": n_patients, "seed": seed, "k": result.k,
             "k_table": _records(result.k_table), "segments": segments}
+
+
+def _number(value: Any) -> float | None:
+    """A rate as a float, or None where ``--shareable`` blanked it (it would give a count back)."""
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else float(value)
 
 
 def _columns(path: Path) -> list[str]:
@@ -117,8 +123,8 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     for name in ("#", "rule", "coverage", "precision"):
         rules.add_column(name, justify="left" if name == "rule" else "right")
     for row in result.rules.itertuples():
-        rules.add_row(str(row.segment), f"{row.words}\n[dim]{row.expression}[/]",
-                      f"{row.coverage:.0%}", f"{row.precision:.0%}")
+        rules.add_row(str(row.segment), f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
+                      _fmt(row.coverage, ".0%"), _fmt(row.precision, ".0%"))
     out.print(rules)
 
 
@@ -135,8 +141,7 @@ def segment(
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
     k_value = _parse_k(k)
-    if out_path is not None:
-        table_format(out_path)  # a bad extension fails before the work
+    check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
     diabetes = looks_like_diabetes130(_columns(data))
     if diabetes:
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).

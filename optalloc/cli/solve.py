@@ -10,7 +10,7 @@ import typer
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
-from optalloc.io import write_table
+from optalloc.io import check_output, write_table
 from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
 from optalloc.scenario.report import comparison_frame, scenario_kpis
 
@@ -93,6 +93,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Solve one scenario and show the plan's key figures."""
+        check_output(plan)                    # before the work, not after it
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
         outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
         kpis = scenario_kpis(outcome)
@@ -126,6 +127,7 @@ def register(app: typer.Typer) -> None:
         from optalloc.cli.studio import differences_table, record
         from optalloc.scenario.report import differences_by_scenario, differences_frame
 
+        check_output(csv, option="--csv")
         start = time.perf_counter()
         params = {"solver": solver.value, "time_limit": time_limit}
         prepared, kpis = solve_with_progress(scenarios, params)

@@ -18,6 +18,7 @@ from rich.table import Table
 from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import fmt, frame_table
 from optalloc.cli.solve import JsonOption, Solver, SolverOption, TimeLimitOption
+from optalloc.io import PLOT_SUFFIXES, check_output
 
 WorkersOption = Annotated[int | None, typer.Option("--workers", min=1, help="Local processes (default: every core; 1 = serial).")]
 DaskOption = Annotated[str | None, typer.Option("--dask", help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")]
@@ -119,6 +120,8 @@ def register(app: typer.Typer) -> None:
         from optalloc.studio.sweep import parse_vary, plot_sweep, run_sweep
 
         execution = _execution(workers, dask)
+        check_output(csv, option="--csv")
+        check_output(plot, PLOT_SUFFIXES, "--plot")
         prepared, prep_seconds = _prepare_one(scenario)
         varies = [parse_vary(text, prepared.loaded) for text in vary]
         total = 1
@@ -229,6 +232,7 @@ def register(app: typer.Typer) -> None:
         from optalloc.studio.uncertainty import run_uncertainty
 
         execution = _execution(workers, dask)
+        check_output(csv, option="--csv")
         start = time.perf_counter()
         cache = PipelineCache()
         prepared = [prepare(path, cache) for path in scenarios]

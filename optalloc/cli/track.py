@@ -76,7 +76,7 @@ def track(
 ) -> None:
     """Track readmissions against a model period by period: O/E control chart, performance, drift and alarms."""
     from optalloc.cohort.diabetes130 import file_sha256
-    from optalloc.io import read_table
+    from optalloc.io import PLOT_SUFFIXES, check_output, read_table
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.scoring import group_labels, load_tracked, score
     from optalloc.monitoring.track import track as track_table
@@ -84,8 +84,7 @@ def track(
 
     if setting and not (start and plan_path):
         raise OptallocError("--setting needs --intervention-start and --plan (the plan says who went to the setting).")
-    if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise OptallocError(f"--plot {plot}: the chart is written as .png, .pdf or .svg; use one of those suffixes.")
+    check_output(plot, PLOT_SUFFIXES, "--plot")
     source = str(data) if data else "the shipped Diabetes 130 developer part"
     with progress(not as_json) as bar:
         task = bar.add_task("loading and scoring", total=3)

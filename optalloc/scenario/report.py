@@ -69,7 +69,7 @@ def comparison_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
         for limit in limits:
             info = item["resources"].get(limit)
             column[f"use: {limit}"] = info["use"] if info else None
-            column[f"limit: {limit}"] = (info["limit"] if np.isfinite(info["limit"]) else info["lower"]) if info else None
+            column[f"limit: {limit}"] = _shown_limit(info) if info else None
             column[f"value of 1 more: {limit}"] = info["marginal_value"] if info else None
         greedy = item["greedy"] or {}
         column["greedy benefit"] = greedy.get("objective")
@@ -82,6 +82,15 @@ def comparison_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
     frame.index.name = "kpi"
     frame.columns.name = "scenario"
     return frame
+
+
+def _shown_limit(info: dict[str, Any]) -> Any:
+    """The upper limit, or the floor of a lower-bound-only limit (a recorded run stores an
+    infinite bound as null, so both forms are read)."""
+    upper = info.get("limit")
+    if upper is not None and np.isfinite(float(upper)):
+        return upper
+    return info.get("lower")
 
 
 # Which way is better for each key figure, for colouring differences (+1 higher is better,
