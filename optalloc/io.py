@@ -125,3 +125,15 @@ def jsonable(value: Any) -> Any:
         return item
 
     return finite(json.loads(json.dumps(value, default=default, allow_nan=True)))
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for a message: the password replaced by ``***``, whatever the URL."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL: cut anything between // and @
+        return re.sub(r"//[^@/]*@", "//***@", url)

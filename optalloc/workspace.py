@@ -7,10 +7,13 @@ import leaves the previous state intact.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, String, Table, Text, create_engine,
@@ -20,6 +23,7 @@ from optalloc import interrupts
 from optalloc.errors import OptallocError
 from optalloc.privacy import private_dir, private_file, workspace_dir
 
+T = TypeVar("T")
 URL_ENV = "OPTALLOC_DATABASE_URL"
 COHORT_PREFIX = "cohort__"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,50}$")
@@ -54,6 +58,44 @@ COHORTS = Table(
     Column("imported_at", String(32), nullable=False),
     Column("dropped_columns", JSON, nullable=False),
 )
+
+
+@contextlib.contextmanager
+def database_errors(shown_url: str) -> Iterator[None]:
+    """Turn a database library's error into one paragraph naming the URL (never its password)
+    and what to check."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        yield
+    except NoSuchModuleError as exc:
+        raise OptallocError(f"workspace database {shown_url}: unknown database kind ({exc}). Use a SQLAlchemy "
+                            "URL such as sqlite:///path/workspace.db or postgresql://user@host/db.") from None
+    except ArgumentError as exc:
+        raise OptallocError(f"workspace database {shown_url}: not a database URL ({exc}). Use a SQLAlchemy URL "
+                            "such as sqlite:///path/workspace.db or postgresql://user@host/db.") from None
+    except ModuleNotFoundError as exc:
+        raise OptallocError(f"workspace database {shown_url}: the driver {exc.name!r} is not installed; install it "
+                            "into optalloc's environment.") from None
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OptallocError(f"workspace database {shown_url}: {first}. Check that the server runs and accepts "
+                            "connections, the URL, user and password, and that the folder or database is "
+                            "writable; or unset OPTALLOC_DATABASE_URL to use the local SQLite file.") from None
+    except OSError as exc:
+        raise OptallocError(f"workspace database {shown_url}: {exc.strerror or exc}. Check the folder exists and "
+                            "is writable.") from None
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Apply :func:`database_errors` to a Workspace method."""
+
+    @functools.wraps(method)
+    def wrapper(self: Workspace, *args: Any, **kwargs: Any) -> T:
+        with database_errors(self.safe_url):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def default_url() -> str:
@@ -92,10 +134,13 @@ class Workspace:
         from sqlalchemy import event
 
         self.url = url or default_url()
-        _private_sqlite(self.url)
-        self.engine: Engine = create_engine(self.url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        with database_errors(self.safe_url):
+            _private_sqlite(self.url)
+            self.engine: Engine = create_engine(self.url)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            with self.engine.connect():    # fail here, clearly, not half-way through a command
+                pass
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -106,6 +151,7 @@ class Workspace:
             )
         return COHORT_PREFIX + name
 
+    @_guarded
     def save_cohort(self, name: str, cohort: pd.DataFrame, source: str = "", replace: bool = False) -> None:
         """Store a cohort and what it is, in one transaction; an existing name needs ``replace``."""
         table = self._check_name(name)
@@ -127,13 +173,11 @@ class Workspace:
     @property
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
-        from sqlalchemy.engine import make_url
+        from optalloc.io import redact_url
 
-        try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - show nothing rather than a password
-            return "(the workspace database)"
+        return redact_url(self.url)
 
+    @_guarded
     def cohorts(self) -> list[dict[str, Any]]:
         """Every stored cohort with its size, source and import date (unknown for old ones)."""
         names = self.cohort_names()
@@ -144,6 +188,7 @@ class Workspace:
         return [info.get(name, {"name": name, "patients": None, "source": "", "imported_at": "", "dropped_columns": []})
                 for name in names]
 
+    @_guarded
     def load_cohort(self, name: str) -> pd.DataFrame:
         table = self._check_name(name)
         if table not in inspect(self.engine).get_table_names():
@@ -155,10 +200,12 @@ class Workspace:
         with self.engine.connect() as connection:
             return pd.read_sql_table(table, connection)
 
+    @_guarded
     def cohort_names(self) -> list[str]:
         return sorted(t[len(COHORT_PREFIX):] for t in inspect(self.engine).get_table_names()
                       if t.startswith(COHORT_PREFIX))
 
+    @_guarded
     def drop_cohort(self, name: str) -> None:
         """Delete a stored cohort and its record; an unknown name is an error listing the known."""
         table = self._check_name(name)
@@ -170,6 +217,7 @@ class Workspace:
             if COHORTS.name in inspect(connection).get_table_names():
                 connection.execute(COHORTS.delete().where(COHORTS.c.name == name))
 
+    @_guarded
     def save_run(self, record: dict[str, Any]) -> int:
         """Store one run in its own transaction; returns its id."""
         RUNS_METADATA.create_all(self.engine, tables=[RUNS])
@@ -178,6 +226,7 @@ class Workspace:
             result = connection.execute(RUNS.insert().values(**record))
             return int(result.inserted_primary_key[0])
 
+    @_guarded
     def list_runs(self, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
         """The most recent runs first, without their (large) scenario texts and results."""
         if "runs" not in inspect(self.engine).get_table_names():
@@ -190,6 +239,7 @@ class Workspace:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    @_guarded
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run in full; a clear error if there is no such id."""
         row = None

@@ -23,3 +23,18 @@ def write_scenario(folder: Path, text: str, name: str = "scenario.toml") -> Path
     path = folder / name
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> object:
+    """A real PostgreSQL server for the session (required in CI, skipped elsewhere if absent)."""
+    import os
+
+    from tests.postgres_cluster import find_bin, postgres_cluster
+
+    if find_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries are missing in CI; .ci/run must install postgresql")
+        pytest.skip("PostgreSQL binaries not installed")
+    with postgres_cluster() as url:
+        yield url

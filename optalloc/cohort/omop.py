@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.errors import CohortError
+from optalloc.io import redact_url
 from optalloc.privacy import pseudonymize_column
 
 INPATIENT, ER_INPATIENT, ER = 9201, 262, 9203
@@ -67,21 +68,12 @@ class OmopCohort:
     sha256: str
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given, minus anything after '@'
-        return re.sub(r"//[^@/]*@", "//***@", url)
-
-
 def _read_tables(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame], str]:
     """The CDM tables needed, with lower-case column names, matched without regard to case."""
     from sqlalchemy import MetaData, Table, create_engine, inspect, select
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    shown = _safe_url(url)
+    shown = redact_url(url)
     try:
         engine = create_engine(url)
         names = {name.lower(): name for name in inspect(engine).get_table_names(schema=schema)}
