@@ -88,19 +88,26 @@ def run(n: int, backend: str, time_limit: float) -> dict:
     start = time.perf_counter()
     hard_limit = time_limit * 2 + 180
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, str(n), backend, str(time_limit)],
-                              capture_output=True, text=True, timeout=hard_limit)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(n), backend, str(time_limit)],
+            capture_output=True,
+            text=True,
+            timeout=hard_limit,
+        )
     except subprocess.TimeoutExpired:
-        return {"patients": n, "backend": backend, "wall_seconds": time.perf_counter() - start,
-                "status": f"KILLED after {hard_limit:.0f} s wall (time limit {time_limit:.0f} s not honoured)"}
+        return {
+            "patients": n,
+            "backend": backend,
+            "wall_seconds": time.perf_counter() - start,
+            "status": f"KILLED after {hard_limit:.0f} s wall (time limit {time_limit:.0f} s not honoured)",
+        }
     wall = time.perf_counter() - start
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             row = json.loads(line[7:])
             row["wall_seconds"] = wall
             return row
-    return {"patients": n, "backend": backend, "status": "CRASHED", "error": done.stderr[-500:],
-            "wall_seconds": wall}
+    return {"patients": n, "backend": backend, "status": "CRASHED", "error": done.stderr[-500:], "wall_seconds": wall}
 
 
 def main() -> None:

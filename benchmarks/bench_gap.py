@@ -35,7 +35,8 @@ def small(solvers: list[str], time_limit: float) -> list[dict]:
 def gapd(solvers: list[str], time_limit: float) -> list[dict]:
     rows = []
     for solver in solvers:
-        def report(row: dict) -> None:     # printed as each instance ends
+
+        def report(row: dict, solver: str = solver) -> None:  # printed as each instance ends
             obj, best = row["objective"], row["reference"]
             row["gap_to_best"] = None if obj is None else (obj - best) / best
             rows.append({**row, "requested": solver})
@@ -53,20 +54,30 @@ def main() -> None:
     parser.add_argument("--gapd-time-limit", type=float, default=60.0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    rows = {"small": small(args.small_solvers, args.small_time_limit),
-            "gapd": gapd(args.gapd_solvers, args.gapd_time_limit)}
+    rows = {
+        "small": small(args.small_solvers, args.small_time_limit),
+        "gapd": gapd(args.gapd_solvers, args.gapd_time_limit),
+    }
     for solver in args.small_solvers:
         mine = [r for r in rows["small"] if r["requested"] == solver]
         reached = sum(bool(r["reaches_reference"]) for r in mine)
         proven = sum(r["status"] == "OPTIMAL" for r in mine)
         secs = [r["seconds"] for r in mine]
-        print(f"gap1-12 {solver}: {reached}/{len(mine)} optima reached, {proven} proven, "
-              f"max {max(secs):.2f} s, mean {sum(secs) / len(secs):.2f} s")
+        print(
+            f"gap1-12 {solver}: {reached}/{len(mine)} optima reached, {proven} proven, "
+            f"max {max(secs):.2f} s, mean {sum(secs) / len(secs):.2f} s"
+        )
     for solver in args.gapd_solvers:
         mine = [r for r in rows["gapd"] if r["requested"] == solver]
-        print(f"gapd {solver}: " + ", ".join(
-            f"{r['instance']} {r['objective']} ({100 * r['gap_to_best']:.2f}%)" if r["objective"] else
-            f"{r['instance']} -" for r in mine))
+        print(
+            f"gapd {solver}: "
+            + ", ".join(
+                f"{r['instance']} {r['objective']} ({100 * r['gap_to_best']:.2f}%)"
+                if r["objective"]
+                else f"{r['instance']} -"
+                for r in mine
+            )
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

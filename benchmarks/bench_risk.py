@@ -30,7 +30,7 @@ from optalloc.risk.training import compare_models, fit_model, load_design
 TARGET_AUROC = 0.69
 
 
-def _fmt(row, metric: str, digits: int = 3) -> str:  # noqa: ANN001 - a pandas row
+def _fmt(row, metric: str, digits: int = 3) -> str:
     return f"{row[metric]:.{digits}f} ({row[f'{metric}_low']:.{digits}f}–{row[f'{metric}_high']:.{digits}f})"
 
 
@@ -39,12 +39,17 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ablation", action="store_true",
-                        help="also cross-validate gradient boosting without the history features")
-    parser.add_argument("--models", default=",".join([*MODEL_NAMES, "lace"]),
-                        help="comma-separated subset (to split the run over processes)")
-    parser.add_argument("--cache", default=None,
-                        help="folder for per-model results; with --report, print the block from it")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also cross-validate gradient boosting without the history features"
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join([*MODEL_NAMES, "lace"]),
+        help="comma-separated subset (to split the run over processes)",
+    )
+    parser.add_argument(
+        "--cache", default=None, help="folder for per-model results; with --report, print the block from it"
+    )
     parser.add_argument("--report", action="store_true", help="only merge --cache results and print")
     args = parser.parse_args()
     if args.report:
@@ -70,13 +75,20 @@ def main() -> None:
     if args.ablation:
         from dataclasses import replace
 
-        reduced = replace(design, numeric=[c for c in design.numeric if c not in HISTORY_FEATURES],
-                          categorical=[c for c in design.categorical if c != "previous_discharge_disposition"])
-        ablation = compare_models(reduced, ["hgb"], seed=args.seed, n_splits=args.folds,
-                                  n_boot=args.bootstrap).table.loc["hgb"]
+        reduced = replace(
+            design,
+            numeric=[c for c in design.numeric if c not in HISTORY_FEATURES],
+            categorical=[c for c in design.categorical if c != "previous_discharge_disposition"],
+        )
+        ablation = compare_models(
+            reduced, ["hgb"], seed=args.seed, n_splits=args.folds, n_boot=args.bootstrap
+        ).table.loc["hgb"]
     facts = {
-        "n_rows": design.n_rows, "n_patients": design.n_patients, "n_excluded": design.n_excluded,
-        "prevalence": float(np.mean(design.y)), "load_seconds": load_seconds,
+        "n_rows": design.n_rows,
+        "n_patients": design.n_patients,
+        "n_excluded": design.n_excluded,
+        "prevalence": float(np.mean(design.y)),
+        "load_seconds": load_seconds,
         "wall_seconds": time.perf_counter() - wall,
     }
     if args.cache:
@@ -86,12 +98,15 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def _write_cache(folder: str, names: list[str], table: pd.DataFrame, fit_seconds: dict,
-                 ablation: pd.Series | None, facts: dict) -> None:
+def _write_cache(
+    folder: str, names: list[str], table: pd.DataFrame, fit_seconds: dict, ablation: pd.Series | None, facts: dict
+) -> None:
     os.makedirs(folder, exist_ok=True)
     tag = "_".join(names)
-    pd.to_pickle({"table": table, "fit_seconds": fit_seconds, "ablation": ablation, "facts": facts},
-                 os.path.join(folder, f"{tag}.pkl"))
+    pd.to_pickle(
+        {"table": table, "fit_seconds": fit_seconds, "ablation": ablation, "facts": facts},
+        os.path.join(folder, f"{tag}.pkl"),
+    )
 
 
 def _read_cache(folder: str) -> tuple[pd.DataFrame, dict, pd.Series | None, dict]:
@@ -106,8 +121,9 @@ def _read_cache(folder: str) -> tuple[pd.DataFrame, dict, pd.Series | None, dict
     return table.loc[order], fit_seconds, ablation, facts
 
 
-def _report(args: argparse.Namespace, table: pd.DataFrame, fit_seconds: dict,
-            ablation: pd.Series | None, facts: dict) -> str:
+def _report(
+    args: argparse.Namespace, table: pd.DataFrame, fit_seconds: dict, ablation: pd.Series | None, facts: dict
+) -> str:
     """The Markdown block for RESULTS.md."""
     total = facts["wall_seconds"]
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -116,8 +132,10 @@ def _report(args: argparse.Namespace, table: pd.DataFrame, fit_seconds: dict,
     lowest_brier = str(table.loc[learned, "brier"].idxmin())
     split = ""
     if facts.get("processes", 1) > 1:
-        split = (f"; run as {facts['processes']} processes in parallel (`--models lr,tree,rf,lace --cache C` "
-                 "and `--models hgb --ablation --cache C`), merged by `--report --cache C`")
+        split = (
+            f"; run as {facts['processes']} processes in parallel (`--models lr,tree,rf,lace --cache C` "
+            "and `--models hgb --ablation --cache C`), merged by `--report --cache C`"
+        )
     lines = [
         "",
         "## Risk",

@@ -41,7 +41,12 @@ sys.path.insert(0, str(REPO))
 from optalloc.cohort.synth import TYPE_COLUMN, synthesize_cohort  # noqa: E402
 from optalloc.segments import segment_cohort  # noqa: E402
 from optalloc.segments.diabetes import (  # noqa: E402
-    N_BASE, SAMPLE_SIZE, SEGMENT_CATEGORICAL, SEGMENT_NUMERIC, planner_frame, segment_diabetes,
+    N_BASE,
+    SAMPLE_SIZE,
+    SEGMENT_CATEGORICAL,
+    SEGMENT_NUMERIC,
+    planner_frame,
+    segment_diabetes,
 )
 
 DIABETES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "diabetes130" / "diabetic_data_dev.csv.gz"
@@ -53,12 +58,16 @@ def planted_recovery(seeds: range, n: int = 5000) -> pd.DataFrame:
         cohort = synthesize_cohort(n, seed=seed)
         start = time.perf_counter()
         result = segment_cohort(cohort, k="auto", seed=seed)
-        rows.append({
-            "seed": seed, "k": result.k, "seconds": time.perf_counter() - start,
-            "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
-            "rule_precision": result.rules["precision"].mean(),
-            "rule_coverage": result.rules["coverage"].mean(),
-        })
+        rows.append(
+            {
+                "seed": seed,
+                "k": result.k,
+                "seconds": time.perf_counter() - start,
+                "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
+                "rule_precision": result.rules["precision"].mean(),
+                "rule_coverage": result.rules["coverage"].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -84,12 +93,17 @@ def diabetes_stability(seeds: range) -> dict[str, object]:
     coverage = [float(r.rules["coverage"].mean()) for r in results]
     first = results[0]
     return {
-        "loader": how, "patients": len(cohort), "ks": [r.k for r in results],
-        "pairwise_ari_mean": float(np.mean(pairwise)), "pairwise_ari_min": float(np.min(pairwise)),
+        "loader": how,
+        "patients": len(cohort),
+        "ks": [r.k for r in results],
+        "pairwise_ari_mean": float(np.mean(pairwise)),
+        "pairwise_ari_min": float(np.min(pairwise)),
         "consensus_index": float(np.mean([c["consensus_index"] for c in chosen])),
         "pac": float(np.mean([c["pac"] for c in chosen])),
-        "precision": float(np.mean(precision)), "precision_min": float(np.min(precision)),
-        "coverage": float(np.mean(coverage)), "coverage_min": float(np.min(coverage)),
+        "precision": float(np.mean(precision)),
+        "precision_min": float(np.min(precision)),
+        "coverage": float(np.mean(coverage)),
+        "coverage_min": float(np.min(coverage)),
         "seconds_per_run": seconds,
         "rules": first.rules[["segment", "name", "size", "expression", "coverage", "precision"]],
     }
@@ -104,17 +118,26 @@ def scale_child(n: int) -> None:
     result = segment_cohort(cohort, k="auto", seed=0)
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "n": n, "synth_seconds": synth_seconds, "segment_seconds": seconds, "peak_gib": peak_kib / 2**20,
-        "k": result.k, "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
-    }))
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "synth_seconds": synth_seconds,
+                "segment_seconds": seconds,
+                "peak_gib": peak_kib / 2**20,
+                "k": result.k,
+                "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
+            }
+        )
+    )
 
 
 def scale(sizes: list[int]) -> list[dict[str, float]]:
     rows = []
     for n in sizes:
-        done = subprocess.run([sys.executable, __file__, "--child", str(n)], check=True,
-                              capture_output=True, text=True, cwd=REPO)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)], check=True, capture_output=True, text=True, cwd=REPO
+        )
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  scale {n:,}: {rows[-1]}", file=sys.stderr)
     return rows

@@ -77,20 +77,39 @@ def bench_sweep(args: argparse.Namespace) -> None:
     frame = run_sweep(prepared, [vary], args.solver, Execution(workers=args.workers), args.time_limit, args.gap)
     seconds = time.perf_counter() - start
     gaps = frame["gap"].astype(float)
-    print(f"sweep: {args.points} points, {args.patients} patients, solver {args.solver}, workers "
-          f"{args.workers or os.cpu_count()}, gap {args.gap}: {seconds:.1f} s wall "
-          f"({frame['wall_seconds'].sum():.1f} s of solves; max gap {np.nanmax(gaps):.2e}; "
-          f"statuses {frame['status'].value_counts().to_dict()})")
-    print(f"frontier: benefit {frame['objective'].iloc[0]:.3f} .. {frame['objective'].iloc[-1]:.3f}; "
-          f"monotone: {bool(np.all(np.diff(frame['objective']) >= -1e-4 * frame['objective'].abs().max()))}")
+    print(
+        f"sweep: {args.points} points, {args.patients} patients, solver {args.solver}, workers "
+        f"{args.workers or os.cpu_count()}, gap {args.gap}: {seconds:.1f} s wall "
+        f"({frame['wall_seconds'].sum():.1f} s of solves; max gap {np.nanmax(gaps):.2e}; "
+        f"statuses {frame['status'].value_counts().to_dict()})"
+    )
+    print(
+        f"frontier: benefit {frame['objective'].iloc[0]:.3f} .. {frame['objective'].iloc[-1]:.3f}; "
+        f"monotone: {bool(np.all(np.diff(frame['objective']) >= -1e-4 * frame['objective'].abs().max()))}"
+    )
 
 
 def _first_meeting(prepared: Prepared, target, lo: float, hi: float, points: int, args) -> tuple[float, float]:
-    frame = run_sweep(prepared, [Vary("resources.home_nurse_hours", lo, hi, points)], args.solver,
-                      Execution(workers=args.workers), args.time_limit, args.gap)
-    meets = np.array([target.holds({**row, "patients": {s: row[f"patients:{s}"] for s in prepared.problem.settings},
-                                    "eligible": {s: row[f"eligible:{s}"] for s in prepared.problem.settings}})
-                      for row in frame.to_dict(orient="records")])
+    frame = run_sweep(
+        prepared,
+        [Vary("resources.home_nurse_hours", lo, hi, points)],
+        args.solver,
+        Execution(workers=args.workers),
+        args.time_limit,
+        args.gap,
+    )
+    meets = np.array(
+        [
+            target.holds(
+                {
+                    **row,
+                    "patients": {s: row[f"patients:{s}"] for s in prepared.problem.settings},
+                    "eligible": {s: row[f"eligible:{s}"] for s in prepared.problem.settings},
+                }
+            )
+            for row in frame.to_dict(orient="records")
+        ]
+    )
     levels = frame["resources.home_nurse_hours"].to_numpy()
     if not meets.any():
         raise SystemExit(f"target not met in {lo:g}..{hi:g}")
@@ -104,20 +123,32 @@ def bench_size(args: argparse.Namespace) -> None:
     prepared = prepare(loaded)
     target = parse_target(args.target, prepared.problem.settings, [lim.name for lim in prepared.problem.limits])
     start = time.perf_counter()
-    result = run_size(prepared, "home_nurse_hours", target, args.solver, Execution(workers=args.workers),
-                      rel_tol=args.tol, time_limit=args.time_limit, relative_gap=args.gap)
+    result = run_size(
+        prepared,
+        "home_nurse_hours",
+        target,
+        args.solver,
+        Execution(workers=args.workers),
+        rel_tol=args.tol,
+        time_limit=args.time_limit,
+        relative_gap=args.gap,
+    )
     seconds = time.perf_counter() - start
-    print(f"risk: {risk}; sizing {args.target} on {args.patients} patients: home_nurse_hours = {result.level:,.1f} "
-          f"(bracket {result.bracket[0]:,.1f}..{result.bracket[1]:,.1f}), {len(result.evaluations)} solves, {seconds:.1f} s")
+    print(
+        f"risk: {risk}; sizing {args.target} on {args.patients} patients: home_nurse_hours = {result.level:,.1f} "
+        f"(bracket {result.bracket[0]:,.1f}..{result.bracket[1]:,.1f}), {len(result.evaluations)} solves, {seconds:.1f} s"
+    )
     start = time.perf_counter()
     now = float(prepared.loaded.scenario.resources["home_nurse_hours"])
     lo, hi = _first_meeting(prepared, target, 0.0, max(now, result.level * 1.3), args.coarse, args)
     lo, hi = _first_meeting(prepared, target, lo, hi, args.fine, args)
     seconds = time.perf_counter() - start
     error = (result.level - hi) / hi
-    print(f"fine sweep ({args.coarse} + {args.fine} points, {seconds:.1f} s): first level meeting the target "
-          f"{hi:,.1f} (previous point {lo:,.1f} fails; resolution {100 * (hi - lo) / hi:.2f}%); "
-          f"sizing differs by {100 * error:+.2f}%")
+    print(
+        f"fine sweep ({args.coarse} + {args.fine} points, {seconds:.1f} s): first level meeting the target "
+        f"{hi:,.1f} (previous point {lo:,.1f} fails; resolution {100 * (hi - lo) / hi:.2f}%); "
+        f"sizing differs by {100 * error:+.2f}%"
+    )
 
 
 def main() -> None:
@@ -134,8 +165,10 @@ def main() -> None:
     parser.add_argument("--coarse", type=int, default=13)
     parser.add_argument("--fine", type=int, default=21)
     args = parser.parse_args()
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     if args.part == "sweep":
         args.patients = args.patients or 20000
         bench_sweep(args)

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+from optalloc.monitoring.control import outcome_tau2
 from optalloc.risk.persistence import save_model
 from optalloc.risk.training import compare_models, diabetes_design, fit_model
-from optalloc.monitoring.control import outcome_tau2
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("optalloc"))
@@ -71,8 +71,13 @@ def plant(raw: pd.DataFrame, kind: str, start_block: int, args: argparse.Namespa
 
 def run_track(path: Path, model: Path, env: dict[str, str]) -> tuple[dict, float]:
     start = time.perf_counter()
-    done = subprocess.run([CLI, "track", str(path), "--model", str(model), "--by", "age", "--json", "--no-record"],
-                          capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        [CLI, "track", str(path), "--model", str(model), "--by", "age", "--json", "--no-record"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(done.stdout), time.perf_counter() - start
 
 
@@ -102,14 +107,21 @@ def main() -> None:
         design = diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
         t0 = time.perf_counter()
         comparison = compare_models(design, [args.model], seed=args.seed, n_boot=0)
-        model = fit_model(design, args.model, args.seed,
-                          metadata={"outcome_tau2": outcome_tau2(design, comparison.results[args.model].probability)})
+        model = fit_model(
+            design,
+            args.model,
+            args.seed,
+            metadata={"outcome_tau2": outcome_tau2(design, comparison.results[args.model].probability)},
+        )
         fit_seconds = time.perf_counter() - t0
         save_model(model, tmp / "model.skops")
         rows = []
         for kind in ("clean", "label", "feature", "mix"):
-            copy = raw[~in_train] if kind == "clean" else plant(raw[~in_train].reset_index(drop=True), kind,
-                                                                 args.shift_from, args, args.seed + 1)
+            copy = (
+                raw[~in_train]
+                if kind == "clean"
+                else plant(raw[~in_train].reset_index(drop=True), kind, args.shift_from, args, args.seed + 1)
+            )
             path = tmp / f"{kind}.csv"
             copy.to_csv(path, index=False)
             report, seconds = run_track(path, tmp / "model.skops", env)
@@ -118,28 +130,43 @@ def main() -> None:
             first = min((periods.index(a["period"]) for a in alarms), default=None)
             kinds = sorted({a["kind"] for a in alarms})
             delay = None if first is None or kind == "clean" else first - args.shift_from
-            rows.append((kind, len(alarms), periods[first] if first is not None else "–", delay, kinds, seconds,
-                         alarms[0]["message"] if alarms else ""))
+            rows.append(
+                (
+                    kind,
+                    len(alarms),
+                    periods[first] if first is not None else "–",
+                    delay,
+                    kinds,
+                    seconds,
+                    alarms[0]["message"] if alarms else "",
+                )
+            )
         whole_model = fit_model(diabetes_design(load_diabetes130().encounters), args.model, args.seed)
         save_model(whole_model, tmp / "whole.skops")
         _, whole_seconds = run_track(DEV_DATA_PATH, tmp / "whole.skops", env)
     print(f"## Tracking alarms on planted shifts ({datetime.now(UTC):%Y-%m-%d})\n")
-    print(f"`{' '.join(['python', 'benchmarks/bench_tracking.py', *sys.argv[1:]])}` on {os.cpu_count()} cores "
-          f"({platform.processor() or platform.machine()}), {args.model} trained on half of the developer "
-          f"part's patients ({fit_seconds:.0f} s with CV), tracked on the other half in 10 ordered blocks; "
-          f"shifts planted from block {args.shift_from + 1} (label +{args.label_rise:.0%} relative, "
-          f"time_in_hospital +{args.stay_days} days, {args.mix_share:.0%} of under-60 encounters replaced by "
-          f"80+).\n")
+    print(
+        f"`{' '.join(['python', 'benchmarks/bench_tracking.py', *sys.argv[1:]])}` on {os.cpu_count()} cores "
+        f"({platform.processor() or platform.machine()}), {args.model} trained on half of the developer "
+        f"part's patients ({fit_seconds:.0f} s with CV), tracked on the other half in 10 ordered blocks; "
+        f"shifts planted from block {args.shift_from + 1} (label +{args.label_rise:.0%} relative, "
+        f"time_in_hospital +{args.stay_days} days, {args.mix_share:.0%} of under-60 encounters replaced by "
+        f"80+).\n"
+    )
     print("| copy | alarms | first alarm | periods after the shift | kinds | track s |")
     print("|---|---:|---|---:|---|---:|")
     for kind, n, first, delay, kinds, seconds, _ in rows:
-        print(f"| {kind} | {n} | {first} | {'–' if delay is None else delay} | {', '.join(kinds) or '–'} | {seconds:.1f} |")
+        print(
+            f"| {kind} | {n} | {first} | {'–' if delay is None else delay} | {', '.join(kinds) or '–'} | {seconds:.1f} |"
+        )
     print()
     for kind, *_, message in rows:
         if message:
             print(f"- {kind}: {message}")
-    print(f"\n`optalloc track` over the whole developer part ({args.model} trained on it), 10 blocks: "
-          f"{whole_seconds:.1f} s (target <= 30 s).")
+    print(
+        f"\n`optalloc track` over the whole developer part ({args.model} trained on it), 10 blocks: "
+        f"{whole_seconds:.1f} s (target <= 30 s)."
+    )
 
 
 if __name__ == "__main__":

@@ -52,15 +52,17 @@ class Estimates:
     def long_table(self) -> pd.DataFrame:
         """One row per patient and setting: the format ``optalloc solve --estimates`` reads back."""
         n, m = self.benefit.shape
-        frame = pd.DataFrame({
-            "patient_id": np.repeat(self.patient_ids, m),
-            "setting": np.tile(np.asarray(self.settings, dtype=object), n),
-            "eligible": self.eligible.ravel(),
-            "benefit": self.benefit.ravel(),
-            "cost": self.cost.ravel(),
-            "readmissions_avoided": self.readmissions_avoided.ravel(),
-            "travel_hours_saved": self.travel_hours_saved.ravel(),
-        })
+        frame = pd.DataFrame(
+            {
+                "patient_id": np.repeat(self.patient_ids, m),
+                "setting": np.tile(np.asarray(self.settings, dtype=object), n),
+                "eligible": self.eligible.ravel(),
+                "benefit": self.benefit.ravel(),
+                "cost": self.cost.ravel(),
+                "readmissions_avoided": self.readmissions_avoided.ravel(),
+                "travel_hours_saved": self.travel_hours_saved.ravel(),
+            }
+        )
         for name, values in self.usage.items():
             frame[name] = values.ravel()
         return frame

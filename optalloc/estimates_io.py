@@ -48,7 +48,7 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
     for column in ["cost", *scenario.resources]:
         frame[column] = numbers(frame[column], source, column, minimum=0.0)
     if "eligible" in frame.columns:
-        frame["eligible"] = booleans(frame["eligible"], source, "eligible")   # "no" is False
+        frame["eligible"] = booleans(frame["eligible"], source, "eligible")  # "no" is False
     frame["patient_id"] = pseudonymize_column(frame["patient_id"])
     if frame.duplicated(["patient_id", "setting"]).any():
         row = int(np.flatnonzero(frame.duplicated(["patient_id", "setting"]).to_numpy())[0]) + 1
@@ -79,7 +79,9 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
         settings=settings,
         benefit=matrix("benefit"),
         cost=matrix("cost"),
-        readmissions_avoided=matrix("readmissions_avoided") if "readmissions_avoided" in frame else np.full((n, m), np.nan),
+        readmissions_avoided=matrix("readmissions_avoided")
+        if "readmissions_avoided" in frame
+        else np.full((n, m), np.nan),
         travel_hours_saved=matrix("travel_hours_saved") if "travel_hours_saved" in frame else np.full((n, m), np.nan),
         eligible=eligible,
         usage={name: matrix(name) for name in scenario.resources},

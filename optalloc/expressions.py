@@ -57,7 +57,7 @@ class Function:
     call: Callable[..., Any]
     min_args: int
     max_args: int
-    takes_names: bool = False      # arguments are bare names read as text: patients(home)
+    takes_names: bool = False  # arguments are bare names read as text: patients(home)
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -71,13 +71,23 @@ FUNCTIONS: dict[str, Function] = {
 }
 _CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: np.equal, ast.NotEq: np.not_equal, ast.Lt: np.less, ast.LtE: np.less_equal,
-    ast.Gt: np.greater, ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
 }
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
-    ast.FloorDiv: np.floor_divide, ast.Mod: np.mod, ast.Pow: np.power,
-    ast.BitAnd: np.logical_and, ast.BitOr: np.logical_or,
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
+    ast.FloorDiv: np.floor_divide,
+    ast.Mod: np.mod,
+    ast.Pow: np.power,
+    ast.BitAnd: np.logical_and,
+    ast.BitOr: np.logical_or,
 }
 DEFAULT_HINT = 'Write a condition over the cohort columns, e.g. "age >= 70 and not prior_reaction".'
 _PERCENT = re.compile(r"(?<![\w.])(\d[\d_]*(?:\.\d*)?|\.\d+)\s*%")
@@ -86,8 +96,9 @@ _PERCENT = re.compile(r"(?<![\w.])(\d[\d_]*(?:\.\d*)?|\.\d+)\s*%")
 class ExpressionError(ScenarioError):
     """An expression the language refuses, with where it came from and the offending token."""
 
-    def __init__(self, source: str, field_name: str, text: str, problem: str, token: str | None = None,
-                 hint: str = "") -> None:
+    def __init__(
+        self, source: str, field_name: str, text: str, problem: str, token: str | None = None, hint: str = ""
+    ) -> None:
         self.source, self.field, self.text, self.problem, self.token = source, field_name, text, problem, token
         shown = text if len(text) <= 120 else text[:117] + "..."
         at = f" at {token!r}" if token else ""
@@ -102,12 +113,12 @@ class Expression:
     text: str
     tree: ast.Expression
     names: frozenset[str]
-    field: str
+    field_name: str
     source: str
-    functions: Mapping[str, Function] = field(default_factory=lambda: FUNCTIONS)
+    functions: Mapping[str, Function] = field(default_factory=lambda: dict(FUNCTIONS))
 
     def error(self, problem: str, token: str | None = None, hint: str = "") -> ExpressionError:
-        return ExpressionError(self.source, self.field, self.text, problem, token, hint)
+        return ExpressionError(self.source, self.field_name, self.text, problem, token, hint)
 
     def evaluate(self, values: Mapping[str, Any] | pd.DataFrame, rows: int | None = None) -> Any:
         """The value over ``values`` (a DataFrame's columns, or a mapping of names to arrays or
@@ -116,8 +127,11 @@ class Expression:
         missing = sorted(self.names - known)
         if missing:
             listed = ", ".join(sorted(str(k) for k in known if k != "true_type"))
-            raise self.error(f"{', '.join(repr(m) for m in missing)} is not a column or known name",
-                             missing[0], f"Known names: {listed}.")
+            raise self.error(
+                f"{', '.join(repr(m) for m in missing)} is not a column or known name",
+                missing[0],
+                f"Known names: {listed}.",
+            )
         with np.errstate(all="ignore"):
             return _Evaluator(self, values).visit(self.tree.body)
 
@@ -127,8 +141,9 @@ class Expression:
         if value.shape == ():
             value = np.full(len(frame), value)
         if value.dtype != bool or value.shape != (len(frame),):
-            raise self.error("is not a true/false condition", None,
-                             "Use comparisons such as \"age >= 70\" joined by and/or.")
+            raise self.error(
+                "is not a true/false condition", None, 'Use comparisons such as "age >= 70" joined by and/or.'
+            )
         return value
 
     def quantity(self, frame: pd.DataFrame, constants: Mapping[str, Any] | None = None) -> np.ndarray:
@@ -141,8 +156,11 @@ class Expression:
         bad = ~np.isfinite(result)
         if bad.any():
             row = int(np.flatnonzero(bad)[0]) + 1
-            raise self.error(f"gives {result[row - 1]} for row {row}", None,
-                             "Check for division by zero, log of 0 and missing values in the columns it reads.")
+            raise self.error(
+                f"gives {result[row - 1]} for row {row}",
+                None,
+                "Check for division by zero, log of 0 and missing values in the columns it reads.",
+            )
         return result
 
     def clauses(self) -> list[Expression]:
@@ -158,8 +176,16 @@ class Expression:
         out = []
         for part in parts:
             text = ast.get_source_segment(self.text, part) or ast.unparse(part)
-            out.append(Expression(text, ast.Expression(part), frozenset(_names(part, self.functions)),
-                                  self.field, self.source, self.functions))
+            out.append(
+                Expression(
+                    text,
+                    ast.Expression(part),
+                    frozenset(_names(part, self.functions)),
+                    self.field_name,
+                    self.source,
+                    self.functions,
+                )
+            )
         return out
 
     def failing_clauses(self, frame: pd.DataFrame) -> list[str]:
@@ -183,8 +209,11 @@ def _names(node: ast.AST, functions: Mapping[str, Function]) -> set[str]:
             spec = functions.get(child.func.id) if isinstance(child.func, ast.Name) else None
             if spec is not None and spec.takes_names:
                 skip.update(id(arg) for arg in child.args)
-    return {child.id for child in ast.walk(node)
-            if isinstance(child, ast.Name) and id(child) not in skip and child.id not in _CONSTANTS}
+    return {
+        child.id
+        for child in ast.walk(node)
+        if isinstance(child, ast.Name) and id(child) not in skip and child.id not in _CONSTANTS
+    }
 
 
 class _Checker:
@@ -201,8 +230,12 @@ class _Checker:
     def check(self, node: ast.AST, depth: int = 0) -> None:
         self.nodes += 1
         if depth > MAX_DEPTH or self.nodes > MAX_NODES:
-            raise ExpressionError(self.source, self.field, self.text,
-                                  f"is nested too deeply or too long (over {MAX_DEPTH} levels or {MAX_NODES} parts)")
+            raise ExpressionError(
+                self.source,
+                self.field,
+                self.text,
+                f"is nested too deeply or too long (over {MAX_DEPTH} levels or {MAX_NODES} parts)",
+            )
         if isinstance(node, ast.Expression):
             return self.check(node.body, depth + 1)
         if isinstance(node, ast.Constant):
@@ -212,8 +245,22 @@ class _Checker:
         if isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise self.fail(node, "names starting with '_' are not allowed")
-            if node.id in ("eval", "exec", "compile", "open", "getattr", "setattr", "globals", "locals",
-                           "vars", "input", "breakpoint", "help", "exit", "quit"):
+            if node.id in (
+                "eval",
+                "exec",
+                "compile",
+                "open",
+                "getattr",
+                "setattr",
+                "globals",
+                "locals",
+                "vars",
+                "input",
+                "breakpoint",
+                "help",
+                "exit",
+                "quit",
+            ):
                 raise self.fail(node, "this name is reserved and cannot be used")
             return None
         if isinstance(node, ast.BoolOp):
@@ -234,8 +281,9 @@ class _Checker:
             for op, right in zip(node.ops, node.comparators, strict=True):
                 if isinstance(op, ast.In | ast.NotIn):
                     if not isinstance(right, ast.List | ast.Tuple | ast.Set) or not all(
-                            isinstance(e, ast.Constant) and isinstance(e.value, bool | int | float | str)
-                            for e in right.elts):
+                        isinstance(e, ast.Constant) and isinstance(e.value, bool | int | float | str)
+                        for e in right.elts
+                    ):
                         raise self.fail(right, "'in' needs a list of literal values, e.g. x in ['a', 'b']")
                     continue
                 if type(op) not in _COMPARE:
@@ -247,14 +295,18 @@ class _Checker:
             spec = self.functions.get(name) if name else None
             if spec is None:
                 allowed = ", ".join(sorted(self.functions))
-                raise self.fail(node.func, "calls are limited to the whitelisted functions",
-                                f"Allowed functions: {allowed}.")
+                raise self.fail(
+                    node.func, "calls are limited to the whitelisted functions", f"Allowed functions: {allowed}."
+                )
             if node.keywords:
                 raise self.fail(node, "functions take no keyword arguments")
             if not spec.min_args <= len(node.args) <= spec.max_args:
-                raise self.fail(node, f"{name} takes {spec.min_args}"
-                                + (f" to {spec.max_args}" if spec.max_args != spec.min_args else "")
-                                + " argument(s)")
+                raise self.fail(
+                    node,
+                    f"{name} takes {spec.min_args}"
+                    + (f" to {spec.max_args}" if spec.max_args != spec.min_args else "")
+                    + " argument(s)",
+                )
             for arg in node.args:
                 if spec.takes_names:
                     if not isinstance(arg, ast.Name) or arg.id.startswith("_"):
@@ -262,12 +314,23 @@ class _Checker:
                 else:
                     self.check(arg, depth + 1)
             return None
-        kinds = {ast.Attribute: "attributes (a.b)", ast.Subscript: "subscripts (a[b])",
-                 ast.Lambda: "lambdas", ast.IfExp: "'x if c else y' (use where(c, x, y))",
-                 ast.ListComp: "comprehensions", ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
-                 ast.GeneratorExp: "comprehensions", ast.JoinedStr: "f-strings", ast.NamedExpr: "assignments",
-                 ast.Starred: "starred arguments", ast.Dict: "dictionaries", ast.Await: "await",
-                 ast.Yield: "yield", ast.YieldFrom: "yield"}
+        kinds = {
+            ast.Attribute: "attributes (a.b)",
+            ast.Subscript: "subscripts (a[b])",
+            ast.Lambda: "lambdas",
+            ast.IfExp: "'x if c else y' (use where(c, x, y))",
+            ast.ListComp: "comprehensions",
+            ast.SetComp: "comprehensions",
+            ast.DictComp: "comprehensions",
+            ast.GeneratorExp: "comprehensions",
+            ast.JoinedStr: "f-strings",
+            ast.NamedExpr: "assignments",
+            ast.Starred: "starred arguments",
+            ast.Dict: "dictionaries",
+            ast.Await: "await",
+            ast.Yield: "yield",
+            ast.YieldFrom: "yield",
+        }
         what = next((label for kind, label in kinds.items() if isinstance(node, kind)), type(node).__name__)
         raise self.fail(node, f"{what} are not allowed in an expression")
 
@@ -302,8 +365,10 @@ class _Evaluator(ast.NodeVisitor):
         value = self.visit(node)
         array = np.asarray(value)
         if array.dtype != bool:
-            raise self.expression.error("joins something that is not true/false with and/or/not",
-                                        ast.get_source_segment(self.expression.text, node))
+            raise self.expression.error(
+                "joins something that is not true/false with and/or/not",
+                ast.get_source_segment(self.expression.text, node),
+            )
         return value
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
@@ -319,8 +384,9 @@ class _Evaluator(ast.NodeVisitor):
         try:
             return _BINARY[type(node.op)](left, right)
         except (TypeError, ValueError) as exc:
-            raise self.expression.error(f"cannot compute ({exc})",
-                                        ast.get_source_segment(self.expression.text, node)) from None
+            raise self.expression.error(
+                f"cannot compute ({exc})", ast.get_source_segment(self.expression.text, node)
+            ) from None
 
     def visit_Compare(self, node: ast.Compare) -> Any:
         left = self.visit(node.left)
@@ -336,8 +402,9 @@ class _Evaluator(ast.NodeVisitor):
             try:
                 outcome = _COMPARE[type(op)](left, right)
             except (TypeError, ValueError, np.exceptions.DTypePromotionError) as exc:
-                raise self.expression.error(f"cannot compare these values ({exc})",
-                                            ast.get_source_segment(self.expression.text, node)) from None
+                raise self.expression.error(
+                    f"cannot compare these values ({exc})", ast.get_source_segment(self.expression.text, node)
+                ) from None
             result = np.logical_and(result, outcome)
             left = right
         return result
@@ -350,8 +417,13 @@ class _Evaluator(ast.NodeVisitor):
         return spec.call(*[self.visit(a) for a in node.args])
 
 
-def parse(text: object, field_name: str, source: str, functions: Mapping[str, Function] | None = None,
-          names: Iterable[str] | None = None) -> Expression:
+def parse(
+    text: object,
+    field_name: str,
+    source: str,
+    functions: Mapping[str, Function] | None = None,
+    names: Iterable[str] | None = None,
+) -> Expression:
     """Check ``text`` against the whitelist (and, with ``names``, that every name is known).
 
     ``80%`` is read as ``80/100``, so targets can say ``share_served(home) >= 80%``.
@@ -363,14 +435,25 @@ def parse(text: object, field_name: str, source: str, functions: Mapping[str, Fu
         raise ExpressionError(source, field_name, text, f"is longer than {MAX_LENGTH:,} characters")
     written = _PERCENT.sub(lambda m: f"({m.group(1)}/100)", text.strip())
     if "@" in written:
-        raise ExpressionError(source, field_name, text, "'@' names (pandas local variables) are not allowed",
-                              written[written.index("@"):][:30])
+        raise ExpressionError(
+            source,
+            field_name,
+            text,
+            "'@' names (pandas local variables) are not allowed",
+            written[written.index("@") :][:30],
+        )
     try:
         tree = ast.parse(written, mode="eval")
     except SyntaxError as exc:
         offset = max(0, (exc.offset or 1) - 1)
-        raise ExpressionError(source, field_name, text, "cannot be read", written[offset:offset + 20] or None,
-                              "Write comparisons joined by and/or, e.g. \"age >= 70 and frailty <= 6\".") from None
+        raise ExpressionError(
+            source,
+            field_name,
+            text,
+            "cannot be read",
+            written[offset : offset + 20] or None,
+            'Write comparisons joined by and/or, e.g. "age >= 70 and frailty <= 6".',
+        ) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError(source, field_name, text, "cannot be read (too deeply nested)") from None
     try:
@@ -383,6 +466,9 @@ def parse(text: object, field_name: str, source: str, functions: Mapping[str, Fu
         unknown = sorted(used - set(names))
         if unknown:
             known = ", ".join(sorted(n for n in names if n != "true_type"))
-            raise expression.error(f"{', '.join(repr(u) for u in unknown)} is not a column or known name",
-                                   unknown[0], f"Known names: {known}.")
+            raise expression.error(
+                f"{', '.join(repr(u) for u in unknown)} is not a column or known name",
+                unknown[0],
+                f"Known names: {known}.",
+            )
     return expression

@@ -7,10 +7,10 @@ half-way never leaves a truncated file that a later step would trust.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,6 @@ import pandas as pd
 
 from optalloc import interrupts
 from optalloc.errors import OptallocError
-
-
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -37,14 +35,15 @@ def check_output(path: Path | None, suffixes: tuple[str, ...] = TABLE_SUFFIXES, 
     if not target.name.lower().endswith(suffixes):
         raise OptallocError(f"{option} {target}: the file name must end in {', '.join(suffixes)}.")
     parent = target.parent if str(target.parent) else Path(".")
-    try:           # make the folder now and write a probe: the only test that holds for root too
+    try:  # make the folder now and write a probe: the only test that holds for root too
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OptallocError(f"{option} {target}: cannot write in {parent} ({exc.strerror or exc}). "
-                            "Choose a place you can write to.") from None
+        raise OptallocError(
+            f"{option} {target}: cannot write in {parent} ({exc.strerror or exc}). Choose a place you can write to."
+        ) from None
 
 
 def table_format(path: Path) -> str:
@@ -54,9 +53,7 @@ def table_format(path: Path) -> str:
         return "csv"
     if name.endswith((".parquet", ".pq")):
         return "parquet"
-    raise OptallocError(
-        f"{path}: unknown table format. Use a file name ending in .csv, .csv.gz or .parquet."
-    )
+    raise OptallocError(f"{path}: unknown table format. Use a file name ending in .csv, .csv.gz or .parquet.")
 
 
 @contextlib.contextmanager
@@ -69,7 +66,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        interrupts.check()          # an interrupt, even one swallowed on its way, writes nothing
+        interrupts.check()  # an interrupt, even one swallowed on its way, writes nothing
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -108,6 +105,7 @@ def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
 
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars to Python, NaN/inf to None, enums to their value."""
+
     def default(item: Any) -> Any:
         if hasattr(item, "tolist"):
             return item.tolist()
@@ -135,5 +133,5 @@ def redact_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL: cut anything between // and @
+    except Exception:
         return re.sub(r"//[^@/]*@", "//***@", url)

@@ -74,8 +74,9 @@ def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
     if spec.source == "workspace":
         from optalloc.workspace import Workspace
 
-        return prepare_cohort(Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}",
-                              pseudonymised=True)
+        return prepare_cohort(
+            Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}", pseudonymised=True
+        )
     from optalloc.cohort.synth import synthesize_cohort
 
     return prepare_cohort(synthesize_cohort(spec.patients, spec.seed), source="synthetic cohort")
@@ -93,8 +94,9 @@ def score_risk(loaded: LoadedScenario, cohort: pd.DataFrame) -> tuple[np.ndarray
     return scored.probability, scored.metrics
 
 
-def prepare(scenario: str | Path | LoadedScenario, cache: PipelineCache | None = None,
-            demand: Demand | None = None) -> Prepared:
+def prepare(
+    scenario: str | Path | LoadedScenario, cache: PipelineCache | None = None, demand: Demand | None = None
+) -> Prepared:
     """Run every stage up to (not including) the solve.
 
     ``demand`` rescales the cohort group by group to a forecast (``size --demand``) before risk
@@ -162,13 +164,16 @@ def current_practice_priority(prepared: Prepared) -> np.ndarray | None:
     return priority_score(cohort, prepared.risk, gain, weights)
 
 
-def scenario_options(scenario: Scenario, time_limit: float | None = None, relative_gap: float | None = None,
-                     **others: Any) -> SolveOptions:
+def scenario_options(
+    scenario: Scenario, time_limit: float | None = None, relative_gap: float | None = None, **others: Any
+) -> SolveOptions:
     """The scenario's ``[solver]`` settings, with whatever the caller overrides (a CLI flag, a
     sweep's settings); the one place solver options are made from a scenario."""
-    return SolveOptions(time_limit=time_limit or scenario.solver.time_limit,
-                        relative_gap=scenario.solver.relative_gap if relative_gap is None else relative_gap,
-                        **others)
+    return SolveOptions(
+        time_limit=time_limit or scenario.solver.time_limit,
+        relative_gap=scenario.solver.relative_gap if relative_gap is None else relative_gap,
+        **others,
+    )
 
 
 def solve_prepared(prepared: Prepared, solver: str = "auto", time_limit: float | None = None) -> Outcome:

@@ -60,8 +60,10 @@ def pseudonym_key() -> bytes:
     if os.environ.get(KEY_FILE_ENV) and not key_file.exists():
         from optalloc.errors import OptallocError
 
-        raise OptallocError(f"{KEY_FILE_ENV}={key_file}: no such key file. Point it at the pseudonym key "
-                            "(a line of text), or unset it to use the workspace's own key.")
+        raise OptallocError(
+            f"{KEY_FILE_ENV}={key_file}: no such key file. Point it at the pseudonym key "
+            "(a line of text), or unset it to use the workspace's own key."
+        )
     if not key_file.exists():
         private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -107,7 +109,9 @@ def pseudonymize_column(values: pd.Series, key: bytes | None = None) -> np.ndarr
 
 
 def suppress_small_counts(
-    frame: pd.DataFrame, columns: Iterable[str], threshold: int = SMALL_COUNT_THRESHOLD,
+    frame: pd.DataFrame,
+    columns: Iterable[str],
+    threshold: int = SMALL_COUNT_THRESHOLD,
     derived: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Return a copy where counts in ``columns`` below ``threshold`` (but above 0) read ``<11``.

@@ -12,12 +12,26 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import (JSON, Column, Engine, Float, Integer, MetaData, String, Table, Text, create_engine,
-                        inspect, select, text)
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    inspect,
+    select,
+    text,
+)
 
 from optalloc import interrupts
 from optalloc.errors import OptallocError
@@ -32,16 +46,17 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,50}$")
 # again and to re-run it from the stored scenario text, whatever has happened to the files since.
 RUNS_METADATA = MetaData()
 RUNS = Table(
-    "runs", RUNS_METADATA,
+    "runs",
+    RUNS_METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("created_at", String(32), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("scenario_names", JSON, nullable=False),
-    Column("scenarios", JSON, nullable=False),      # [{name, path, text_hash, raw}]
+    Column("scenarios", JSON, nullable=False),  # [{name, path, text_hash, raw}]
     Column("cohort_hashes", JSON, nullable=False),  # {scenario name: sha256 of the cohort table}
     Column("code_version", String(64), nullable=False),
     Column("git_commit", String(64)),
-    Column("params", JSON, nullable=False),         # what re-running needs (solver, flags)
+    Column("params", JSON, nullable=False),  # what re-running needs (solver, flags)
     Column("timings", JSON, nullable=False),
     Column("seconds", Float),
     Column("results", JSON, nullable=False),
@@ -51,7 +66,8 @@ RUNS = Table(
 
 # What each stored cohort is: size, source and when it was imported (``cohort list``).
 COHORTS = Table(
-    "cohorts", RUNS_METADATA,
+    "cohorts",
+    RUNS_METADATA,
     Column("name", String(64), primary_key=True),
     Column("patients", Integer, nullable=False),
     Column("source", Text, nullable=False),
@@ -69,22 +85,33 @@ def database_errors(shown_url: str) -> Iterator[None]:
     try:
         yield
     except NoSuchModuleError as exc:
-        raise OptallocError(f"workspace database {shown_url}: unknown database kind ({exc}). Use a SQLAlchemy "
-                            "URL such as sqlite:///path/workspace.db or postgresql://user@host/db.") from None
+        raise OptallocError(
+            f"workspace database {shown_url}: unknown database kind ({exc}). Use a SQLAlchemy "
+            "URL such as sqlite:///path/workspace.db or postgresql://user@host/db."
+        ) from None
     except ArgumentError as exc:
-        raise OptallocError(f"workspace database {shown_url}: not a database URL ({exc}). Use a SQLAlchemy URL "
-                            "such as sqlite:///path/workspace.db or postgresql://user@host/db.") from None
+        raise OptallocError(
+            f"workspace database {shown_url}: not a database URL ({exc}). Use a SQLAlchemy URL "
+            "such as sqlite:///path/workspace.db or postgresql://user@host/db."
+        ) from None
     except ModuleNotFoundError as exc:
-        raise OptallocError(f"workspace database {shown_url}: the driver {exc.name!r} is not installed; install it "
-                            "into optalloc's environment.") from None
+        raise OptallocError(
+            f"workspace database {shown_url}: the driver {exc.name!r} is not installed; install it "
+            "into optalloc's environment."
+        ) from None
     except SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OptallocError(f"workspace database {shown_url}: {first}. Check that the server runs and accepts "
-                            "connections, the URL, user and password, and that the folder or database is "
-                            "writable; or unset OPTALLOC_DATABASE_URL to use the local SQLite file.") from None
+        first = (
+            str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        raise OptallocError(
+            f"workspace database {shown_url}: {first}. Check that the server runs and accepts "
+            "connections, the URL, user and password, and that the folder or database is "
+            "writable; or unset OPTALLOC_DATABASE_URL to use the local SQLite file."
+        ) from None
     except OSError as exc:
-        raise OptallocError(f"workspace database {shown_url}: {exc.strerror or exc}. Check the folder exists and "
-                            "is writable.") from None
+        raise OptallocError(
+            f"workspace database {shown_url}: {exc.strerror or exc}. Check the folder exists and is writable."
+        ) from None
 
 
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
@@ -139,7 +166,7 @@ class Workspace:
             self.engine: Engine = create_engine(self.url)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            with self.engine.connect():    # fail here, clearly, not half-way through a command
+            with self.engine.connect():  # fail here, clearly, not half-way through a command
                 pass
 
     @staticmethod
@@ -156,19 +183,26 @@ class Workspace:
         """Store a cohort and what it is, in one transaction; an existing name needs ``replace``."""
         table = self._check_name(name)
         if not replace and table in inspect(self.engine).get_table_names():
-            raise OptallocError(f"workspace {self.safe_url}: a cohort named {name!r} exists already. Import with "
-                                "--replace to overwrite it, or choose another --name.")
-        from datetime import datetime, timezone
+            raise OptallocError(
+                f"workspace {self.safe_url}: a cohort named {name!r} exists already. Import with "
+                "--replace to overwrite it, or choose another --name."
+            )
+        from datetime import datetime
 
         RUNS_METADATA.create_all(self.engine, tables=[COHORTS])
         with self.engine.begin() as connection:
             cohort.to_sql(table, connection, if_exists="replace", index=False)
-            interrupts.check()      # roll back rather than commit an interrupted import
+            interrupts.check()  # roll back rather than commit an interrupted import
             connection.execute(COHORTS.delete().where(COHORTS.c.name == name))
-            connection.execute(COHORTS.insert().values(
-                name=name, patients=int(len(cohort)), source=source,
-                imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                dropped_columns=list(cohort.attrs.get("dropped_columns", []))))
+            connection.execute(
+                COHORTS.insert().values(
+                    name=name,
+                    patients=int(len(cohort)),
+                    source=source,
+                    imported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    dropped_columns=list(cohort.attrs.get("dropped_columns", [])),
+                )
+            )
 
     @property
     def safe_url(self) -> str:
@@ -185,8 +219,10 @@ class Workspace:
         if COHORTS.name in inspect(self.engine).get_table_names():
             with self.engine.connect() as connection:
                 info = {row.name: dict(row._mapping) for row in connection.execute(select(COHORTS))}
-        return [info.get(name, {"name": name, "patients": None, "source": "", "imported_at": "", "dropped_columns": []})
-                for name in names]
+        return [
+            info.get(name, {"name": name, "patients": None, "source": "", "imported_at": "", "dropped_columns": []})
+            for name in names
+        ]
 
     @_guarded
     def load_cohort(self, name: str) -> pd.DataFrame:
@@ -202,8 +238,9 @@ class Workspace:
 
     @_guarded
     def cohort_names(self) -> list[str]:
-        return sorted(t[len(COHORT_PREFIX):] for t in inspect(self.engine).get_table_names()
-                      if t.startswith(COHORT_PREFIX))
+        return sorted(
+            t[len(COHORT_PREFIX) :] for t in inspect(self.engine).get_table_names() if t.startswith(COHORT_PREFIX)
+        )
 
     @_guarded
     def drop_cohort(self, name: str) -> None:
@@ -224,15 +261,23 @@ class Workspace:
         interrupts.check()
         with self.engine.begin() as connection:
             result = connection.execute(RUNS.insert().values(**record))
-            return int(result.inserted_primary_key[0])
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     @_guarded
     def list_runs(self, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
         """The most recent runs first, without their (large) scenario texts and results."""
         if "runs" not in inspect(self.engine).get_table_names():
             return []
-        columns = [RUNS.c.id, RUNS.c.created_at, RUNS.c.kind, RUNS.c.scenario_names, RUNS.c.code_version,
-                   RUNS.c.git_commit, RUNS.c.seconds, RUNS.c.note]
+        columns = [
+            RUNS.c.id,
+            RUNS.c.created_at,
+            RUNS.c.kind,
+            RUNS.c.scenario_names,
+            RUNS.c.code_version,
+            RUNS.c.git_commit,
+            RUNS.c.seconds,
+            RUNS.c.note,
+        ]
         query = select(*columns).order_by(RUNS.c.id.desc()).limit(limit)
         if kind:
             query = query.where(RUNS.c.kind == kind)

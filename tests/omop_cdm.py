@@ -42,8 +42,14 @@ DDL = {
 }
 INPATIENT, ER_INPATIENT, ER, OUTPATIENT = 9201, 262, 9203, 9202
 CODES = {  # source concept id -> (vocabulary, code)
-    1001: ("ICD10CM", "I50.9"), 1002: ("ICD10CM", "E11.9"), 1003: ("ICD9CM", "428.0"), 1004: ("ICD10CM", "J44.1"),
-    1005: ("ICD10CM", "C78.0"), 1006: ("ICD10CM", "N18.3"), 1007: ("ICD10CM", "S72.0"), 1008: ("ICD10CM", "Z00.0"),
+    1001: ("ICD10CM", "I50.9"),
+    1002: ("ICD10CM", "E11.9"),
+    1003: ("ICD9CM", "428.0"),
+    1004: ("ICD10CM", "J44.1"),
+    1005: ("ICD10CM", "C78.0"),
+    1006: ("ICD10CM", "N18.3"),
+    1007: ("ICD10CM", "S72.0"),
+    1008: ("ICD10CM", "Z00.0"),
 }
 
 
@@ -53,20 +59,41 @@ def _d(text_date: str) -> date:
 
 HAND = {
     # person: (gender, year_of_birth, race), visits (id, concept, start, end, [source concept ids]), death
-    1: ((8507, 1950, 8527), [(11, INPATIENT, "2020-01-01", "2020-01-05", [1001, 1002]),
-                             (12, INPATIENT, "2020-01-20", "2020-01-22", [1004])], None),
-    2: ((8532, 1940, 8516), [(21, ER, "2019-12-01", "2019-12-01", []),
-                             (22, ER_INPATIENT, "2020-02-01", "2020-02-03", [1003]),
-                             (23, INPATIENT, "2020-03-10", "2020-03-12", []),
-                             (24, OUTPATIENT, "2020-03-01", "2020-03-01", [1008])], None),
+    1: (
+        (8507, 1950, 8527),
+        [
+            (11, INPATIENT, "2020-01-01", "2020-01-05", [1001, 1002]),
+            (12, INPATIENT, "2020-01-20", "2020-01-22", [1004]),
+        ],
+        None,
+    ),
+    2: (
+        (8532, 1940, 8516),
+        [
+            (21, ER, "2019-12-01", "2019-12-01", []),
+            (22, ER_INPATIENT, "2020-02-01", "2020-02-03", [1003]),
+            (23, INPATIENT, "2020-03-10", "2020-03-12", []),
+            (24, OUTPATIENT, "2020-03-01", "2020-03-01", [1008]),
+        ],
+        None,
+    ),
     3: ((8532, 1960, 8527), [(31, INPATIENT, "2020-04-01", "2020-04-10", [1005])], "2020-04-10"),
-    4: ((8507, 1970, 0), [(41, INPATIENT, "2020-05-01", "2020-05-03", [1006]),
-                          (42, INPATIENT, "2020-05-03", "2020-05-06", [1007])], None),
+    4: (
+        (8507, 1970, 0),
+        [(41, INPATIENT, "2020-05-01", "2020-05-03", [1006]), (42, INPATIENT, "2020-05-03", "2020-05-06", [1007])],
+        None,
+    ),
 }
 
 
-def build_cdm(engine: Engine, schema: str | None = None, upper: bool = False, version: str = "5.4",
-              random_persons: int = 0, seed: int = 0) -> None:
+def build_cdm(
+    engine: Engine,
+    schema: str | None = None,
+    upper: bool = False,
+    version: str = "5.4",
+    random_persons: int = 0,
+    seed: int = 0,
+) -> None:
     """Create the tables (upper-case names with ``upper``) and fill them."""
     discharge = "discharged_to" if version == "5.4" else "discharge_to"
 
@@ -90,7 +117,9 @@ def build_cdm(engine: Engine, schema: str | None = None, upper: bool = False, ve
     vid = 1000
     for pid in range(100, 100 + random_persons):
         frail = rng.random() < 0.3
-        persons.append((pid, int(rng.choice([8507, 8532])), int(rng.integers(1930, 2000)), int(rng.choice([8527, 8516, 8515]))))
+        persons.append(
+            (pid, int(rng.choice([8507, 8532])), int(rng.integers(1930, 2000)), int(rng.choice([8527, 8516, 8515])))
+        )
         day = _d("2018-01-01") + timedelta(days=int(rng.integers(0, 400)))
         for _ in range(int(rng.integers(1, 6 if frail else 3))):
             vid += 1
@@ -107,20 +136,39 @@ def build_cdm(engine: Engine, schema: str | None = None, upper: bool = False, ve
         for table in DDL:
             connection.execute(text(f"CREATE TABLE {name(table)} ({cols(table)})"))
         c = (lambda s: s.upper()) if upper else (lambda s: s)
-        connection.execute(text(f"INSERT INTO {name('person')} ({c('person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id')}) "
-                                "VALUES (:p, :g, :y, :r, 0)"),
-                           [{"p": p, "g": g, "y": y, "r": r} for p, g, y, r in persons])
-        connection.execute(text(f"INSERT INTO {name('visit_occurrence')} ({c('visit_occurrence_id, person_id, visit_concept_id, visit_start_date, visit_end_date, visit_type_concept_id')}) "
-                                "VALUES (:v, :p, :c, :s, :e, 32817)"),
-                           [{"v": v, "p": p, "c": k, "s": s, "e": e} for v, p, k, s, e in visits])
-        connection.execute(text(f"INSERT INTO {name('condition_occurrence')} ({c('condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_type_concept_id, visit_occurrence_id, condition_source_value, condition_source_concept_id')}) "
-                                "VALUES (:i, :p, 0, :s, 32817, :v, :code, :cid)"),
-                           [{"i": i, "p": p, "v": v, "s": s, "code": CODES[cid][1], "cid": cid}
-                            for i, p, v, s, cid in conditions])
+        connection.execute(
+            text(
+                f"INSERT INTO {name('person')} ({c('person_id, gender_concept_id, year_of_birth, race_concept_id, ethnicity_concept_id')}) "
+                "VALUES (:p, :g, :y, :r, 0)"
+            ),
+            [{"p": p, "g": g, "y": y, "r": r} for p, g, y, r in persons],
+        )
+        connection.execute(
+            text(
+                f"INSERT INTO {name('visit_occurrence')} ({c('visit_occurrence_id, person_id, visit_concept_id, visit_start_date, visit_end_date, visit_type_concept_id')}) "
+                "VALUES (:v, :p, :c, :s, :e, 32817)"
+            ),
+            [{"v": v, "p": p, "c": k, "s": s, "e": e} for v, p, k, s, e in visits],
+        )
+        connection.execute(
+            text(
+                f"INSERT INTO {name('condition_occurrence')} ({c('condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_type_concept_id, visit_occurrence_id, condition_source_value, condition_source_concept_id')}) "
+                "VALUES (:i, :p, 0, :s, 32817, :v, :code, :cid)"
+            ),
+            [{"i": i, "p": p, "v": v, "s": s, "code": CODES[cid][1], "cid": cid} for i, p, v, s, cid in conditions],
+        )
         if deaths:
-            connection.execute(text(f"INSERT INTO {name('death')} ({c('person_id, death_date')}) VALUES (:p, :d)"),
-                               [{"p": p, "d": d} for p, d in deaths])
-        connection.execute(text(f"INSERT INTO {name('concept')} ({c('concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, concept_code, valid_start_date, valid_end_date')}) "
-                                "VALUES (:i, :n, 'Condition', :voc, 'Code', :code, :a, :b)"),
-                           [{"i": i, "n": code, "voc": voc, "code": code, "a": _d("1970-01-01"), "b": _d("2099-12-31")}
-                            for i, (voc, code) in CODES.items()])
+            connection.execute(
+                text(f"INSERT INTO {name('death')} ({c('person_id, death_date')}) VALUES (:p, :d)"),
+                [{"p": p, "d": d} for p, d in deaths],
+            )
+        connection.execute(
+            text(
+                f"INSERT INTO {name('concept')} ({c('concept_id, concept_name, domain_id, vocabulary_id, concept_class_id, concept_code, valid_start_date, valid_end_date')}) "
+                "VALUES (:i, :n, 'Condition', :voc, 'Code', :code, :a, :b)"
+            ),
+            [
+                {"i": i, "n": code, "voc": voc, "code": code, "a": _d("1970-01-01"), "b": _d("2099-12-31")}
+                for i, (voc, code) in CODES.items()
+            ],
+        )

@@ -40,7 +40,7 @@ def postgres_cluster() -> Iterator[str]:
     if bindir is None:
         raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found")
     user = None
-    if os.geteuid() == 0:        # initdb refuses root: run the cluster as the postgres user
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
         user = "postgres" if _has_user("postgres") else "nobody"
     folder = Path(tempfile.mkdtemp(prefix="optalloc-pg-"))
     data, sockets = folder / "data", folder / "sock"
@@ -54,8 +54,19 @@ def postgres_cluster() -> Iterator[str]:
     run = lambda *args: subprocess.run([*_as_user(user), *args], check=True, capture_output=True, env=env)  # noqa: E731
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "optalloc", "--auth=trust", "-E", "UTF8")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(folder / "log"), "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=''", "start")
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(folder / "log"),
+            "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=''",
+            "start",
+        )
         run(str(bindir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "optalloc", "optalloc")
         yield f"postgresql+psycopg://optalloc@/optalloc?host={sockets}&port={port}"
     finally:

@@ -9,12 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends.base import SolveOptions
-from optalloc.allocation.registry import available_backends, get_backend
 from optalloc.allocation.auto import solve
-from optalloc.allocation.problem import AllocationProblem, Limit
-from optalloc.allocation.result import Status
+from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.instances.synthetic import synthetic_problem
+from optalloc.allocation.problem import AllocationProblem, Limit
+from optalloc.allocation.registry import available_backends, get_backend
+from optalloc.allocation.result import Status
 from optalloc.errors import OptallocError
 
 # colgen only takes problems whose every limit is one setting's capacity (tests/test_alloc_colgen.py)
@@ -37,8 +37,14 @@ def tiny(min_clinic: float = -np.inf) -> AllocationProblem:
     limits = [Limit("home_places", home, upper=2.0, kind="places", unit="patients")]
     if np.isfinite(min_clinic):
         limits.append(Limit("min_clinic", clinic, lower=min_clinic, kind="min_patients", unit="patients"))
-    return AllocationProblem(np.array(["a", "b", "c"]), ("clinic", "home"), benefit,
-                             np.ones((3, 2), dtype=bool), tuple(limits), objective_unit="QALY")
+    return AllocationProblem(
+        np.array(["a", "b", "c"]),
+        ("clinic", "home"),
+        benefit,
+        np.ones((3, 2), dtype=bool),
+        tuple(limits),
+        objective_unit="QALY",
+    )
 
 
 def with_binding_floor(problem: AllocationProblem) -> AllocationProblem:
@@ -202,7 +208,7 @@ def test_decomposition_never_returns_less_than_its_hint(monkeypatch) -> None:
 
 @pytest.mark.parametrize("hint", [np.array([1, 0]), np.array([0, 1, 2]), np.array([0.0, 1.0, 1.0])])
 def test_a_hint_that_does_not_fit_is_refused_clearly(hint) -> None:
-    with pytest.raises(OptallocError, match="starting plan .hint. must give one setting index"):
+    with pytest.raises(OptallocError, match=r"starting plan .hint. must give one setting index"):
         solve(tiny(), "highs", SolveOptions(time_limit=5, hint=hint))
     with pytest.raises(OptallocError, match="time limit must be above 0"):
         solve(tiny(), "highs", SolveOptions(time_limit=0))
@@ -214,7 +220,7 @@ def test_problem_shapes_are_checked_with_a_clear_message() -> None:
         replace(problem, patient_ids=np.array(["a", "b"]))
     with pytest.raises(ValueError, match="allowed has shape"):
         replace(problem, allowed=np.ones((3, 3), dtype=bool))
-    with pytest.raises(ValueError, match="has shape .* expected"):
+    with pytest.raises(ValueError, match=r"has shape .* expected"):
         replace(problem, limits=(replace(problem.limits[0], coef=np.ones((2, 2))),))
     stranded = problem.allowed.copy()
     stranded[1] = False

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends.base import SolveOptions
-from optalloc.allocation.auto import choose_backend, solve
 from optalloc.allocation.algorithms.colgen import ColumnGenerationBackend, price
-from optalloc.allocation.structure import knapsack_structure
+from optalloc.allocation.auto import choose_backend, solve
+from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.instances.gap import BEST_KNOWN, PUBLISHED_OPTIMA, read_gap_file
-from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.instances.synthetic import synthetic_problem
+from optalloc.allocation.problem import AllocationProblem, Limit
+from optalloc.allocation.structure import knapsack_structure
 from optalloc.errors import OptallocError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "gap-orlib"
@@ -39,7 +39,7 @@ def test_pricing_matches_enumeration(seed: int) -> None:
     rng = np.random.default_rng(seed)
     m, n = 3, 9
     profit = rng.normal(1.0, 2.0, size=(m, n))
-    profit[rng.random((m, n)) < 0.1] = -np.inf          # patients not allowed there
+    profit[rng.random((m, n)) < 0.1] = -np.inf  # patients not allowed there
     weight = rng.integers(0, 8, size=(m, n))
     capacity = rng.integers(0, 20, size=m)
     value, chosen = price(profit, weight, capacity, per_setting=3)
@@ -47,7 +47,7 @@ def test_pricing_matches_enumeration(seed: int) -> None:
         assert value[s] == pytest.approx(brute_force(profit[s], weight[s], int(capacity[s])))
         best_set = chosen[s][0]
         assert profit[s, best_set].sum() == pytest.approx(value[s]) or (value[s] == 0 and best_set.size == 0)
-        for extra in chosen[s]:                         # every extra column fits too
+        for extra in chosen[s]:  # every extra column fits too
             assert weight[s, extra].sum() <= capacity[s]
             assert np.isfinite(profit[s, extra]).all()
 
@@ -60,15 +60,16 @@ def gap_like(n: int = 12, m: int = 3, seed: int = 0) -> AllocationProblem:
         coef = np.zeros((n, m))
         coef[:, s] = rng.integers(1, 10, size=n)
         limits.append(Limit(f"cap_{s}", coef, upper=float(coef[:, s].sum() * 0.45), kind="capacity"))
-    return AllocationProblem(np.arange(n).astype(str), tuple(f"s{s}" for s in range(m)), benefit,
-                             np.ones((n, m), dtype=bool), tuple(limits))
+    return AllocationProblem(
+        np.arange(n).astype(str), tuple(f"s{s}" for s in range(m)), benefit, np.ones((n, m), dtype=bool), tuple(limits)
+    )
 
 
 def test_structure_detection_and_clear_refusal() -> None:
     assert knapsack_structure(gap_like()) is not None
-    healthcare = synthetic_problem(50, n_settings=4, seed=0, decimals=2)   # budget and floors
+    healthcare = synthetic_problem(50, n_settings=4, seed=0, decimals=2)  # budget and floors
     assert knapsack_structure(healthcare) is None
-    with pytest.raises(OptallocError, match="capacity .* on a single setting"):
+    with pytest.raises(OptallocError, match=r"capacity .* on a single setting"):
         ColumnGenerationBackend().solve(healthcare, SolveOptions(time_limit=2))
     # a floor on a setting is not a capacity either
     problem = gap_like()
@@ -84,7 +85,7 @@ def test_small_instances_reach_the_exact_optimum(seed: int) -> None:
         result = ColumnGenerationBackend(warm_share=warm_share).solve(problem, SolveOptions(time_limit=5))
         assert problem.is_feasible(result.assignment)
         assert result.objective == pytest.approx(exact.objective)
-        assert result.bound >= exact.objective - 1e-9          # a valid bound, never below the optimum
+        assert result.bound >= exact.objective - 1e-9  # a valid bound, never below the optimum
 
 
 def test_pinned_patients_are_respected() -> None:
@@ -120,22 +121,22 @@ def test_hard_type_d_bound_is_valid_and_plan_close() -> None:
     assert problem.is_feasible(result.assignment)
     assert lower <= best_known <= cost
     assert cost <= best_known * 1.01
-    assert lower >= 6170          # the LP relaxation gives about 6166
+    assert lower >= 6170  # the LP relaxation gives about 6166
     assert result.extra["root_converged"] is True
 
 
 @needs_data
 def test_auto_picks_colgen_for_capacitated_problems_only() -> None:
     assert choose_backend(read_gap_file(DATA / "gapd.txt")[4]) == "colgen"
-    assert choose_backend(read_gap_file(DATA / "gap1.txt")[0]) == "cbc"   # 15 patients: exact MIP
+    assert choose_backend(read_gap_file(DATA / "gap1.txt")[0]) == "cbc"  # 15 patients: exact MIP
     assert choose_backend(synthetic_problem(200, n_settings=5, seed=0)) == "cbc"
 
 
 def test_fractional_and_non_binding_capacities_qualify() -> None:
     problem = gap_like()
     limits = list(problem.limits)
-    limits[0] = replace(limits[0], upper=100 / 3)          # whole weights, fractional capacity
-    limits[1] = replace(limits[1], upper=1e12)             # never binds
+    limits[0] = replace(limits[0], upper=100 / 3)  # whole weights, fractional capacity
+    limits[1] = replace(limits[1], upper=1e12)  # never binds
     structure = knapsack_structure(replace(problem, limits=tuple(limits)))
     assert structure is not None
     assert structure.capacity[0] == 33

@@ -28,18 +28,20 @@ def test_reader_shapes_and_sense() -> None:
     assert np.all(p.limits[0].coef[:, 1:] == 0)
     assert file_sense(DATA / "gap1.txt") == "max" and file_sense(DATA / "gapd.txt") == "min"
     d = read_gap_file(DATA / "gapd.txt")
-    assert [(q.n_settings, q.n_patients) for q in d] == [(5, 100), (5, 200), (10, 100), (10, 200),
-                                                         (20, 100), (20, 200)]
+    assert [(q.n_settings, q.n_patients) for q in d] == [(5, 100), (5, 200), (10, 100), (10, 200), (20, 100), (20, 200)]
     assert (d[0].benefit <= 0).all() and d[0].metadata["sense"] == "min"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("1\n2 3\n1 2 3 4 5 6\n", "ends early while reading the resource matrix"),
-    ("1 2 x", "non-numeric"),
-    ("  \n", "is empty"),
-    ("1\n0 3\n", "m=0, n=3; both must be positive"),
-    ("1\n1 1\n5\n2\n3\n9 9\n", "2 numbers after its 1 declared instances"),   # two stray numbers
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1\n2 3\n1 2 3 4 5 6\n", "ends early while reading the resource matrix"),
+        ("1 2 x", "non-numeric"),
+        ("  \n", "is empty"),
+        ("1\n0 3\n", "m=0, n=3; both must be positive"),
+        ("1\n1 1\n5\n2\n3\n9 9\n", "2 numbers after its 1 declared instances"),  # two stray numbers
+    ],
+)
 def test_reader_rejects_bad_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.txt"
     path.write_text(text)
@@ -58,7 +60,7 @@ def test_reader_rejects_a_missing_file_and_a_bad_sense(tmp_path: Path) -> None:
 def test_gap1_published_optima(solver: str) -> None:
     streamed: list[dict] = []
     rows = solve_gap_file(DATA / "gap1.txt", solver, time_limit=10, on_row=streamed.append)
-    assert streamed == rows                                  # each row reported as it ends
+    assert streamed == rows  # each row reported as it ends
     assert [r["objective"] for r in rows] == list(PUBLISHED_OPTIMA["gap1"])
     assert all(r["status"] == "OPTIMAL" and r["reaches_reference"] for r in rows)
     assert all(r["bound"] == r["objective"] for r in rows)  # integral objective: bound floored
@@ -71,7 +73,7 @@ def test_minimisation_reported_in_cost(tmp_path: Path) -> None:
     path.write_text(text)
     (row,) = solve_gap_file(path, "highs", time_limit=5)
     assert row["objective"] == pytest.approx(1 + 1 + 2)
-    assert row["bound"] <= row["objective"] + 1e-9   # a lower bound in the cost sense
+    assert row["bound"] <= row["objective"] + 1e-9  # a lower bound in the cost sense
 
 
 def test_bench_cli_json_and_bad_file(tmp_path: Path) -> None:

@@ -7,32 +7,33 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.auto import solve
+from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.diagnose import check_feasible, diagnose
 from optalloc.allocation.explain import explain_patient, marginal_value_sentences
 from optalloc.allocation.greedy import greedy_allocation
+from optalloc.allocation.instances.synthetic import synthetic_problem
 from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.result import Status
-from optalloc.allocation.instances.synthetic import synthetic_problem
 from optalloc.errors import InfeasibleError, OptallocError
 
 
 def three_settings() -> AllocationProblem:
     """Four patients; clinic (default), home (2 places), day unit (nurse hours 10)."""
-    benefit = np.array([[1.0, 5.0, 2.0],
-                        [1.0, 4.0, 3.5],
-                        [1.0, 3.0, 2.5],
-                        [1.0, 1.5, 4.0]])
+    benefit = np.array([[1.0, 5.0, 2.0], [1.0, 4.0, 3.5], [1.0, 3.0, 2.5], [1.0, 1.5, 4.0]])
     places = np.zeros((4, 3))
     places[:, 1] = 1.0
     hours = np.zeros((4, 3))
     hours[:, 2] = [6.0, 6.0, 5.0, 5.0]
     return AllocationProblem(
-        np.array(["p1", "p2", "p3", "p4"]), ("clinic", "home", "day_unit"), benefit,
+        np.array(["p1", "p2", "p3", "p4"]),
+        ("clinic", "home", "day_unit"),
+        benefit,
         np.ones((4, 3), dtype=bool),
-        (Limit("home_places", places, upper=2.0, kind="places", unit="patients"),
-         Limit("nurse_hours", hours, upper=10.0, kind="resource", unit="hours")),
+        (
+            Limit("home_places", places, upper=2.0, kind="places", unit="patients"),
+            Limit("nurse_hours", hours, upper=10.0, kind="resource", unit="hours"),
+        ),
         objective_unit="QALY-weeks",
     )
 
@@ -79,7 +80,7 @@ def test_optimum_never_below_greedy() -> None:
 def test_explain_patient_prices_and_runner_up() -> None:
     problem = three_settings()
     result = solve(problem, "highs", SolveOptions(time_limit=10))
-    assert list(result.assignment) == [1, 1, 2, 2]   # optimum here equals greedy
+    assert list(result.assignment) == [1, 1, 2, 2]  # optimum here equals greedy
     explanation = explain_patient(problem, result, "p2")
     table = explanation.table.set_index("setting")
     assert explanation.chosen == "home"
@@ -113,12 +114,15 @@ def infeasible_problem() -> AllocationProblem:
     problem = three_settings()
     home_floor = problem.limits[0].coef
     hours = problem.limits[1].coef
-    return replace(problem, limits=(
-        problem.limits[0],
-        problem.limits[1],
-        Limit("min_patients_home", home_floor, lower=3.0, kind="min_patients", unit="patients"),
-        Limit("budget", hours * 0.0 + 1.0, upper=100.0, kind="budget", unit="EUR"),   # irrelevant
-    ))
+    return replace(
+        problem,
+        limits=(
+            problem.limits[0],
+            problem.limits[1],
+            Limit("min_patients_home", home_floor, lower=3.0, kind="min_patients", unit="patients"),
+            Limit("budget", hours * 0.0 + 1.0, upper=100.0, kind="budget", unit="EUR"),  # irrelevant
+        ),
+    )
 
 
 def test_diagnose_names_the_clash_and_the_smallest_fix() -> None:
@@ -142,8 +146,11 @@ def test_diagnose_single_limit_and_feasible() -> None:
     floor[:, 2] = 1.0
     allowed = problem.allowed.copy()
     allowed[0, 2] = False
-    single = replace(problem, allowed=allowed,
-                     limits=(Limit("min_day_unit", floor, lower=4.0, kind="min_patients", unit="patients"),))
+    single = replace(
+        problem,
+        allowed=allowed,
+        limits=(Limit("min_day_unit", floor, lower=4.0, kind="min_patients", unit="patients"),),
+    )
     diagnosis = diagnose(single)
     assert diagnosis.conflict == [("min_day_unit", "lower")]
     assert "cannot be met by any plan" in diagnosis.message
@@ -157,10 +164,16 @@ def test_diagnose_integer_only_conflict() -> None:
     hours[:, 1] = 2.0
     home = np.zeros((2, 2))
     home[:, 1] = 1.0
-    problem = AllocationProblem(np.array(["a", "b"]), ("clinic", "home"), np.ones((2, 2)),
-                                np.ones((2, 2), bool),
-                                (Limit("hours", hours, upper=3.0, unit="hours"),
-                                 Limit("min_home", home, lower=1.5, kind="min_patients", unit="patients")))
+    problem = AllocationProblem(
+        np.array(["a", "b"]),
+        ("clinic", "home"),
+        np.ones((2, 2)),
+        np.ones((2, 2), bool),
+        (
+            Limit("hours", hours, upper=3.0, unit="hours"),
+            Limit("min_home", home, lower=1.5, kind="min_patients", unit="patients"),
+        ),
+    )
     diagnosis = diagnose(problem)
     assert not diagnosis.feasible and diagnosis.integer_only
     assert "whole patients" in diagnosis.message
@@ -180,12 +193,14 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     fake = types.ModuleType("optalloc.pipeline")
     solver_spec = types.SimpleNamespace(time_limit=10.0, relative_gap=1e-6)
     fake.prepare = lambda path, cache=None: types.SimpleNamespace(
-        problem=three_settings(), loaded=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec)))
-    from optalloc.allocation.backends.base import SolveOptions
+        problem=three_settings(), loaded=types.SimpleNamespace(scenario=types.SimpleNamespace(solver=solver_spec))
+    )
     from optalloc.allocation.auto import solve
+    from optalloc.allocation.backends.base import SolveOptions
 
     fake.solve_prepared = lambda prepared, solver, time_limit=None: types.SimpleNamespace(
-        result=solve(prepared.problem, solver, SolveOptions(time_limit=time_limit or solver_spec.time_limit)))
+        result=solve(prepared.problem, solver, SolveOptions(time_limit=time_limit or solver_spec.time_limit))
+    )
     monkeypatch.setitem(sys.modules, "optalloc.pipeline", fake)
     scenario = tmp_path / "s.toml"
     scenario.write_text("")
@@ -198,4 +213,6 @@ def test_explain_cli_with_prepared_scenario(monkeypatch, tmp_path) -> None:
     done = runner.invoke(app, ["explain", str(scenario), "--patient", "p2", "--solver", "highs"])
     assert done.exit_code == 0 and "p2 goes to home" in done.stdout
     done = runner.invoke(app, ["explain", str(scenario), "--patient", "zz"])
-    assert done.exit_code == 2 and "no such patient" in done.output and "zz" not in done.output.replace(str(scenario), "")
+    assert (
+        done.exit_code == 2 and "no such patient" in done.output and "zz" not in done.output.replace(str(scenario), "")
+    )

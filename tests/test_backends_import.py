@@ -28,11 +28,13 @@ print("ok", sorted(BACKENDS))
 """
 
 
-@pytest.mark.parametrize("order", [("ortools.sat.python.cp_model", "highspy"),
-                                   ("highspy", "ortools.sat.python.cp_model")])
+@pytest.mark.parametrize(
+    "order", [("ortools.sat.python.cp_model", "highspy"), ("highspy", "ortools.sat.python.cp_model")]
+)
 def test_fresh_process_either_import_order(order) -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT.format(order=order)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(order=order)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ok ['cbc', 'colgen', 'cpsat', 'decomp', 'highs']" in done.stdout
 
@@ -47,8 +49,13 @@ def test_every_backend_in_this_process() -> None:
     assert set(available_backends()) == {"cbc", "cpsat", "highs", "decomp", "colgen"}
     coef = np.zeros((4, 3))
     coef[:, 2] = 1.0
-    problem = AllocationProblem(np.arange(4), ("a", "b", "c"), np.arange(12, dtype=float).reshape(4, 3),
-                                np.ones((4, 3), bool), (Limit("c_places", coef, upper=1.0),))
+    problem = AllocationProblem(
+        np.arange(4),
+        ("a", "b", "c"),
+        np.arange(12, dtype=float).reshape(4, 3),
+        np.ones((4, 3), bool),
+        (Limit("c_places", coef, upper=1.0),),
+    )
     for name, cls in BACKENDS.items():
         result = cls().solve(problem, SolveOptions(time_limit=5))
         # one patient to c (the one with the largest c-b gain: all equal 1 -> any), others to b

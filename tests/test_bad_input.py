@@ -19,7 +19,9 @@ runner = CliRunner()
 
 def test_runs_show_and_rerun_with_floors(tmp_path: Path) -> None:
     """A run with an equity floor and min_patients (infinite upper bounds, stored as null)."""
-    path = write_scenario(tmp_path, '''extends = "baseline.toml"
+    path = write_scenario(
+        tmp_path,
+        """extends = "baseline.toml"
 name = "floors"
 [cohort]
 patients = 300
@@ -29,7 +31,8 @@ min_patients = 5
 group = "age >= 75"
 setting = "home"
 min_share = 0.02
-''')
+""",
+    )
     done = runner.invoke(app, ["compare", str(SCENARIOS / "baseline.toml"), str(path), "--json"])
     assert done.exit_code == 0, done.output
     run_id = json.loads(done.stdout)[0]["run_id"]
@@ -55,16 +58,19 @@ def test_shareable_segments_with_suppressed_cells(tmp_path: Path, as_json: bool)
         assert "<11" in result.output
 
 
-@pytest.mark.parametrize(("make", "words"), [
-    (lambda d: d, "this is a folder"),
-    (lambda d: d / "plan.xlsx", "must end in"),
-    (lambda d: Path("/proc/optalloc/plan.csv"), "cannot write"),
-])
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: d, "this is a folder"),
+        (lambda d: d / "plan.xlsx", "must end in"),
+        (lambda d: Path("/proc/optalloc/plan.csv"), "cannot write"),
+    ],
+)
 def test_output_paths_are_refused_before_the_work(tmp_path: Path, make, words: str) -> None:
     target = make(tmp_path)
     result = runner.invoke(app, ["solve", str(SCENARIOS / "baseline.toml"), "--out", str(target)])
     assert result.exit_code == 2 and words in result.output
-    assert "Scenario" not in result.output                # refused before solving
+    assert "Scenario" not in result.output  # refused before solving
 
 
 def test_unwritable_folder_is_refused(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from optalloc.privacy import is_pseudonym
 from tests.conftest import SCENARIOS
 
 runner = CliRunner()
-SMALL = '[cohort]\npatients = 300\nseed = 5\n'
+SMALL = "[cohort]\npatients = 300\nseed = 5\n"
 
 
 @pytest.fixture
@@ -35,8 +35,9 @@ def _json(result) -> object:
 
 def test_solve_json_is_alone_on_stdout_and_complete(scenario_dir: Path, tmp_path: Path) -> None:
     plan = tmp_path / "plan.csv"
-    result = runner.invoke(app, ["solve", str(scenario_dir / "baseline.toml"), "--solver", "cbc",
-                                 "--json", "--out", str(plan)])
+    result = runner.invoke(
+        app, ["solve", str(scenario_dir / "baseline.toml"), "--solver", "cbc", "--json", "--out", str(plan)]
+    )
     payload = _json(result)
     for key in ("scenario", "status", "objective", "bound", "gap", "seconds", "patients_per_setting", "resources"):
         assert key in payload
@@ -52,8 +53,9 @@ def test_compare_backends_agree_on_the_optimum(scenario_dir: Path) -> None:
     files = [str(scenario_dir / n) for n in ("baseline.toml", "community_centre.toml")]
     cbc = _json(runner.invoke(app, ["compare", *files, "--solver", "cbc", "--json", "--no-record"]))
     # CP-SAT may stop at the time limit; its plan and bound must still bracket the optimum.
-    cpsat = _json(runner.invoke(app, ["compare", *files, "--solver", "cpsat", "--json", "--no-record",
-                                      "--time-limit", "8"]))
+    cpsat = _json(
+        runner.invoke(app, ["compare", *files, "--solver", "cpsat", "--json", "--no-record", "--time-limit", "8"])
+    )
     for exact, other in zip(cbc, cpsat, strict=True):
         assert exact["status"] == "OPTIMAL"
         optimum = exact["objective"]
@@ -70,7 +72,9 @@ def test_infeasible_scenario_explains_and_exits_3(scenario_dir: Path) -> None:
 
 
 def test_bad_scenario_exits_2_naming_the_field(scenario_dir: Path) -> None:
-    (scenario_dir / "bad.toml").write_text('extends = "baseline.toml"\nname = "bad"\n[resources]\nhome_nurse_hours = -1\n')
+    (scenario_dir / "bad.toml").write_text(
+        'extends = "baseline.toml"\nname = "bad"\n[resources]\nhome_nurse_hours = -1\n'
+    )
     result = runner.invoke(app, ["solve", str(scenario_dir / "bad.toml")])
     assert result.exit_code == 2
     assert "resources.home_nurse_hours" in result.stderr and "bad.toml" in result.stderr
@@ -79,8 +83,11 @@ def test_bad_scenario_exits_2_naming_the_field(scenario_dir: Path) -> None:
 
 def test_bad_cohort_file_exits_2(tmp_path: Path) -> None:
     (tmp_path / "cohort.csv").write_text("patient_id,age\n1,200\n")
-    (tmp_path / "s.toml").write_text((SCENARIOS / "baseline.toml").read_text().replace(
-        'source = "synthetic"', 'source = "file"\npath = "cohort.csv"'))
+    (tmp_path / "s.toml").write_text(
+        (SCENARIOS / "baseline.toml")
+        .read_text()
+        .replace('source = "synthetic"', 'source = "file"\npath = "cohort.csv"')
+    )
     result = runner.invoke(app, ["solve", str(tmp_path / "s.toml")])
     assert result.exit_code == 2
     assert "cohort.csv" in result.stderr and "missing required column" in result.stderr
@@ -88,14 +95,18 @@ def test_bad_cohort_file_exits_2(tmp_path: Path) -> None:
 
 def test_scenario_can_use_a_trained_risk_model(scenario_dir: Path, tmp_path: Path) -> None:
     cohort = tmp_path / "cohort.csv"
-    assert runner.invoke(app, ["cohort", "synth", "--patients", "400", "--seed", "5", "--out", str(cohort)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["cohort", "synth", "--patients", "400", "--seed", "5", "--out", str(cohort)]).exit_code == 0
+    )
     model = tmp_path / "risk.skops"
-    trained = runner.invoke(app, ["risk", "train", str(cohort), "--model", "lr", "--out", str(model),
-                                  "--bootstrap", "0", "--folds", "3"])
+    trained = runner.invoke(
+        app, ["risk", "train", str(cohort), "--model", "lr", "--out", str(model), "--bootstrap", "0", "--folds", "3"]
+    )
     assert trained.exit_code == 0, trained.output
     (scenario_dir / "with_model.toml").write_text(
         f'extends = "baseline.toml"\nname = "with_model"\n[cohort]\nsource = "file"\npath = "{cohort}"\n'
-        f'[risk]\nmodel = "{model}"\n')
+        f'[risk]\nmodel = "{model}"\n'
+    )
     payload = _json(runner.invoke(app, ["solve", str(scenario_dir / "with_model.toml"), "--solver", "cbc", "--json"]))
     assert payload["status"] == "OPTIMAL" and payload["patients"] == 400
     assert payload["outcomes"]["readmissions_avoided"] > 0
@@ -116,7 +127,9 @@ def test_cohort_import_feeds_a_workspace_scenario(tmp_path: Path, scenario_dir: 
     imported = runner.invoke(app, ["cohort", "import", str(cohort), "--name", "north"])
     assert imported.exit_code == 0, imported.output
     assert "north" in runner.invoke(app, ["cohort", "list"]).stdout
-    (scenario_dir / "ws.toml").write_text('extends = "baseline.toml"\nname = "ws"\n[cohort]\nsource = "workspace"\ntable = "north"\n')
+    (scenario_dir / "ws.toml").write_text(
+        'extends = "baseline.toml"\nname = "ws"\n[cohort]\nsource = "workspace"\ntable = "north"\n'
+    )
     payload = _json(runner.invoke(app, ["solve", str(scenario_dir / "ws.toml"), "--solver", "cbc", "--json"]))
     assert payload["patients"] == 250 and payload["status"] == "OPTIMAL"
     broken = tmp_path / "broken.csv"
@@ -131,10 +144,25 @@ def test_json_stays_alone_on_the_real_stdout(scenario_dir: Path) -> None:
     import subprocess
     import sys
 
-    command = [sys.executable, "-c", "from optalloc.cli import main; main()", "sweep",
-               str(scenario_dir / "baseline.toml"), "--vary", "resources.home_nurse_hours=0:8000:3",
-               "--solver", "highs", "--json", "--no-record", "--workers", "1",
-               "--csv", str(scenario_dir / "sweep.csv"), "--plot", str(scenario_dir / "sweep.png")]
+    command = [
+        sys.executable,
+        "-c",
+        "from optalloc.cli import main; main()",
+        "sweep",
+        str(scenario_dir / "baseline.toml"),
+        "--vary",
+        "resources.home_nurse_hours=0:8000:3",
+        "--solver",
+        "highs",
+        "--json",
+        "--no-record",
+        "--workers",
+        "1",
+        "--csv",
+        str(scenario_dir / "sweep.csv"),
+        "--plot",
+        str(scenario_dir / "sweep.png"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)

@@ -33,7 +33,7 @@ def test_round_trip_csv_and_parquet(tmp_path: Path, raw: pd.DataFrame) -> None:
 def test_pseudonyms_are_keyed_and_stable(monkeypatch: pytest.MonkeyPatch) -> None:
     first = pseudonymize(["123", "456"])
     assert list(pseudonymize(["123", "456"])) == list(first)
-    assert not set(pseudonymize(first)) & set(first)   # nothing passes through because it looks hashed
+    assert not set(pseudonymize(first)) & set(first)  # nothing passes through because it looks hashed
     monkeypatch.setenv("OPTALLOC_PSEUDONYM_KEY", "another-key")
     assert pseudonymize(["123"])[0] != first[0]
 
@@ -50,11 +50,17 @@ def test_key_file_created_when_no_env(monkeypatch: pytest.MonkeyPatch, tmp_path:
     ("mutate", "expected"),
     [
         (lambda f: f.drop(columns=["distance_km"]), "missing required column(s) distance_km"),
-        (lambda f: f.assign(age=f["age"].astype(object).where(f.index != 4, "old")), "'age' must be a number but row 5"),
+        (
+            lambda f: f.assign(age=f["age"].astype(object).where(f.index != 4, "old")),
+            "'age' must be a number but row 5",
+        ),
         (lambda f: f.assign(diagnosis=f["diagnosis"].where(f.index != 2, "flu")), "unknown value 'flu' at row 3"),
         (lambda f: f.assign(frailty=f["frailty"].where(f.index != 0, 12)), "'frailty' at row 1"),
         (lambda f: f.assign(prior_reaction=f["prior_reaction"].astype(object).where(f.index != 6, "maybe")), "row 7"),
-        (lambda f: f.assign(units_per_visit=f["units_per_visit"].astype(float).where(f.index != 1, 1.5)), "whole number"),
+        (
+            lambda f: f.assign(units_per_visit=f["units_per_visit"].astype(float).where(f.index != 1, 1.5)),
+            "whole number",
+        ),
         (lambda f: f.assign(haemoglobin_g_dl=f["haemoglobin_g_dl"].where(f.index != 9, None)), "empty at row 10"),
         (lambda f: f.drop(columns=["patient_id"]), "no patient identifier"),
         (lambda f: f.iloc[:0], "no rows"),

@@ -69,8 +69,12 @@ def test_pins_fix_a_patient(tmp_path: Path, cohort: pd.DataFrame) -> None:
     loaded = load_scenario(path)
     est = estimate(cohort, np.full(len(cohort), 0.2), loaded)
     problem = build_problem(loaded, est, cohort)
-    i = int(np.flatnonzero(cohort["patient_id"].to_numpy() == prepare_cohort(
-        synthesize_cohort(300, seed=3), source="t")["patient_id"].iloc[3])[0])
+    i = int(
+        np.flatnonzero(
+            cohort["patient_id"].to_numpy()
+            == prepare_cohort(synthesize_cohort(300, seed=3), source="t")["patient_id"].iloc[3]
+        )[0]
+    )
     assert problem.allowed[i].tolist() == [False, True]
 
 
@@ -78,10 +82,12 @@ def test_unknown_pinned_patient_and_bad_expression(tmp_path: Path, cohort: pd.Da
     path = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "p"\n[pins]\nNOBODY = "home"\n')
     loaded = load_scenario(path)
     est = estimate(cohort, np.full(len(cohort), 0.2), loaded)
-    assert "NOBODY" not in str(loaded.raw)                      # pseudonymised as soon as read
+    assert "NOBODY" not in str(loaded.raw)  # pseudonymised as soon as read
     with pytest.raises(ScenarioError, match="field 'pins'") as caught:
         build_problem(loaded, est, cohort)
     assert "NOBODY" not in str(caught.value)
-    path = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "e"\n[settings.home]\neligibility = "distnce_km < 5"\n', "e.toml")
+    path = write_scenario(
+        tmp_path, 'extends = "baseline.toml"\nname = "e"\n[settings.home]\neligibility = "distnce_km < 5"\n', "e.toml"
+    )
     with pytest.raises(ScenarioError, match=r"settings\.home\.eligibility.*distnce_km"):
         estimate(cohort, np.full(len(cohort), 0.2), load_scenario(path))

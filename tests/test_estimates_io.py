@@ -39,7 +39,7 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_eligible_written_as_yes_no(tmp_path: Path) -> None:
-    """"no" must mean not allowed (a plain astype(bool) would read every text as True)."""
+    """ "no" must mean not allowed (a plain astype(bool) would read every text as True)."""
     loaded, est, long = _long_table(tmp_path)
     long["eligible"] = np.where(long["eligible"], "yes", "no")
     back = read_estimates(write_table(long, tmp_path / "yn.csv"), loaded)
@@ -62,13 +62,19 @@ def test_missing_rows_mean_not_allowed(tmp_path: Path) -> None:
         (lambda f: f[f["setting"] != "clinic"], "no row for the default setting"),
         (lambda f: f.iloc[list(range(len(f))) + [0]], "repeats"),
         (lambda f: f.assign(eligible=f["eligible"].astype(object).where(f.index != 2, "maybe")), "row 3"),
-        (lambda f: f.assign(readmissions_avoided=f["readmissions_avoided"].astype(object)
-                            .where(f.index != 6, "n/a")), "row 7"),
+        (
+            lambda f: f.assign(
+                readmissions_avoided=f["readmissions_avoided"].astype(object).where(f.index != 6, "n/a")
+            ),
+            "row 7",
+        ),
         (lambda f: f.assign(benefit=f["benefit"].where(f.index != 4, np.inf)), "'benefit' row 5"),
         (lambda f: f.assign(benefit=f["benefit"].where(f.index != 4, 1e308)), "'benefit' row 5"),
         (lambda f: f.assign(cost=f["cost"].where(f.index != 1, -5.0)), "'cost' row 2"),
-        (lambda f: f.assign(home_nurse_hours=f["home_nurse_hours"].where(f.index != 0, -1.0)),
-         "'home_nurse_hours' row 1"),
+        (
+            lambda f: f.assign(home_nurse_hours=f["home_nurse_hours"].where(f.index != 0, -1.0)),
+            "'home_nurse_hours' row 1",
+        ),
     ],
 )
 def test_bad_estimates(tmp_path: Path, mutate, expected: str) -> None:

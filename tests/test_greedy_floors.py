@@ -23,8 +23,9 @@ def test_greedy_meets_a_group_floor_with_the_cheapest_patients() -> None:
         allowed=np.ones((n, 2), dtype=bool),
         limits=(Limit("home_hours", hours, upper=6.0), Limit("group_at_home", group, lower=2.0, kind="equity")),
     )
-    plain = greedy_allocation(AllocationProblem(problem.patient_ids, problem.settings, benefit,
-                                                problem.allowed, problem.limits[:1]))
+    plain = greedy_allocation(
+        AllocationProblem(problem.patient_ids, problem.settings, benefit, problem.allowed, problem.limits[:1])
+    )
     assert plain.assignment.tolist() == [1, 0, 0, 0, 0, 0]  # by gain alone the group gets nobody
     result = greedy_allocation(problem)
     assert result.status.has_plan

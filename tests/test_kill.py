@@ -26,8 +26,13 @@ pytestmark = pytest.mark.skipif(not Path(CLI).exists(), reason="the optalloc com
 def env(tmp_path: Path) -> dict[str, str]:
     temp = tmp_path / "tmp"
     temp.mkdir()
-    return {**os.environ, "OPTALLOC_PSEUDONYM_KEY": "kill-test", "OPTALLOC_WORKSPACE": str(tmp_path / "ws"),
-            "TMPDIR": str(temp), "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "OPTALLOC_PSEUDONYM_KEY": "kill-test",
+        "OPTALLOC_WORKSPACE": str(tmp_path / "ws"),
+        "TMPDIR": str(temp),
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def _solver_files(temp: Path) -> list[Path]:
@@ -75,7 +80,9 @@ def _database_ok(env: dict[str, str]) -> None:
 
 def _small(tmp_path: Path, patients: int) -> Path:
     path = tmp_path / f"s{patients}.toml"
-    path.write_text(f'extends = "{SCENARIOS / "baseline.toml"}"\nname = "s{patients}"\n[cohort]\npatients = {patients}\n')
+    path.write_text(
+        f'extends = "{SCENARIOS / "baseline.toml"}"\nname = "s{patients}"\n[cohort]\npatients = {patients}\n'
+    )
     return path
 
 
@@ -86,15 +93,24 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 def test_kill_during_solve_out(sig: signal.Signals, env: dict[str, str], tmp_path: Path) -> None:
     temp, plan = Path(env["TMPDIR"]), tmp_path / "plan.csv"
     scenario = _small(tmp_path, 5000)
-    code = _run_and_kill(["solve", str(scenario), "--solver", "cbc", "--out", str(plan)], env, sig,
-                         ready=lambda: any(p.suffix == ".mps" for p in _solver_files(temp)))
+    code = _run_and_kill(
+        ["solve", str(scenario), "--solver", "cbc", "--out", str(plan)],
+        env,
+        sig,
+        ready=lambda: any(p.suffix == ".mps" for p in _solver_files(temp)),
+    )
     assert code != 0
     _settle(temp)
     assert not plan.exists() and not list(tmp_path.glob(".plan.csv.*"))
     assert _solver_files(temp) == [] and _processes_using(temp) == []
     _database_ok(env)
-    done = subprocess.run([CLI, "solve", str(_small(tmp_path, 300)), "--out", str(plan)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [CLI, "solve", str(_small(tmp_path, 300)), "--out", str(plan)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(plan)) == 300
 
@@ -103,9 +119,25 @@ def test_kill_during_solve_out(sig: signal.Signals, env: dict[str, str], tmp_pat
 def test_kill_during_sweep(sig: signal.Signals, env: dict[str, str], tmp_path: Path) -> None:
     temp = Path(env["TMPDIR"])
     csv, png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
-    code = _run_and_kill(["sweep", str(_small(tmp_path, 3000)), "--vary", "resources.home_nurse_hours=0:24000:6",
-                          "--solver", "cbc", "--workers", "1", "--csv", str(csv), "--plot", str(png)], env, sig,
-                         ready=lambda: any(p.suffix == ".mps" for p in _solver_files(temp)))
+    code = _run_and_kill(
+        [
+            "sweep",
+            str(_small(tmp_path, 3000)),
+            "--vary",
+            "resources.home_nurse_hours=0:24000:6",
+            "--solver",
+            "cbc",
+            "--workers",
+            "1",
+            "--csv",
+            str(csv),
+            "--plot",
+            str(png),
+        ],
+        env,
+        sig,
+        ready=lambda: any(p.suffix == ".mps" for p in _solver_files(temp)),
+    )
     assert code != 0
     _settle(temp)
     assert not csv.exists() and not png.exists() and not list(tmp_path.glob(".sweep.*"))
@@ -123,17 +155,23 @@ def test_kill_during_cohort_import(sig: signal.Signals, env: dict[str, str], tmp
     frame["patient_id"] = [f"MRN{i:07d}" for i in range(len(frame))]
     frame.to_csv(big, index=False)
     ws = Path(env["OPTALLOC_WORKSPACE"]) / "workspace.db"
-    code = _run_and_kill(["cohort", "import", str(big), "--name", "big"], env, sig,
-                         ready=lambda: ws.exists() and ws.stat().st_size > 0)
+    code = _run_and_kill(
+        ["cohort", "import", str(big), "--name", "big"], env, sig, ready=lambda: ws.exists() and ws.stat().st_size > 0
+    )
     _database_ok(env)
     listed = subprocess.run([CLI, "cohort", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0
-    if code != 0:            # killed before the commit: no trace of the cohort
+    if code != 0:  # killed before the commit: no trace of the cohort
         assert "big" not in listed.stdout
-    else:                    # finished first: all of it
+    else:  # finished first: all of it
         assert "300,000" in listed.stdout
-    again = subprocess.run([CLI, "cohort", "import", str(big), "--name", "big", "--replace"], env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [CLI, "cohort", "import", str(big), "--name", "big", "--replace"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
 
 
@@ -141,8 +179,12 @@ def test_kill_during_cohort_import(sig: signal.Signals, env: dict[str, str], tmp
 def test_kill_during_risk_train(sig: signal.Signals, env: dict[str, str], tmp_path: Path) -> None:
     model = tmp_path / "m.skops"
     started = time.monotonic()
-    code = _run_and_kill(["risk", "train", "--model", "lr", "--out", str(model), "--bootstrap", "0"], env, sig,
-                         ready=lambda: time.monotonic() - started > 6)
+    code = _run_and_kill(
+        ["risk", "train", "--model", "lr", "--out", str(model), "--bootstrap", "0"],
+        env,
+        sig,
+        ready=lambda: time.monotonic() - started > 6,
+    )
     assert code != 0
     assert not model.exists() and not list(tmp_path.glob(".m.skops.*"))
     _settle(Path(env["TMPDIR"]))
@@ -151,8 +193,16 @@ def test_kill_during_risk_train(sig: signal.Signals, env: dict[str, str], tmp_pa
 
 def test_eight_concurrent_solves_record_into_one_sqlite(env: dict[str, str], tmp_path: Path) -> None:
     scenario = _small(tmp_path, 200)
-    processes = [subprocess.Popen([CLI, "solve", str(scenario), "--solver", "highs"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    processes = [
+        subprocess.Popen(
+            [CLI, "solve", str(scenario), "--solver", "highs"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     codes = [(p.wait(timeout=600), p.stderr.read() if p.stderr else "") for p in processes]
     assert all(code == 0 for code, _ in codes), codes
     listed = subprocess.run([CLI, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60)

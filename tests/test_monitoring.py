@@ -35,7 +35,7 @@ def test_between_period_variance_sees_overdispersion_only() -> None:
     binomial = rng.binomial(5000, 0.1, 400).astype(float)
     overdispersed = rng.binomial(5000, 0.1 * np.exp(rng.normal(0, 0.15, 400))).astype(float)
     assert between_period_variance(binomial, e, v) < 0.001
-    assert between_period_variance(overdispersed, e, v) == pytest.approx(0.15 ** 2, rel=0.25)
+    assert between_period_variance(overdispersed, e, v) == pytest.approx(0.15**2, rel=0.25)
 
 
 def test_run_rule_needs_two_of_three_on_one_side() -> None:
@@ -49,7 +49,7 @@ def test_blocks_are_equal_and_ordered() -> None:
     periods = assign_periods(frame, "blocks", 4)
     assert periods.order == ("B1", "B2", "B3", "B4")
     assert pd.Series(periods.label).value_counts().tolist() == [25] * 4
-    assert periods.label[0] == "B4" and periods.label[-1] == "B1"   # highest order = latest block
+    assert periods.label[0] == "B4" and periods.label[-1] == "B1"  # highest order = latest block
     assert periods.kind == "ordered block"
 
 
@@ -70,7 +70,7 @@ def _simulated(n: int = 20_000, shift_from: int | None = None, rise: float = 0.3
     x = rng.normal(size=n)
     noisy = rng.normal(size=n)
     order = np.arange(n)
-    noisy[order < n // 2] += 1.0          # a feature that moves by itself in the training era
+    noisy[order < n // 2] += 1.0  # a feature that moves by itself in the training era
     p = 1 / (1 + np.exp(-(-2.0 + 0.8 * x)))
     block = order * 10 // n
     y_p = p.copy()
@@ -102,7 +102,7 @@ def test_drift_threshold_follows_the_training_eras_own_drift() -> None:
     moved = X.assign(x=X["x"] + 1.0, noisy=X["noisy"] + 0.5)
     drift = period_drift(profile, moved).set_index("feature")
     assert drift.loc["x", "alarm"]
-    assert not drift.loc["noisy", "alarm"]          # within what it did during training
+    assert not drift.loc["noisy", "alarm"]  # within what it did during training
     assert psi([1, 1], [1, 1]) == pytest.approx(0.0)
 
 
@@ -125,7 +125,7 @@ def test_intervention_difference_in_differences() -> None:
     y = rng.random(n) < np.where(after & treated, 0.6 * p, p)
     effect = intervention_effect(y, p, after, np.arange(n), "B06", treated, "home", n_boot=200)
     assert effect.did is not None and effect.did_ci is not None
-    assert effect.did_ci[1] < 0 < 1                      # the treated fell, the others did not
+    assert effect.did_ci[1] < 0 < 1  # the treated fell, the others did not
     assert effect.ratio_change < 1 and "Observational" in effect.statement
     with pytest.raises(CohortError, match="both before and after"):
         intervention_effect(y, p, np.ones(n, bool), np.arange(n), "B01")
@@ -154,8 +154,9 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_cli_track_json_history_and_plot(small: tuple[Path, Path], tmp_path: Path) -> None:
     data, model = small
     plot = tmp_path / "track.png"
-    result = runner.invoke(app, ["track", str(data), "--model", str(model), "--periods", "5", "--by", "sex",
-                                 "--json", "--plot", str(plot)])
+    result = runner.invoke(
+        app, ["track", str(data), "--model", str(model), "--periods", "5", "--by", "sex", "--json", "--plot", str(plot)]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert [p["period"] for p in payload["periods"]] == ["B1", "B2", "B3", "B4", "B5"]
@@ -173,8 +174,22 @@ def test_cli_track_json_history_and_plot(small: tuple[Path, Path], tmp_path: Pat
 
 def test_cli_track_shareable_hides_small_groups(small: tuple[Path, Path]) -> None:
     data, model = small
-    result = runner.invoke(app, ["track", str(data), "--model", str(model), "--periods", "5", "--by", "race",
-                                 "--json", "--shareable", "--no-record"])
+    result = runner.invoke(
+        app,
+        [
+            "track",
+            str(data),
+            "--model",
+            str(model),
+            "--periods",
+            "5",
+            "--by",
+            "race",
+            "--json",
+            "--shareable",
+            "--no-record",
+        ],
+    )
     assert result.exit_code == 0, result.output
     groups = json.loads(result.stdout)["groups"]
     small_cells = [g for g in groups if isinstance(g["n"], str)]
@@ -183,13 +198,16 @@ def test_cli_track_shareable_hides_small_groups(small: tuple[Path, Path]) -> Non
     assert all(isinstance(g["n"], str) or g["n"] >= 11 or g["n"] == 0 for g in groups)
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--period", "month"], "no dates"),
-    (["--by", "segment"], "segment"),
-    (["--intervention-start", "B99"], "no period 'B99'"),
-    (["--setting", "home"], "--intervention-start and --plan"),
-    (["--plot", "chart.gif"], "must end in .png, .pdf, .svg"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--period", "month"], "no dates"),
+        (["--by", "segment"], "segment"),
+        (["--intervention-start", "B99"], "no period 'B99'"),
+        (["--setting", "home"], "--intervention-start and --plan"),
+        (["--plot", "chart.gif"], "must end in .png, .pdf, .svg"),
+    ],
+)
 def test_cli_track_bad_input(small: tuple[Path, Path], args: list[str], words: str) -> None:
     data, model = small
     result = runner.invoke(app, ["track", str(data), "--model", str(model), "--periods", "5", "--no-record", *args])
@@ -202,12 +220,29 @@ def test_cli_track_intervention_with_a_plan(small: tuple[Path, Path], tmp_path: 
 
     data, model = small
     patients = load_diabetes130(data).encounters["patient_id"].unique()
-    plan = pd.DataFrame({"patient_id": patients, "setting": np.where(np.arange(len(patients)) % 3 == 0,
-                                                                      "follow_up", "usual")})
+    plan = pd.DataFrame(
+        {"patient_id": patients, "setting": np.where(np.arange(len(patients)) % 3 == 0, "follow_up", "usual")}
+    )
     plan.to_csv(tmp_path / "plan.csv", index=False)
-    result = runner.invoke(app, ["track", str(data), "--model", str(model), "--periods", "4", "--json", "--no-record",
-                                 "--intervention-start", "B3", "--setting", "follow_up",
-                                 "--plan", str(tmp_path / "plan.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "track",
+            str(data),
+            "--model",
+            str(model),
+            "--periods",
+            "4",
+            "--json",
+            "--no-record",
+            "--intervention-start",
+            "B3",
+            "--setting",
+            "follow_up",
+            "--plan",
+            str(tmp_path / "plan.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     effect = json.loads(result.stdout)["intervention"]
     assert effect["setting"] == "follow_up" and effect["n_treated"] == len(patients[::3])
@@ -253,8 +288,25 @@ def larger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 def test_cli_retrain_promotes_over_a_no_skill_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
     data, _, noskill = larger
     target = tmp_path / "current.model"
-    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(noskill), "--window", "3",
-                                 "--periods", "5", "--bootstrap", "100", "--json", "--promote-to", str(target)])
+    result = runner.invoke(
+        app,
+        [
+            "risk",
+            "retrain",
+            str(data),
+            "--champion",
+            str(noskill),
+            "--window",
+            "3",
+            "--periods",
+            "5",
+            "--bootstrap",
+            "100",
+            "--json",
+            "--promote-to",
+            str(target),
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["promoted"] and payload["evaluated_on"] == "B5" and payload["trained_on"] == ["B2", "B3", "B4"]
@@ -273,8 +325,25 @@ def test_cli_retrain_promotes_over_a_no_skill_champion(larger: tuple[Path, Path,
 def test_cli_retrain_keeps_a_sound_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
     data, sound, _ = larger
     target = tmp_path / "current.model"
-    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "2",
-                                 "--periods", "5", "--bootstrap", "100", "--json", "--promote-to", str(target)])
+    result = runner.invoke(
+        app,
+        [
+            "risk",
+            "retrain",
+            str(data),
+            "--champion",
+            str(sound),
+            "--window",
+            "2",
+            "--periods",
+            "5",
+            "--bootstrap",
+            "100",
+            "--json",
+            "--promote-to",
+            str(target),
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert not payload["promoted"] and not target.exists()
@@ -283,8 +352,9 @@ def test_cli_retrain_keeps_a_sound_champion(larger: tuple[Path, Path, Path], tmp
 
 def test_cli_retrain_window_must_leave_a_period(larger: tuple[Path, Path, Path]) -> None:
     data, sound, _ = larger
-    result = runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "5",
-                                 "--periods", "5"])
+    result = runner.invoke(
+        app, ["risk", "retrain", str(data), "--champion", str(sound), "--window", "5", "--periods", "5"]
+    )
     assert result.exit_code == 2 and "--window must be between 1 and 4" in result.output
 
 
@@ -293,20 +363,25 @@ def test_forecast_follows_a_trend_and_beats_naive_on_it() -> None:
 
     rng = np.random.default_rng(4)
     steps = np.arange(16)
-    table = pd.DataFrame([200 + 10 * steps + rng.normal(0, 3, 16), 500 + rng.normal(0, 20, 16)],
-                         index=["rising", "flat"], columns=[f"B{k}" for k in range(16)])
+    table = pd.DataFrame(
+        [200 + 10 * steps + rng.normal(0, 3, 16), 500 + rng.normal(0, 20, 16)],
+        index=["rising", "flat"],
+        columns=[f"B{k}" for k in range(16)],
+    )
     result = forecast(table, horizon=2, backtest=4)
     rising = result.table[result.table["group"] == "rising"].set_index("step")
     assert rising.loc[1, "mean"] == pytest.approx(360, abs=15) and rising.loc[2, "mean"] > rising.loc[1, "mean"]
     assert (rising["q10"] <= rising["mean"]).all() and (rising["mean"] <= rising["q90"]).all()
     back = result.backtest.set_index("group")
-    assert back.loc["rising", "relative_mae"] < 1          # naive lags one step behind a trend
+    assert back.loc["rising", "relative_mae"] < 1  # naive lags one step behind a trend
     flat = result.table[result.table["group"] == "flat"]
     assert flat["mean"].between(450, 550).all()
 
 
-@pytest.mark.parametrize(("horizon", "backtest", "periods", "words"), [
-    (0, 1, 8, "--horizon"), (2, 6, 8, "--backtest"), (2, 0, 3, "at least 4 periods")])
+@pytest.mark.parametrize(
+    ("horizon", "backtest", "periods", "words"),
+    [(0, 1, 8, "--horizon"), (2, 6, 8, "--backtest"), (2, 0, 3, "at least 4 periods")],
+)
 def test_forecast_refuses_what_it_cannot_do(horizon: int, backtest: int, periods: int, words: str) -> None:
     from optalloc.monitoring.forecast import forecast
 
@@ -318,8 +393,9 @@ def test_forecast_refuses_what_it_cannot_do(horizon: int, backtest: int, periods
 def test_cli_forecast_writes_quantiles(small: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = small
     target = tmp_path / "forecast.csv"
-    result = runner.invoke(app, ["forecast", str(data), "--by", "sex", "--horizon", "2", "--periods", "8",
-                                 "--out", str(target), "--json"])
+    result = runner.invoke(
+        app, ["forecast", str(data), "--by", "sex", "--horizon", "2", "--periods", "8", "--out", str(target), "--json"]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     written = pd.read_csv(target)

@@ -39,9 +39,12 @@ def test_cohorts_and_runs_in_postgres(database: str, tmp_path: Path) -> None:
     assert runner.invoke(app, ["cohort", "import", str(records), "--name", "north"]).exit_code == 0
     listed = runner.invoke(app, ["cohort", "list"])
     assert "north" in listed.output and "150" in listed.output
-    scenario = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "pg"\n[cohort]\nsource = "workspace"\n'
-                                        'table = "north"\n[[equity]]\ngroup = "age >= 75"\nsetting = "home"\n'
-                                        'min_share = 0.01\n')
+    scenario = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "pg"\n[cohort]\nsource = "workspace"\n'
+        'table = "north"\n[[equity]]\ngroup = "age >= 75"\nsetting = "home"\n'
+        "min_share = 0.01\n",
+    )
     solved = runner.invoke(app, ["solve", str(scenario), "--json"])
     assert solved.exit_code == 0, solved.output
     assert json.loads(solved.stdout)["status"] in ("OPTIMAL", "FEASIBLE")
@@ -54,8 +57,21 @@ def test_cohorts_and_runs_in_postgres(database: str, tmp_path: Path) -> None:
 
 def test_omop_cdm_in_postgres(database: str, tmp_path: Path) -> None:
     build_cdm(create_engine(database), schema="cdm", upper=False, random_persons=150, seed=2)
-    result = runner.invoke(app, ["cohort", "import", "--omop", database, "--schema", "cdm", "--name", "stays",
-                                 "--out", str(tmp_path / "stays.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "cohort",
+            "import",
+            "--omop",
+            database,
+            "--schema",
+            "cdm",
+            "--name",
+            "stays",
+            "--out",
+            str(tmp_path / "stays.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "inpatient stays" in result.output and (tmp_path / "stays.csv").exists()
 

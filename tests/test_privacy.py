@@ -3,7 +3,6 @@ are owner-only; the key may live apart; ``reveal`` is the only way back."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import stat
 from pathlib import Path
@@ -65,19 +64,23 @@ def test_identifier_column_blanks_and_repeats(records: Path, tmp_path: Path) -> 
     blank = frame.copy()
     blank.loc[6, "hospital_no"] = ""
     blank.to_csv(tmp_path / "blank.csv", index=False)
-    result = runner.invoke(app, ["cohort", "import", str(tmp_path / "blank.csv"), "--name", "b",
-                                 "--id-column", "hospital_no"])
+    result = runner.invoke(
+        app, ["cohort", "import", str(tmp_path / "blank.csv"), "--name", "b", "--id-column", "hospital_no"]
+    )
     assert result.exit_code == 2 and "row 7 has no patient identifier" in result.output
     repeat = pd.concat([frame, frame.iloc[[3]]])
     repeat.to_csv(tmp_path / "repeat.csv", index=False)
-    result = runner.invoke(app, ["cohort", "import", str(tmp_path / "repeat.csv"), "--name", "r",
-                                 "--id-column", "hospital_no"])
+    result = runner.invoke(
+        app, ["cohort", "import", str(tmp_path / "repeat.csv"), "--name", "r", "--id-column", "hospital_no"]
+    )
     assert result.exit_code == 2 and "row 121 repeats the identifier 'MRN-000004' of row 4" in result.output
 
 
 def test_pins_by_original_id_are_never_stored_or_printed(records: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["cohort", "import", str(records), "--name", "north"]).exit_code == 0
-    scenario = write_scenario(tmp_path, '''extends = "baseline.toml"
+    scenario = write_scenario(
+        tmp_path,
+        """extends = "baseline.toml"
 name = "pinned"
 [cohort]
 source = "workspace"
@@ -85,7 +88,8 @@ table = "north"
 [pins]
 "MRN-000007" = "home"
 "MRN-000011" = "clinic"
-''')
+""",
+    )
     solved = runner.invoke(app, ["solve", str(scenario), "--json"])
     assert solved.exit_code == 0, solved.output
     shown = runner.invoke(app, ["runs", "show", "1", "--json"])
@@ -94,8 +98,9 @@ table = "north"
         assert "MRN-0000" not in text
 
 
-def test_files_are_owner_only_and_the_key_can_live_apart(records: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_are_owner_only_and_the_key_can_live_apart(
+    records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("OPTALLOC_PSEUDONYM_KEY")
     key = tmp_path / "elsewhere" / "key.txt"
     key.parent.mkdir()
@@ -105,7 +110,7 @@ def test_files_are_owner_only_and_the_key_can_live_apart(records: Path, tmp_path
     workspace = tmp_path / "workspace"
     assert stat.S_IMODE(workspace.stat().st_mode) == 0o700
     assert stat.S_IMODE((workspace / "workspace.db").stat().st_mode) == 0o600
-    assert not (workspace / "pseudonym.key").exists()                 # the key stayed apart
+    assert not (workspace / "pseudonym.key").exists()  # the key stayed apart
     monkeypatch.setenv("OPTALLOC_PSEUDONYM_KEY_FILE", str(tmp_path / "missing.key"))
     result = runner.invoke(app, ["cohort", "import", str(records), "--name", "west"])
     assert result.exit_code == 2 and "no such key file" in result.output
@@ -114,11 +119,13 @@ def test_files_are_owner_only_and_the_key_can_live_apart(records: Path, tmp_path
     assert stat.S_IMODE((workspace / "pseudonym.key").stat().st_mode) == 0o600
 
 
-def test_reveal_joins_a_plan_back_with_the_key_only(records: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reveal_joins_a_plan_back_with_the_key_only(
+    records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert runner.invoke(app, ["cohort", "import", str(records), "--name", "north"]).exit_code == 0
-    scenario = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "n"\n[cohort]\nsource = "workspace"\n'
-                                        'table = "north"\n')
+    scenario = write_scenario(
+        tmp_path, 'extends = "baseline.toml"\nname = "n"\n[cohort]\nsource = "workspace"\ntable = "north"\n'
+    )
     plan = tmp_path / "plan.csv"
     assert runner.invoke(app, ["solve", str(scenario), "--out", str(plan)]).exit_code == 0
     assert "MRN-" not in plan.read_text()

@@ -32,8 +32,24 @@ def model_file(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     target = tmp_path_factory.mktemp("model") / "risk.model"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPTALLOC_PSEUDONYM_KEY", "test-key")
-        result = runner.invoke(app, ["risk", "train", str(small_data), "--out", str(target), "--model", "lr",
-                                     "--folds", "2", "--bootstrap", "5", "--threads", "1"])
+        result = runner.invoke(
+            app,
+            [
+                "risk",
+                "train",
+                str(small_data),
+                "--out",
+                str(target),
+                "--model",
+                "lr",
+                "--folds",
+                "2",
+                "--bootstrap",
+                "5",
+                "--threads",
+                "1",
+            ],
+        )
     return target, result.output if result.exit_code == 0 else f"exit {result.exit_code}: {result.output}"
 
 
@@ -46,28 +62,52 @@ def test_train_prints_comparison_and_saves(model_file: tuple[Path, str]) -> None
 
 
 def test_evaluate_json(model_file: tuple[Path, str], small_data: Path) -> None:
-    result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(small_data), "--json",
-                                 "--bootstrap", "5"])
+    result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(small_data), "--json", "--bootstrap", "5"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    for key in ("auroc", "auprc", "brier", "prevalence", "n_encounters", "n_patients",
-                "calibration_slope", "calibration_intercept", "auroc_ci", "precision", "recall", "f1"):
+    for key in (
+        "auroc",
+        "auprc",
+        "brier",
+        "prevalence",
+        "n_encounters",
+        "n_patients",
+        "calibration_slope",
+        "calibration_intercept",
+        "auroc_ci",
+        "precision",
+        "recall",
+        "f1",
+    ):
         assert key in payload
     assert payload["n_patients"] <= 400 and payload["n_encounters"] >= payload["n_patients"]
     assert 0.5 < payload["auroc"] <= 1
 
 
 def test_explain_lists_features(model_file: tuple[Path, str], small_data: Path) -> None:
-    result = runner.invoke(app, ["risk", "explain", str(model_file[0]), str(small_data), "--json",
-                                 "--top", "5", "--repeats", "1", "--max-rows", "300"])
+    result = runner.invoke(
+        app,
+        [
+            "risk",
+            "explain",
+            str(model_file[0]),
+            str(small_data),
+            "--json",
+            "--top",
+            "5",
+            "--repeats",
+            "1",
+            "--max-rows",
+            "300",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert len(payload["features"]) == 5
     assert {"feature", "auroc_drop", "std"} <= set(payload["features"][0])
 
 
-def test_corrupt_model_and_bad_data_exit_2(model_file: tuple[Path, str], small_data: Path,
-                                           tmp_path: Path) -> None:
+def test_corrupt_model_and_bad_data_exit_2(model_file: tuple[Path, str], small_data: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.model"
     broken.write_bytes(model_file[0].read_bytes()[:-10])
     result = runner.invoke(app, ["risk", "evaluate", str(broken), str(small_data)])
@@ -79,8 +119,9 @@ def test_corrupt_model_and_bad_data_exit_2(model_file: tuple[Path, str], small_d
     assert result.exit_code == 2 and "diag_2" in result.output
 
 
-def test_evaluate_warns_on_the_training_data_and_on_shared_patients(model_file: tuple[Path, str], small_data: Path,
-                                                                     tmp_path: Path) -> None:
+def test_evaluate_warns_on_the_training_data_and_on_shared_patients(
+    model_file: tuple[Path, str], small_data: Path, tmp_path: Path
+) -> None:
     same = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(small_data), "--json", "--bootstrap", "0"])
     assert same.exit_code == 0, same.output
     overlap = json.loads(same.stdout)["overlap"]
@@ -94,7 +135,7 @@ def test_evaluate_warns_on_the_training_data_and_on_shared_patients(model_file: 
     pd.concat([half, fresh]).to_csv(mixed, index=False)
     result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(mixed), "--json", "--bootstrap", "0"])
     overlap = json.loads(result.stdout)["overlap"]
-    assert not overlap["same_data"] and 90 <= overlap["shared_patients"] <= 100   # some died (excluded)
+    assert not overlap["same_data"] and 90 <= overlap["shared_patients"] <= 100  # some died (excluded)
     clean = tmp_path / "clean.csv"
     fresh.to_csv(clean, index=False)
     result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(clean), "--json", "--bootstrap", "0"])

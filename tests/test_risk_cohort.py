@@ -15,21 +15,23 @@ from optalloc.risk import CohortRisk, cohort_risk, predict_cohort, save_model, t
 
 def make_cohort(n: int = 500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "patient_id": [f"p{i:016x}" for i in range(n)],
-        "age": rng.integers(18, 95, n),
-        "sex": rng.choice(schema.SEXES, n),
-        "diagnosis": rng.choice(schema.DIAGNOSES, n),
-        "transfusions_per_28d": rng.uniform(0, 6, n),
-        "units_per_visit": rng.integers(1, 5, n),
-        "haemoglobin_g_dl": rng.uniform(5, 12, n),
-        "distance_km": rng.gamma(2, 15, n),
-        "frailty": rng.integers(1, 10, n),
-        "comorbidity_count": rng.poisson(2, n),
-        "prior_reaction": rng.random(n) < 0.1,
-        "admissions_past_year": rng.poisson(1, n),
-        "ed_visits_past_year": rng.poisson(1.5, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"p{i:016x}" for i in range(n)],
+            "age": rng.integers(18, 95, n),
+            "sex": rng.choice(schema.SEXES, n),
+            "diagnosis": rng.choice(schema.DIAGNOSES, n),
+            "transfusions_per_28d": rng.uniform(0, 6, n),
+            "units_per_visit": rng.integers(1, 5, n),
+            "haemoglobin_g_dl": rng.uniform(5, 12, n),
+            "distance_km": rng.gamma(2, 15, n),
+            "frailty": rng.integers(1, 10, n),
+            "comorbidity_count": rng.poisson(2, n),
+            "prior_reaction": rng.random(n) < 0.1,
+            "admissions_past_year": rng.poisson(1, n),
+            "ed_visits_past_year": rng.poisson(1.5, n),
+        }
+    )
     logit = -2.0 + 0.5 * frame["admissions_past_year"] + 0.3 * (frame["frailty"] - 5)
     frame["readmitted_30d"] = rng.random(n) < 1 / (1 + np.exp(-logit))
     frame["true_type"] = rng.choice(["a", "b"], n)

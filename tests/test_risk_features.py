@@ -15,9 +15,21 @@ def test_icd9_normalisation_and_groups() -> None:
     assert normalize_icd9("250.83") == "25083"
     assert normalize_icd9("V45") == "V45"
     assert normalize_icd9(None) is None
-    cases = {"428": "circulatory", "785": "circulatory", "486": "respiratory", "786": "respiratory",
-             "250.02": "diabetes", "820": "injury", "715": "musculoskeletal", "599": "genitourinary",
-             "174": "neoplasms", "535": "digestive", "V57": "other", "780": "other", None: "missing"}
+    cases = {
+        "428": "circulatory",
+        "785": "circulatory",
+        "486": "respiratory",
+        "786": "respiratory",
+        "250.02": "diabetes",
+        "820": "injury",
+        "715": "musculoskeletal",
+        "599": "genitourinary",
+        "174": "neoplasms",
+        "535": "digestive",
+        "V57": "other",
+        "780": "other",
+        None: "missing",
+    }
     for code, group in cases.items():
         assert icd9_group(code) == group, code
 
@@ -25,11 +37,11 @@ def test_icd9_normalisation_and_groups() -> None:
 @pytest.mark.parametrize(
     ("codes", "expected"),
     [
-        (("410", "428", "250"), 1 + 1 + 1),        # MI, heart failure, diabetes
-        (("250.4", "250", "585"), 2 + 2),          # complicated diabetes replaces plain; renal
-        (("197", "174", None), 6),                 # metastasis replaces malignancy
-        (("403", "403.91", "496"), 2 + 1),         # 403 alone is too coarse; 403.91 is renal
-        (("572.3", "571", "042"), 3 + 6),          # severe liver replaces mild; HIV
+        (("410", "428", "250"), 1 + 1 + 1),  # MI, heart failure, diabetes
+        (("250.4", "250", "585"), 2 + 2),  # complicated diabetes replaces plain; renal
+        (("197", "174", None), 6),  # metastasis replaces malignancy
+        (("403", "403.91", "496"), 2 + 1),  # 403 alone is too coarse; 403.91 is renal
+        (("572.3", "571", "042"), 3 + 6),  # severe liver replaces mild; HIV
         (("V57", "780", "8"), 0),
     ],
 )
@@ -41,17 +53,34 @@ def test_charlson_hand_computed(codes: tuple, expected: int) -> None:
 def _encounters(rows: list[tuple[str, int, str]]) -> pd.DataFrame:
     """Tiny loaded-encounter table: (patient, order, readmitted) plus neutral clinical values."""
     base = {
-        "race": "Caucasian", "gender": "Female", "age": "[60-70)", "admission_type_id": 1,
-        "discharge_disposition_id": 1, "admission_source_id": 7, "medical_specialty": None,
-        "payer_code": None, "max_glu_serum": "None", "A1Cresult": "None", "change": "No",
-        "diabetesMed": "Yes", "diag_1": "428", "diag_2": "250", "diag_3": "401",
-        "time_in_hospital": 3, "num_lab_procedures": 40, "num_procedures": 1, "num_medications": 12,
-        "number_outpatient": 0, "number_emergency": 0, "number_inpatient": 0, "number_diagnoses": 6,
+        "race": "Caucasian",
+        "gender": "Female",
+        "age": "[60-70)",
+        "admission_type_id": 1,
+        "discharge_disposition_id": 1,
+        "admission_source_id": 7,
+        "medical_specialty": None,
+        "payer_code": None,
+        "max_glu_serum": "None",
+        "A1Cresult": "None",
+        "change": "No",
+        "diabetesMed": "Yes",
+        "diag_1": "428",
+        "diag_2": "250",
+        "diag_3": "401",
+        "time_in_hospital": 3,
+        "num_lab_procedures": 40,
+        "num_procedures": 1,
+        "num_medications": 12,
+        "number_outpatient": 0,
+        "number_emergency": 0,
+        "number_inpatient": 0,
+        "number_diagnoses": 6,
     }
     records = []
     for patient, order, readmitted in rows:
         record = dict(base, patient_id=patient, encounter_order=order, readmitted=readmitted)
-        record.update({m: "No" for m in MEDICATION_COLUMNS})
+        record.update(dict.fromkeys(MEDICATION_COLUMNS, "No"))
         records.append(record)
     frame = pd.DataFrame(records)
     frame["readmitted_30d"] = frame["readmitted"].eq("<30")
@@ -60,9 +89,15 @@ def _encounters(rows: list[tuple[str, int, str]]) -> pd.DataFrame:
 
 def test_history_uses_earlier_encounters_only() -> None:
     # rows deliberately not in time order: history must follow encounter_order, not row order
-    frame = _encounters([
-        ("pA", 30, "NO"), ("pA", 10, "<30"), ("pB", 15, ">30"), ("pA", 20, ">30"), ("pA", 40, "<30"),
-    ])
+    frame = _encounters(
+        [
+            ("pA", 30, "NO"),
+            ("pA", 10, "<30"),
+            ("pB", 15, ">30"),
+            ("pA", 20, ">30"),
+            ("pA", 40, "<30"),
+        ]
+    )
     feats = encounter_features(frame)
     assert list(feats.columns) == list(FEATURES)
     a = feats.assign(order=frame["encounter_order"], patient=frame["patient_id"])

@@ -82,4 +82,4 @@ def test_out_of_fold_prediction_ignores_own_label() -> None:
     flipped[rows] = 1 - flipped[rows]
     again = cross_validate(model, X, flipped, groups, splits).probability
     np.testing.assert_allclose(again[rows], base[rows])  # own label never scores them
-    assert not np.allclose(again[~rows], base[~rows])    # but it does train the other folds
+    assert not np.allclose(again[~rows], base[~rows])  # but it does train the other folds

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from optalloc.errors import ModelFileError
-from optalloc.risk.persistence import MAGIC, TrainedRiskModel, load_model, read_header, save_model
 from optalloc.risk.models import make_model
+from optalloc.risk.persistence import MAGIC, TrainedRiskModel, load_model, read_header, save_model
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_version_mismatch_refused(trained: tuple[TrainedRiskModel, pd.DataFrame]
     path = save_model(trained[0], tmp_path / "m.model")
     data = path.read_bytes()
     end = data.index(b"\n", len(MAGIC))
-    header = json.loads(data[len(MAGIC):end])
+    header = json.loads(data[len(MAGIC) : end])
     header["versions"]["scikit-learn"] = "0.24.2"
     path.write_bytes(MAGIC + json.dumps(header).encode() + data[end:])
     with pytest.raises(ModelFileError, match=r"scikit-learn 0\.24\.2 \(installed"):
@@ -67,7 +67,7 @@ class _Payload:
     def __init__(self, sentinel: Path) -> None:
         self.sentinel = sentinel
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         import os
 
         return (os.system, (f"touch {self.sentinel}",))
@@ -89,7 +89,7 @@ def _hostile_files(model: TrainedRiskModel, folder: Path) -> dict[str, Path]:
     real = save_model(model, folder / "real.model")
     data = real.read_bytes()
     end = data.index(b"\n", len(MAGIC))
-    header = json.loads(data[len(MAGIC):end])
+    header = json.loads(data[len(MAGIC) : end])
     sentinel = folder / "sentinel"
     payloads = {
         "legacy": (LEGACY_MAGIC, pickle.dumps(_Payload(sentinel))),
@@ -129,11 +129,17 @@ def test_crafted_model_refused_by_every_command(tmp_path: Path) -> None:
     files = _hostile_files(fit_model(transfusion_design(cohort), "lr", 0), tmp_path)
     runner = CliRunner()
     for path in files.values():
-        for args in (["risk", "evaluate", str(path), str(cohort_file)], ["risk", "explain", str(path), str(cohort_file)]):
+        for args in (
+            ["risk", "evaluate", str(path), str(cohort_file)],
+            ["risk", "explain", str(path), str(cohort_file)],
+        ):
             result = runner.invoke(app, args)
             assert result.exit_code == 2, (args, result.output)
-        scenario = write_scenario(tmp_path, f'extends = "baseline.toml"\n[cohort]\npatients = 300\n'
-                                            f'[risk]\nmodel = "{path}"\n', name=f"{path.stem}.toml")
+        scenario = write_scenario(
+            tmp_path,
+            f'extends = "baseline.toml"\n[cohort]\npatients = 300\n[risk]\nmodel = "{path}"\n',
+            name=f"{path.stem}.toml",
+        )
         result = runner.invoke(app, ["solve", str(scenario)])
         assert result.exit_code == 2 and path.name in result.output, result.output
     assert not (tmp_path / "sentinel").exists()

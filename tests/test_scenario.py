@@ -31,9 +31,15 @@ def test_extends_overrides_only_what_changes() -> None:
     [
         ('extends = "baseline.toml"\nname = "x"\nbudgett = 5\n', "budgett"),
         ('extends = "baseline.toml"\nname = "x"\n[resources]\nhome_nurse_hours = -5\n', "resources.home_nurse_hours"),
-        ('extends = "baseline.toml"\nname = "x"\n[[equity]]\ngroup = "age > 70"\nsetting = "moon"\nmin_share = 0.1\n', "moon"),
+        (
+            'extends = "baseline.toml"\nname = "x"\n[[equity]]\ngroup = "age > 70"\nsetting = "moon"\nmin_share = 0.1\n',
+            "moon",
+        ),
         ('extends = "baseline.toml"\nname = "x"\n[pins]\nSYN000001 = "spa"\n', "spa"),
-        ('extends = "baseline.toml"\nname = "x"\n[settings.home]\nstaff_hours_per_visit = { nurse_hourz = 1 }\n', "nurse_hourz"),
+        (
+            'extends = "baseline.toml"\nname = "x"\n[settings.home]\nstaff_hours_per_visit = { nurse_hourz = 1 }\n',
+            "nurse_hourz",
+        ),
         ('extends = "baseline.toml"\nname = "x"\n[settings.home]\ndefault = true\n', "default"),
         ('extends = "baseline.toml"\nname = "x"\n[resources]\nbudget = 5\n', "top-level"),
         ('extends = "missing.toml"\nname = "x"\n', "missing.toml"),

@@ -15,23 +15,26 @@ from tests.conftest import write_scenario
 runner = CliRunner()
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    ("budget = inf", "budget"),
-    ("budget = nan", "budget"),
-    ("budget = 1e300", "budget"),
-    ("horizon_weeks = inf", "horizon_weeks"),
-    ("horizon_weeks = 100000", "horizon_weeks"),
-    ("[settings.home]\ncost_per_visit = inf", "settings.home.cost_per_visit"),
-    ("[settings.home]\ncost_per_visit = 1e308", "settings.home.cost_per_visit"),
-    ("[settings.home]\nstaff_hours_per_visit = { home_nurse_hours = inf }", "settings.home.staff_hours_per_visit"),
-    ("[cohort]\npatients = 100000000000", "cohort.patients"),
-    ("[resources]\nhome_nurse_hours = inf", "resources.home_nurse_hours"),
-    ("[solver]\ntime_limit = inf", "solver.time_limit"),
-    ("[objective]\nreadmission_weight = 1e300", "objective.readmission_weight"),
-])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("budget = inf", "budget"),
+        ("budget = nan", "budget"),
+        ("budget = 1e300", "budget"),
+        ("horizon_weeks = inf", "horizon_weeks"),
+        ("horizon_weeks = 100000", "horizon_weeks"),
+        ("[settings.home]\ncost_per_visit = inf", "settings.home.cost_per_visit"),
+        ("[settings.home]\ncost_per_visit = 1e308", "settings.home.cost_per_visit"),
+        ("[settings.home]\nstaff_hours_per_visit = { home_nurse_hours = inf }", "settings.home.staff_hours_per_visit"),
+        ("[cohort]\npatients = 100000000000", "cohort.patients"),
+        ("[resources]\nhome_nurse_hours = inf", "resources.home_nurse_hours"),
+        ("[solver]\ntime_limit = inf", "solver.time_limit"),
+        ("[objective]\nreadmission_weight = 1e300", "objective.readmission_weight"),
+    ],
+)
 def test_absurd_numbers_are_refused_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
     prefix, _, rest = text.partition("\n")
-    body = f'extends = "baseline.toml"\nname = "absurd"\n'
+    body = 'extends = "baseline.toml"\nname = "absurd"\n'
     body += f"{prefix}\n{rest}\n" if prefix.startswith("[") else f"{prefix}\n"
     path = write_scenario(tmp_path, body)
     with pytest.raises(ScenarioError) as caught:

@@ -39,25 +39,34 @@ def sample_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture()
+@pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return {"OPTALLOC_PSEUDONYM_KEY": "test-key", "OPTALLOC_WORKSPACE": str(tmp_path / "ws"), "COLUMNS": "200"}
 
 
 def _encounters() -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": ["pa", "pa", "pb"],
-        "encounter_order": [2, 1, 3],
-        "age": ["[70-80)", "[60-70)", "[0-10)"],
-        "admission_type_id": [1, 3, 6],
-        "admission_source_id": [7, 1, 4],
-        "time_in_hospital": [5, 2, 1], "num_medications": [20, 8, 3], "num_procedures": [1, 0, 0],
-        "num_lab_procedures": [40, 30, 10], "number_diagnoses": [9, 5, 2],
-        "number_inpatient": [1, 0, 0], "number_emergency": [2, 0, 0], "number_outpatient": [0, 0, 3],
-        "diag_1": ["428", "250.83", None],
-        "insulin": ["Up", "No", "Steady"], "change": ["Ch", "No", "No"], "diabetesMed": ["Yes", "No", "Yes"],
-        "readmitted_30d": [True, False, False],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": ["pa", "pa", "pb"],
+            "encounter_order": [2, 1, 3],
+            "age": ["[70-80)", "[60-70)", "[0-10)"],
+            "admission_type_id": [1, 3, 6],
+            "admission_source_id": [7, 1, 4],
+            "time_in_hospital": [5, 2, 1],
+            "num_medications": [20, 8, 3],
+            "num_procedures": [1, 0, 0],
+            "num_lab_procedures": [40, 30, 10],
+            "number_diagnoses": [9, 5, 2],
+            "number_inpatient": [1, 0, 0],
+            "number_emergency": [2, 0, 0],
+            "number_outpatient": [0, 0, 3],
+            "diag_1": ["428", "250.83", None],
+            "insulin": ["Up", "No", "Steady"],
+            "change": ["Ch", "No", "No"],
+            "diabetesMed": ["Yes", "No", "Yes"],
+            "readmitted_30d": [True, False, False],
+        }
+    )
 
 
 def test_planner_frame_by_hand() -> None:
@@ -67,7 +76,12 @@ def test_planner_frame_by_hand() -> None:
     assert (pa["age"], pa["age_years"], pa["admission"], pa["arrival"]) == (60, 65, "elective", "referral")
     assert (pa["diagnosis"], pa["insulin"], pa["medication_change"]) == ("diabetes", "No", False)
     pb = first.loc["pb"]
-    assert (pb["admission"], pb["arrival"], pb["diagnosis"], pb["prior_visits"]) == ("unknown", "transfer", "missing", 3)
+    assert (pb["admission"], pb["arrival"], pb["diagnosis"], pb["prior_visits"]) == (
+        "unknown",
+        "transfer",
+        "missing",
+        3,
+    )
     last = planner_frame(_encounters(), which="last").set_index("patient_id").loc["pa"]
     assert (last["admission"], last["arrival"], last["diagnosis"]) == ("emergency", "emergency_room", "circulatory")
     assert (last["prior_visits"], last["length_of_stay"], last["medication_change"]) == (3, 5, True)
@@ -78,8 +92,20 @@ def test_planner_frame_by_hand() -> None:
 
 def test_icd9_groups() -> None:
     codes = pd.Series(["428", "250.83", "V45", "E888", "820", "715", "599", "162", "486", "535", None, "38"])
-    expected = ["circulatory", "diabetes", "other", "other", "injury", "musculoskeletal", "genitourinary",
-                "neoplasms", "respiratory", "digestive", "missing", "other"]
+    expected = [
+        "circulatory",
+        "diabetes",
+        "other",
+        "other",
+        "injury",
+        "musculoskeletal",
+        "genitourinary",
+        "neoplasms",
+        "respiratory",
+        "digestive",
+        "missing",
+        "other",
+    ]
     assert list(icd9_group(codes)) == expected
 
 
@@ -128,8 +154,10 @@ def test_cli_segments_a_diabetes_file_by_patient(sample_file: Path, tmp_path: Pa
 def _dead_only(raw: pd.DataFrame) -> int:
     """Patients all of whose encounters the loader drops (death or hospice)."""
     dead = raw["discharge_disposition_id"].isin([11, 19, 20, 21])
-    return int(raw.loc[dead, "patient_nbr"].nunique() - raw.loc[~dead & raw["patient_nbr"].isin(
-        raw.loc[dead, "patient_nbr"]), "patient_nbr"].nunique())
+    return int(
+        raw.loc[dead, "patient_nbr"].nunique()
+        - raw.loc[~dead & raw["patient_nbr"].isin(raw.loc[dead, "patient_nbr"]), "patient_nbr"].nunique()
+    )
 
 
 def test_cli_incomplete_diabetes_file_names_the_missing_columns(tmp_path: Path, env: dict[str, str]) -> None:

@@ -101,12 +101,14 @@ def test_choose_k_prefers_the_finest_stable_peak_and_skips_outlier_splits() -> N
     # Nested structure as in the synthetic cohort: the coarse split (k=2) is the most stable,
     # k=5 is stable too and a silhouette peak; k=6 halves a group (stable, not a peak); k=7
     # splits off outliers; k=3 is unstable.
-    table = pd.DataFrame({
-        "k": [2, 3, 4, 5, 6, 7],
-        "pac": [0.05, 0.35, 0.28, 0.13, 0.16, 0.10],
-        "silhouette": [0.28, 0.19, 0.20, 0.23, 0.22, 0.25],
-        "min_segment_share": [0.2, 0.2, 0.15, 0.15, 0.1, 0.001],
-    })
+    table = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5, 6, 7],
+            "pac": [0.05, 0.35, 0.28, 0.13, 0.16, 0.10],
+            "silhouette": [0.28, 0.19, 0.20, 0.23, 0.22, 0.25],
+            "min_segment_share": [0.2, 0.2, 0.15, 0.15, 0.1, 0.001],
+        }
+    )
     k, explained = choose_k(table)
     assert k == 5
     reason = dict(zip(explained["k"], explained["reason"]))

@@ -16,18 +16,21 @@ from optalloc.segments.rules import Condition, describe_segments, rules_frame, s
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     n = 600
-    return pd.DataFrame({
-        "age": rng.integers(20, 95, n),
-        "distance_km": np.round(rng.uniform(0, 120, n), 1),
-        "diagnosis": rng.choice(["thalassaemia", "ckd_anaemia", "other_anaemia"], n),
-        "prior_reaction": rng.random(n) < 0.2,
-    })
+    return pd.DataFrame(
+        {
+            "age": rng.integers(20, 95, n),
+            "distance_km": np.round(rng.uniform(0, 120, n), 1),
+            "diagnosis": rng.choice(["thalassaemia", "ckd_anaemia", "other_anaemia"], n),
+            "prior_reaction": rng.random(n) < 0.2,
+        }
+    )
 
 
 def test_rule_recovers_a_planted_conjunction(frame: pd.DataFrame) -> None:
     labels = ((frame["age"] >= 60) & (frame["distance_km"] < 30)).astype(int).to_numpy()
-    rules = describe_segments(frame, labels, numeric=["age", "distance_km", "prior_reaction"],
-                              categorical=["diagnosis"])
+    rules = describe_segments(
+        frame, labels, numeric=["age", "distance_km", "prior_reaction"], categorical=["diagnosis"]
+    )
     rule = rules[1]
     assert len(rule.conditions) <= 3
     assert rule.coverage >= 0.9 and rule.precision >= 0.9
@@ -58,8 +61,9 @@ def test_coverage_and_precision_by_hand() -> None:
 def test_expressions_evaluate_to_the_same_mask(frame: pd.DataFrame) -> None:
     labels = ((frame["diagnosis"] == "thalassaemia") & ~frame["prior_reaction"]).astype(int).to_numpy().copy()
     labels[(frame["distance_km"] > 90).to_numpy()] = 2
-    rules = describe_segments(frame, labels, numeric=["age", "distance_km", "prior_reaction"],
-                              categorical=["diagnosis"])
+    rules = describe_segments(
+        frame, labels, numeric=["age", "distance_km", "prior_reaction"], categorical=["diagnosis"]
+    )
     table = rules_frame(rules)
     for rule, expression in zip(rules, table["expression"]):
         np.testing.assert_array_equal(frame.eval(expression).to_numpy(), rule.mask(frame))

@@ -21,8 +21,9 @@ runner = CliRunner()
 
 def _forecast(folder: Path, rows: list[tuple[str, int, float]]) -> Path:
     path = folder / "forecast.csv"
-    pd.DataFrame([{"group": g, "step": s, "q50": q * 0.8, "q90": q, "by": "diagnosis"} for g, s, q in rows]
-                 ).to_csv(path, index=False)
+    pd.DataFrame([{"group": g, "step": s, "q50": q * 0.8, "q90": q, "by": "diagnosis"} for g, s, q in rows]).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -39,7 +40,7 @@ def test_scale_cohort_grows_and_shrinks_each_group(tmp_path: Path) -> None:
     assert scaled["patient_id"].is_unique
     copies = scaled["patient_id"].str.contains("~")
     assert copies.sum() == counts[big]
-    assert scale_cohort(cohort, demand, seed=3).equals(scaled)            # seeded
+    assert scale_cohort(cohort, demand, seed=3).equals(scaled)  # seeded
 
 
 def test_read_demand_errors_name_the_file(tmp_path: Path) -> None:
@@ -62,8 +63,19 @@ def test_size_with_demand_sizes_for_the_larger_cohort(tmp_path: Path) -> None:
     counts = base.cohort["diagnosis"].value_counts()
     grow = {g: int(3 * n) for g, n in counts.items()}
     forecast = _forecast(tmp_path, [(g, 1, float(q)) for g, q in grow.items()])
-    args = ["size", str(scenario), "--target", "patients(home) >= 40", "--resource", "home_nurse_hours",
-            "--tol", "0.05", "--json", "--solver", "highs"]
+    args = [
+        "size",
+        str(scenario),
+        "--target",
+        "patients(home) >= 40",
+        "--resource",
+        "home_nurse_hours",
+        "--tol",
+        "0.05",
+        "--json",
+        "--solver",
+        "highs",
+    ]
     plain = runner.invoke(app, args)
     scaled = runner.invoke(app, [*args, "--demand", str(forecast), "--quantile", "0.9"])
     assert plain.exit_code == 0, plain.output

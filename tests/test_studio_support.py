@@ -37,12 +37,14 @@ def fast_risk(monkeypatch: pytest.MonkeyPatch) -> None:
 def small_file(folder: Path, source: Path, name: str, patients: int = 300) -> Path:
     """A scenario file extending ``source`` with a small cohort (for CLI tests)."""
     path = folder / f"{name}.toml"
-    path.write_text(f'extends = "{source}"\nname = "{name}"\n[cohort]\npatients = {patients}\n'
-                    '[solver]\ntime_limit = 20.0\n')
+    path.write_text(
+        f'extends = "{source}"\nname = "{name}"\n[cohort]\npatients = {patients}\n[solver]\ntime_limit = 20.0\n'
+    )
     return path
 
 
-def small_prepared(source: Path = SCENARIOS / "baseline.toml", cache: PipelineCache | None = None,
-                   **overrides: object) -> Prepared:
+def small_prepared(
+    source: Path = SCENARIOS / "baseline.toml", cache: PipelineCache | None = None, **overrides: object
+) -> Prepared:
     loaded = with_overrides(load_scenario(source), {**SMALL, **overrides})
     return prepare(loaded, cache)

@@ -29,10 +29,12 @@ def test_parse_vary_accepts_short_names_and_rejects_nonsense() -> None:
     # a field the file leaves at its default is still a number of the scenario
     assert "max_patients" not in prepared.loaded.raw["settings"]["home"]
     assert parse_vary("settings.home.max_patients=50:100:3", prepared.loaded).path == "settings.home.max_patients"
-    for bad, message in [("home_nurse_hours=0:4000", "PATH=START:STOP:STEPS"),
-                         ("home_nurse_hours=9:1:3", "START must not exceed STOP"),
-                         ("resources.moon=0:1:3", "no such value"),
-                         ("home_nurse_hours=0:inf:3", "finite numbers")]:
+    for bad, message in [
+        ("home_nurse_hours=0:4000", "PATH=START:STOP:STEPS"),
+        ("home_nurse_hours=9:1:3", "START must not exceed STOP"),
+        ("resources.moon=0:1:3", "no such value"),
+        ("home_nurse_hours=0:inf:3", "finite numbers"),
+    ]:
         with pytest.raises(OptallocError, match=message):
             parse_vary(bad, prepared.loaded)
     with pytest.raises(OptallocError, match="twice"):
@@ -74,8 +76,9 @@ def test_sweep_frontier_is_monotone_and_parallel_equals_serial() -> None:
     assert np.all(np.diff(serial["objective"]) >= -1e-7)
     assert (serial["use:home_nurse_hours"] <= serial["resources.home_nurse_hours"] + 1e-6).all()
     pool = run_sweep(prepared, varies, "highs", Execution(workers=2))
-    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                      protocol="tcp://", host="127.0.0.1") as cluster:
+    with LocalCluster(
+        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None, protocol="tcp://", host="127.0.0.1"
+    ) as cluster:
         dask = run_sweep(prepared, varies, "highs", Execution(dask=cluster.scheduler_address))
     for other in (pool, dask):
         assert list(other["resources.home_nurse_hours"]) == list(serial["resources.home_nurse_hours"])
@@ -84,20 +87,37 @@ def test_sweep_frontier_is_monotone_and_parallel_equals_serial() -> None:
 
 def test_two_parameter_sweep_covers_the_grid() -> None:
     prepared = small_prepared()
-    varies = [parse_vary("budget=2.0e6:3.0e6:2", prepared.loaded),
-              parse_vary("home_nurse_hours=0:4000:3", prepared.loaded)]
+    varies = [
+        parse_vary("budget=2.0e6:3.0e6:2", prepared.loaded),
+        parse_vary("home_nurse_hours=0:4000:3", prepared.loaded),
+    ]
     frame = run_sweep(prepared, varies, "highs", Execution(workers=1))
     assert len(frame) == 6
     assert set(zip(frame["budget"], frame["resources.home_nurse_hours"], strict=True)) == {
-        (b, h) for b in (2.0e6, 3.0e6) for h in (0.0, 2000.0, 4000.0)}
+        (b, h) for b in (2.0e6, 3.0e6) for h in (0.0, 2000.0, 4000.0)
+    }
 
 
 def test_sweep_cli_writes_csv_png_and_json(tmp_path: Path) -> None:
     scenario = small_file(tmp_path, SCENARIOS / "baseline.toml", "tiny")
-    result = CliRunner().invoke(app, [
-        "sweep", str(scenario), "--vary", "resources.home_nurse_hours=0:3000:3", "--solver", "highs",
-        "--workers", "1", "--csv", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png"), "--json",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(scenario),
+            "--vary",
+            "resources.home_nurse_hours=0:3000:3",
+            "--solver",
+            "highs",
+            "--workers",
+            "1",
+            "--csv",
+            str(tmp_path / "s.csv"),
+            "--plot",
+            str(tmp_path / "s.png"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["scenario"] == "tiny" and len(payload["points"]) == 3 and payload["run_id"] == 1

@@ -34,18 +34,22 @@ def test_draws_are_reproducible_and_in_range() -> None:
     b = draw(loaded, np.random.default_rng(7))
     assert a.scenario == b.scenario and a.distributions == {}
     effects = [draw(loaded, np.random.default_rng(k)).scenario.settings["home"].effect for k in range(50)]
-    assert 0.10 <= min(effects) and max(effects) <= 0.35 and len(set(effects)) == 50
+    assert min(effects) >= 0.10 and max(effects) <= 0.35 and len(set(effects)) == 50
 
 
 def test_paired_draws_share_values_across_scenarios() -> None:
     base = load_scenario(UNCERTAIN / "baseline.toml")
     more = load_scenario(UNCERTAIN / "more_home_nurses.toml")
     for k in range(5):
-        assert draw_values(base.distributions, 3, k)["settings.home.effect"] == draw_values(more.distributions, 3, k)["settings.home.effect"]
+        assert (
+            draw_values(base.distributions, 3, k)["settings.home.effect"]
+            == draw_values(more.distributions, 3, k)["settings.home.effect"]
+        )
     assert draw_paired(base, 3, 0).scenario != draw_paired(base, 3, 1).scenario
     # Hours are drawn at the same quantile: scaled means, scaled sds -> exactly double.
     assert draw_values(more.distributions, 3, 2)["resources.home_nurse_hours"] == pytest.approx(
-        2 * draw_values(base.distributions, 3, 2)["resources.home_nurse_hours"])
+        2 * draw_values(base.distributions, 3, 2)["resources.home_nurse_hours"]
+    )
 
 
 def test_overrides_replace_or_reshape_a_distribution() -> None:
@@ -75,8 +79,9 @@ def test_bad_distributions_name_file_and_field(tmp_path: Path, table: str, expec
     assert "settings.home.effect" in str(info.value) and str(tmp_path) in str(info.value)
 
 
-@pytest.mark.parametrize("table", ['{ dist = "triangular", low = 0.1, mode = 0.3, high = 1.5 }',
-                                   '{ dist = "normal", mean = 0.2, sd = 0.3 }'])
+@pytest.mark.parametrize(
+    "table", ['{ dist = "triangular", low = 0.1, mode = 0.3, high = 1.5 }', '{ dist = "normal", mean = 0.2, sd = 0.3 }']
+)
 def test_a_distribution_reaching_outside_the_field_is_refused_on_load(tmp_path: Path, table: str) -> None:
     """An effect above 1 (or an untruncated wide normal) would fail only in some draws, later."""
     path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "x"\n[settings.home]\neffect = {table}\n')
@@ -89,14 +94,17 @@ def test_a_distribution_reaching_outside_the_field_is_refused_on_load(tmp_path: 
 
 
 def test_counts_cannot_be_uncertain(tmp_path: Path) -> None:
-    path = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "x"\n[cohort]\n'
-                                    'patients = { dist = "uniform", low = 1, high = 5 }\n')
-    with pytest.raises(ScenarioError, match="cohort.patients"):
+    path = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "x"\n[cohort]\npatients = { dist = "uniform", low = 1, high = 5 }\n',
+    )
+    with pytest.raises(ScenarioError, match=r"cohort\.patients"):
         load_scenario(path)
 
 
 def test_normal_capacity_is_truncated_at_zero() -> None:
     point, found = split_distributions(
-        {"resources": {"h": {"dist": "normal", "mean": 10.0, "sd": 100.0}}}, Path("x.toml"))
+        {"resources": {"h": {"dist": "normal", "mean": 10.0, "sd": 100.0}}}, Path("x.toml")
+    )
     dist = found["resources.h"]
     assert dist.ppf(1e-9) >= 0.0 and point["resources"]["h"] > 10.0

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.usefixtures("fast_risk")
 
 def _pair() -> list:
     cache = PipelineCache()
-    return [small_prepared(UNCERTAIN / "baseline.toml", cache), small_prepared(UNCERTAIN / "more_home_nurses.toml", cache)]
+    return [
+        small_prepared(UNCERTAIN / "baseline.toml", cache),
+        small_prepared(UNCERTAIN / "more_home_nurses.toml", cache),
+    ]
 
 
 def test_draws_summarise_and_dask_equals_serial() -> None:
@@ -30,10 +33,12 @@ def test_draws_summarise_and_dask_equals_serial() -> None:
 
     prepared = _pair()
     serial = run_uncertainty(prepared, draws=6, seed=4, solver="highs", execution=Execution(workers=1))
-    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None,
-                      protocol="tcp://", host="127.0.0.1") as cluster:
-        dask = run_uncertainty(prepared, draws=6, seed=4, solver="highs",
-                               execution=Execution(dask=cluster.scheduler_address))
+    with LocalCluster(
+        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None, protocol="tcp://", host="127.0.0.1"
+    ) as cluster:
+        dask = run_uncertainty(
+            prepared, draws=6, seed=4, solver="highs", execution=Execution(dask=cluster.scheduler_address)
+        )
     pd.testing.assert_frame_equal(dask.frame(), serial.frame())
     summary = serial.summary()
     base, more = summary["scenarios"]
@@ -61,8 +66,24 @@ def test_point_scenarios_are_refused() -> None:
 
 def test_uncertainty_cli_json_and_csv(tmp_path: Path) -> None:
     scenario = small_file(tmp_path, UNCERTAIN / "baseline.toml", "tiny_uncertain", patients=200)
-    result = CliRunner().invoke(app, ["uncertainty", str(scenario), "--draws", "3", "--seed", "1",
-                                      "--solver", "highs", "--workers", "1", "--csv", str(tmp_path / "d.csv"), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "uncertainty",
+            str(scenario),
+            "--draws",
+            "3",
+            "--seed",
+            "1",
+            "--solver",
+            "highs",
+            "--workers",
+            "1",
+            "--csv",
+            str(tmp_path / "d.csv"),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["draws"] == 3 and payload["scenarios"][0]["scenario"] == "tiny_uncertain"
@@ -77,9 +98,19 @@ def test_no_expected_value_plan_is_not_reported_as_never_breaking() -> None:
     P(break) is unknown (None), not 0%, and the CSV's ev_plan_feasible is empty."""
     from optalloc.studio.uncertainty import UncertaintyResult
 
-    records = [{"draw": k, "status": "OPTIMAL", "patients": {"clinic": 5, "home": 1}, "values": {"x": 1.0},
-                "benefit": 2.0, "readmissions_avoided": 1.0, "cost": 3.0, "travel_hours_saved": 0.5}
-               for k in range(3)]
+    records = [
+        {
+            "draw": k,
+            "status": "OPTIMAL",
+            "patients": {"clinic": 5, "home": 1},
+            "values": {"x": 1.0},
+            "benefit": 2.0,
+            "readmissions_avoided": 1.0,
+            "cost": 3.0,
+            "travel_hours_saved": 0.5,
+        }
+        for k in range(3)
+    ]
     ev = {"status": "INFEASIBLE", "benefit": None}
     result = UncertaintyResult(["tight"], 0, [ev], [records])
     plan = result.summary()["scenarios"][0]["expected_value_plan"]

@@ -17,7 +17,6 @@ from optalloc.cohort.synth import (
     synthesize_cohort,
 )
 
-
 # The command group alone, so these tests do not depend on other command groups importing.
 app = typer.Typer()
 cohort_cli.register(app)

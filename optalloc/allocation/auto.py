@@ -43,8 +43,11 @@ def choose_backend(problem: AllocationProblem) -> str:
     problems of the generalized assignment form go to column generation instead.
     """
     if problem.n_patients <= AUTO_EXACT_MAX_PATIENTS:
-        if (problem.n_patients >= AUTO_COLGEN_MIN_PATIENTS and ColumnGenerationBackend.is_available()
-                and knapsack_structure(problem) is not None):
+        if (
+            problem.n_patients >= AUTO_COLGEN_MIN_PATIENTS
+            and ColumnGenerationBackend.is_available()
+            and knapsack_structure(problem) is not None
+        ):
             return "colgen"
         if CbcBackend.is_available():
             return "cbc"
@@ -60,8 +63,10 @@ def _options(options: SolveOptions | Mapping[str, object] | None) -> SolveOption
         return options
     unknown = set(options) - {f.name for f in dataclasses.fields(SolveOptions)}
     if unknown:
-        raise OptallocError(f"Unknown solver option(s) {sorted(unknown)}; valid ones are "
-                            f"{[f.name for f in dataclasses.fields(SolveOptions)]}.")
+        raise OptallocError(
+            f"Unknown solver option(s) {sorted(unknown)}; valid ones are "
+            f"{[f.name for f in dataclasses.fields(SolveOptions)]}."
+        )
     return SolveOptions(**options)  # type: ignore[arg-type]
 
 
@@ -73,16 +78,21 @@ def _check_options(problem: AllocationProblem, options: SolveOptions) -> None:
         raise OptallocError(f"threads must be at least 1. Got {options.threads!r} instead.")
     if options.hint is not None:
         hint = np.asarray(options.hint)
-        if hint.shape != (problem.n_patients,) or not np.issubdtype(hint.dtype, np.integer) \
-                or (hint.size and (hint.min() < 0 or hint.max() >= problem.n_settings)):
+        if (
+            hint.shape != (problem.n_patients,)
+            or not np.issubdtype(hint.dtype, np.integer)
+            or (hint.size and (hint.min() < 0 or hint.max() >= problem.n_settings))
+        ):
             raise OptallocError(
                 f"The starting plan (hint) must give one setting index in 0..{problem.n_settings - 1} "
                 f"for each of the {problem.n_patients} patients; got an array of shape {hint.shape} "
-                f"and type {hint.dtype}. Pass the assignment of a plan of this same problem.")
+                f"and type {hint.dtype}. Pass the assignment of a plan of this same problem."
+            )
 
 
-def solve(problem: AllocationProblem, solver: str = "auto",
-          options: SolveOptions | Mapping[str, object] | None = None) -> AllocationResult:
+def solve(
+    problem: AllocationProblem, solver: str = "auto", options: SolveOptions | Mapping[str, object] | None = None
+) -> AllocationResult:
     """Solve ``problem`` with the named backend (``auto``: see :func:`choose_backend`).
 
     With ``auto`` on a small cohort the exact solver starts from the better of ``options.hint``
@@ -94,7 +104,8 @@ def solve(problem: AllocationProblem, solver: str = "auto",
     backend = get_backend(name)
     if solver == "auto" and name in ("cbc", "highs") and problem.limits:
         warm = DecompositionBackend(polish=False).solve(
-            problem, dataclasses.replace(opts, time_limit=min(5.0, 0.2 * opts.time_limit)))
+            problem, dataclasses.replace(opts, time_limit=min(5.0, 0.2 * opts.time_limit))
+        )
         if warm.status == Status.INFEASIBLE:
             return _with_requested(warm, solver)
         hint = better_plan(problem, opts.hint, warm.assignment)
@@ -111,8 +122,13 @@ def _with_requested(result: AllocationResult, solver: str) -> AllocationResult:
     return dataclasses.replace(result, extra={**result.extra, "requested_solver": solver})
 
 
-def keep_better(problem: AllocationProblem, result: AllocationResult, hint: np.ndarray | None,
-                other_bound: float | None, relative_gap_target: float) -> AllocationResult:
+def keep_better(
+    problem: AllocationProblem,
+    result: AllocationResult,
+    hint: np.ndarray | None,
+    other_bound: float | None,
+    relative_gap_target: float,
+) -> AllocationResult:
     """Never report less than the warm start: a new result with its plan if better, and the
     tighter of the two bounds."""
     if not result.status.has_plan:
@@ -125,10 +141,11 @@ def keep_better(problem: AllocationProblem, result: AllocationResult, hint: np.n
             extra = {**extra, "plan_from": "warm start"}
     bound = result.bound
     if other_bound is not None and bound is not None:
-        bound = max(min(bound, other_bound), objective)
+        bound = max(min(bound, other_bound), objective if objective is not None else -np.inf)
     status = result.status
     gap = relative_gap(objective, bound)
     if gap is not None and gap <= relative_gap_target:
         status = Status.OPTIMAL
-    return dataclasses.replace(result, status=status, assignment=assignment, objective=objective,
-                               bound=bound, extra=extra)
+    return dataclasses.replace(
+        result, status=status, assignment=assignment, objective=objective, bound=bound, extra=extra
+    )

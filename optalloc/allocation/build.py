@@ -19,8 +19,13 @@ from optalloc.scenario.loader import LoadedScenario
 def resource_limits(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
     """``sum_{i,s} usage[r, i, s] x[i, s] <= resources[r]`` for every declared resource ``r``."""
     return [
-        Limit(name=name, coef=estimates.usage[name], upper=float(amount), kind="resource",
-              unit="hours" if name.endswith("_hours") else "units")
+        Limit(
+            name=name,
+            coef=estimates.usage[name],
+            upper=float(amount),
+            kind="resource",
+            unit="hours" if name.endswith("_hours") else "units",
+        )
         for name, amount in loaded.scenario.resources.items()
     ]
 
@@ -29,8 +34,7 @@ def budget_limit(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
     """``sum_{i,s} cost[i, s] x[i, s] <= budget`` when the scenario states a budget."""
     if loaded.scenario.budget is None:
         return []
-    return [Limit(name="budget", coef=estimates.cost, upper=float(loaded.scenario.budget),
-                  kind="budget", unit="EUR")]
+    return [Limit(name="budget", coef=estimates.cost, upper=float(loaded.scenario.budget), kind="budget", unit="EUR")]
 
 
 def setting_place_limits(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
@@ -42,14 +46,16 @@ def setting_place_limits(loaded: LoadedScenario, estimates: Estimates) -> list[L
             continue
         coef = np.zeros((n, m))
         coef[:, j] = 1.0
-        limits.append(Limit(
-            name=f"{name}_patients",
-            coef=coef,
-            upper=float(spec.max_patients) if spec.max_patients is not None else INF,
-            lower=float(spec.min_patients) if spec.min_patients is not None else -INF,
-            kind="places",
-            unit="patients",
-        ))
+        limits.append(
+            Limit(
+                name=f"{name}_patients",
+                coef=coef,
+                upper=float(spec.max_patients) if spec.max_patients is not None else INF,
+                lower=float(spec.min_patients) if spec.min_patients is not None else -INF,
+                kind="places",
+                unit="patients",
+            )
+        )
     return limits
 
 
@@ -67,13 +73,15 @@ def equity_floors(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataF
         group = evaluate_expression(cohort, rule.group, f"equity[{k}].group", loaded)
         coef = np.zeros((n, m))
         coef[group, settings.index(rule.setting)] = 1.0
-        limits.append(Limit(
-            name=rule.name or f"equity_{k}_{rule.setting}",
-            coef=coef,
-            lower=float(np.ceil(rule.min_share * group.sum() - 1e-9)),
-            kind="equity",
-            unit="patients",
-        ))
+        limits.append(
+            Limit(
+                name=rule.name or f"equity_{k}_{rule.setting}",
+                coef=coef,
+                lower=float(np.ceil(rule.min_share * group.sum() - 1e-9)),
+                kind="equity",
+                unit="patients",
+            )
+        )
     return limits
 
 

@@ -26,7 +26,7 @@ from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.quiet import native_stdout_silenced
 from optalloc.errors import InfeasibleError
 
-Element = tuple[int, str]   # (limit index, "upper" | "lower")
+Element = tuple[int, str]  # (limit index, "upper" | "lower")
 
 #: Largest aggregated model (group x setting columns) solved with integrality in the diagnosis.
 MAX_INTEGER_COLUMNS = 50_000
@@ -76,10 +76,12 @@ class _Aggregated:
     """Patients merged by identical (allowed, limit use) rows: group counts and coefficients."""
 
     def __init__(self, problem: AllocationProblem) -> None:
-        key = np.concatenate([problem.allowed.astype(float)] + [lim.coef for lim in problem.limits], axis=1) \
-            if problem.limits else problem.allowed.astype(float)
-        _, first, inverse, counts = np.unique(key, axis=0, return_index=True, return_inverse=True,
-                                              return_counts=True)
+        key = (
+            np.concatenate([problem.allowed.astype(float)] + [lim.coef for lim in problem.limits], axis=1)
+            if problem.limits
+            else problem.allowed.astype(float)
+        )
+        _, first, _, counts = np.unique(key, axis=0, return_index=True, return_inverse=True, return_counts=True)
         self.counts = counts.astype(float)
         self.allowed = problem.allowed[first]
         self.coefs = [lim.coef[first] for lim in problem.limits]
@@ -87,8 +89,9 @@ class _Aggregated:
         self.n_groups = int(first.shape[0])
         self.problem = problem
 
-    def solve(self, active: set[Element], slack: Element | None = None, integral: bool = False,
-              time_limit: float = 10.0) -> tuple[str, float | None]:
+    def solve(
+        self, active: set[Element], slack: Element | None = None, integral: bool = False, time_limit: float = 10.0
+    ) -> tuple[str, float | None]:
         """Feasibility (or least slack on one element) of the model with ``active`` bounds only.
 
         Returns ``("feasible" | "infeasible" | "unknown", slack value)``.
@@ -121,10 +124,23 @@ class _Aggregated:
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit))
         nc = a.shape[1]
-        h.passModel(int(nc), int(a.shape[0]), int(a.nnz), 1, 1, 0.0, cost, np.zeros(nc), col_upper,
-                    np.concatenate(lower), np.concatenate(upper), a.indptr.astype(np.int32),
-                    a.indices.astype(np.int32), a.data.astype(float),
-                    np.full(nc, 1 if integral else 0, dtype=np.int32))
+        h.passModel(
+            int(nc),
+            int(a.shape[0]),
+            int(a.nnz),
+            1,
+            1,
+            0.0,
+            cost,
+            np.zeros(nc),
+            col_upper,
+            np.concatenate(lower),
+            np.concatenate(upper),
+            a.indptr.astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(float),
+            np.full(nc, 1 if integral else 0, dtype=np.int32),
+        )
         with native_stdout_silenced():
             h.run()
         status = h.getModelStatus()
@@ -195,8 +211,7 @@ def diagnose(problem: AllocationProblem, time_limit: float = 10.0) -> Diagnosis:
         relaxations.append(Relaxation(lim.name, side, current, needed, lim.unit))
 
     conflict = [(problem.limits[k].name, side) for k, side in core]
-    return Diagnosis(False, conflict, relaxations, _message(problem, core, relaxations, integer_only),
-                     integer_only)
+    return Diagnosis(False, conflict, relaxations, _message(problem, core, relaxations, integer_only), integer_only)
 
 
 def _describe(problem: AllocationProblem, element: Element) -> str:
@@ -208,8 +223,7 @@ def _describe(problem: AllocationProblem, element: Element) -> str:
     return f"{lim.name} (at least {_fmt(lim.lower)}{unit})"
 
 
-def _message(problem: AllocationProblem, core: list[Element], relaxations: list[Relaxation],
-             integer_only: bool) -> str:
+def _message(problem: AllocationProblem, core: list[Element], relaxations: list[Relaxation], integer_only: bool) -> str:
     parts = [_describe(problem, e) for e in core]
     if len(parts) == 1:
         clash = f"{parts[0]} cannot be met by any plan, whatever the other limits say"
@@ -220,8 +234,11 @@ def _message(problem: AllocationProblem, core: list[Element], relaxations: list[
     if integer_only:
         clash += " (a fractional plan would fit, but whole patients do not)"
     fixes = [r.sentence() for r in relaxations if r.needed is not None]
-    advice = ("The smallest single changes that make a plan possible: " + ", or ".join(fixes) + "."
-              if fixes else "No single limit change fixes it; relax several of them.")
+    advice = (
+        "The smallest single changes that make a plan possible: " + ", or ".join(fixes) + "."
+        if fixes
+        else "No single limit change fixes it; relax several of them."
+    )
     return f"The allocation of {problem.name} is infeasible: {clash}. {advice}"
 
 

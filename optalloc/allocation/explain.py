@@ -39,11 +39,12 @@ class PatientExplanation:
         if self.chosen is None:
             return f"Patient {self.patient_id} has no plan (the solve ended without one)."
         rows = self.table.set_index("setting")
-        text = (f"Patient {self.patient_id} goes to {self.chosen} "
-                f"(reduced benefit {rows.loc[self.chosen, 'reduced_benefit']:.4g} {self.objective_unit})")
+        text = (
+            f"Patient {self.patient_id} goes to {self.chosen} "
+            f"(reduced benefit {rows.loc[self.chosen, 'reduced_benefit']:.4g} {self.objective_unit})"
+        )
         if self.runner_up is not None:
-            text += (f"; runner-up {self.runner_up} "
-                     f"({rows.loc[self.runner_up, 'reduced_benefit']:.4g})")
+            text += f"; runner-up {self.runner_up} ({rows.loc[self.runner_up, 'reduced_benefit']:.4g})"
         return text + "."
 
 
@@ -55,13 +56,14 @@ def _patient_index(problem: AllocationProblem, patient_id: object) -> int:
     if hits.size == 0 and isinstance(patient_id, str):
         hits = np.flatnonzero(ids.astype(str) == patient_id)
     if hits.size == 0:
-        raise OptallocError(f"Patient {patient_id!r} is not in the problem {problem.name!r}; "
-                            f"use one of its patient ids (for example {ids[0]!r}).")
+        raise OptallocError(
+            f"Patient {patient_id!r} is not in the problem {problem.name!r}; "
+            f"use one of its patient ids (for example {ids[0]!r})."
+        )
     return int(hits[0])
 
 
-def explain_patient(problem: AllocationProblem, result: AllocationResult,
-                    patient_id: object) -> PatientExplanation:
+def explain_patient(problem: AllocationProblem, result: AllocationResult, patient_id: object) -> PatientExplanation:
     """Benefit, eligibility, priced resource use and reduced benefit of every setting.
 
     Parameters
@@ -88,13 +90,15 @@ def explain_patient(problem: AllocationProblem, result: AllocationResult,
     chosen = int(result.assignment[i]) if result.assignment is not None else None
     ranked = [s for s in np.argsort(-np.where(allowed, reduced, -np.inf), kind="stable") if allowed[s]]
     runner = next((int(s) for s in ranked if s != chosen), None)
-    table = pd.DataFrame({
-        "setting": list(problem.settings),
-        "allowed": allowed.astype(bool),
-        "benefit": problem.benefit[i].astype(float),
-        "resource_cost": cost,
-        "reduced_benefit": np.where(allowed, reduced, np.nan),
-    })
+    table = pd.DataFrame(
+        {
+            "setting": list(problem.settings),
+            "allowed": allowed.astype(bool),
+            "benefit": problem.benefit[i].astype(float),
+            "resource_cost": cost,
+            "reduced_benefit": np.where(allowed, reduced, np.nan),
+        }
+    )
     for k, lim in enumerate(problem.limits):
         if np.any(use[k] != 0):
             table[f"use:{lim.name}"] = use[k]
@@ -109,8 +113,7 @@ def explain_patient(problem: AllocationProblem, result: AllocationResult,
     )
 
 
-def marginal_value_sentences(problem: AllocationProblem, result: AllocationResult,
-                             tol: float = 1e-9) -> list[str]:
+def marginal_value_sentences(problem: AllocationProblem, result: AllocationResult, tol: float = 1e-9) -> list[str]:
     """Plain words for each limit's marginal value, e.g.
     "one more home_nurse_hours (hours) is worth 0.004 benefit".
 

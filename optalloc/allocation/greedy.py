@@ -21,8 +21,9 @@ def _usage(problem: AllocationProblem, assignment: np.ndarray) -> np.ndarray:
     return np.array([lim.usage(assignment) for lim in problem.limits])
 
 
-def _prefix_stop(problem: AllocationProblem, use: np.ndarray, upper: np.ndarray,
-                 candidates: np.ndarray, s: int) -> tuple[np.ndarray, int]:
+def _prefix_stop(
+    problem: AllocationProblem, use: np.ndarray, upper: np.ndarray, candidates: np.ndarray, s: int
+) -> tuple[np.ndarray, int]:
     """Cumulative row use if ``candidates`` move to ``s`` in order, and how many fit under the uppers."""
     d = problem.default_setting
     delta = np.stack([lim.coef[candidates, s] - lim.coef[candidates, d] for lim in problem.limits])
@@ -122,7 +123,7 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
         stop = candidates.size
         if problem.limits:
             cum, stop = _prefix_stop(problem, use, upper, candidates, s)
-            if stop:      # the running use after the last move that fits
+            if stop:  # the running use after the last move that fits
                 use = cum[:, stop - 1]
         assignment[candidates[:stop]] = s
 
@@ -131,8 +132,22 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
     broken = problem.violations(assignment)
     if broken:
         listed = ", ".join(f"{name} by {amount:.4g}" for name, amount in broken.items())
-        return AllocationResult(Status.INFEASIBLE, "greedy", None, None, None, seconds,
-                                message=f"The priority-order plan breaks {listed}.",
-                                extra={"attempted_assignment": assignment, "attempted_objective": objective})
-    return AllocationResult(Status.FEASIBLE, "greedy", objective, None, assignment, seconds,
-                            extra={"priority": "benefit gain" if priority is None else "given"})
+        return AllocationResult(
+            Status.INFEASIBLE,
+            "greedy",
+            None,
+            None,
+            None,
+            seconds,
+            message=f"The priority-order plan breaks {listed}.",
+            extra={"attempted_assignment": assignment, "attempted_objective": objective},
+        )
+    return AllocationResult(
+        Status.FEASIBLE,
+        "greedy",
+        objective,
+        None,
+        assignment,
+        seconds,
+        extra={"priority": "benefit gain" if priority is None else "given"},
+    )

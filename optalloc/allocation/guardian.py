@@ -21,7 +21,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:       # a zombie (dead, not yet reaped) counts as gone
+    try:  # a zombie (dead, not yet reaped) counts as gone
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         return state != "Z"
     except OSError:

@@ -38,13 +38,19 @@ class LagrangianOracle:
     blocks, so building the reduced benefits is one matrix-vector product per setting.
     """
 
-    def __init__(self, base: np.ndarray, blocks: list[tuple[np.ndarray, np.ndarray]],
-                 lower: np.ndarray, upper: np.ndarray, scale: np.ndarray) -> None:
-        self.base = base                # (m, n) benefit, -inf where not allowed
-        self.blocks = blocks            # per setting: (row indices, (len, n) scaled coefs)
-        self.lower = lower              # scaled bounds
+    def __init__(
+        self,
+        base: np.ndarray,
+        blocks: list[tuple[np.ndarray, np.ndarray]],
+        lower: np.ndarray,
+        upper: np.ndarray,
+        scale: np.ndarray,
+    ) -> None:
+        self.base = base  # (m, n) benefit, -inf where not allowed
+        self.blocks = blocks  # per setting: (row indices, (len, n) scaled coefs)
+        self.lower = lower  # scaled bounds
         self.upper = upper
-        self.scale = scale              # scaled coef = coef * scale
+        self.scale = scale  # scaled coef = coef * scale
         self.n_rows = lower.shape[0]
 
     @classmethod
@@ -63,7 +69,7 @@ class LagrangianOracle:
         for s in range(m):
             rows = np.flatnonzero(touches[:, s])
             block = np.empty((rows.shape[0], n))
-            for r, k in enumerate(rows):
+            for r, k in enumerate(rows):  # type: ignore[assignment]
                 block[r] = problem.limits[k].coef[:, s] * scale[k]
             blocks.append((rows, block))
         lower = np.array([lim.lower for lim in problem.limits], dtype=float) * scale
@@ -73,8 +79,7 @@ class LagrangianOracle:
     def sample(self, idx: np.ndarray, fraction: float) -> LagrangianOracle:
         """The oracle of a patient sample with every bound scaled by ``fraction``."""
         blocks = [(rows, block[:, idx]) for rows, block in self.blocks]
-        return LagrangianOracle(self.base[:, idx], blocks, self.lower * fraction,
-                                self.upper * fraction, self.scale)
+        return LagrangianOracle(self.base[:, idx], blocks, self.lower * fraction, self.upper * fraction, self.scale)
 
     @property
     def n_patients(self) -> int:
@@ -160,17 +165,15 @@ class _CuttingPlaneMaster:
         self.h.changeColsCost(2 * k + 1, np.arange(2 * k + 1, dtype=np.int32), cost)
         for kk in range(k):
             for bound in (oracle.upper[kk], oracle.lower[kk]):
-                if np.isfinite(bound):   # w_k - bound * u_k >= 0
-                    self.h.addRow(0.0, inf, 2, np.array([k + kk, kk], dtype=np.int32),
-                                  np.array([1.0, -bound]))
+                if np.isfinite(bound):  # w_k - bound * u_k >= 0
+                    self.h.addRow(0.0, inf, 2, np.array([k + kk, kk], dtype=np.int32), np.array([1.0, -bound]))
             if not np.isfinite(oracle.upper[kk]) and not np.isfinite(oracle.lower[kk]):
                 self.h.changeColBounds(k + kk, 0.0, 0.0)
 
     def add_cut(self, r: np.ndarray, benefit: float) -> None:
         """``t + r . u >= B``: the benefit of one choice vector bounds ``h(u)`` from below."""
         k = self.k
-        self.h.addRow(benefit, self.hs.kHighsInf, k + 1, np.r_[np.arange(k), 2 * k].astype(np.int32),
-                      np.r_[r, 1.0])
+        self.h.addRow(benefit, self.hs.kHighsInf, k + 1, np.r_[np.arange(k), 2 * k].astype(np.int32), np.r_[r, 1.0])
 
     def minimise(self, center: np.ndarray, radius: float) -> tuple[np.ndarray, float] | None:
         lo = np.maximum(self.dom_lo, center - radius)
@@ -184,8 +187,14 @@ class _CuttingPlaneMaster:
         return x[: self.k].copy(), float(self.h.getInfo().objective_function_value)
 
 
-def minimise_dual(oracle: LagrangianOracle, u0: np.ndarray, radius: float, tol: float = 1e-6,
-                  max_iter: int = 300, time_limit: float = 30.0) -> DualResult:
+def minimise_dual(
+    oracle: LagrangianOracle,
+    u0: np.ndarray,
+    radius: float,
+    tol: float = 1e-6,
+    max_iter: int = 300,
+    time_limit: float = 30.0,
+) -> DualResult:
     """Kelley's cutting planes with a box trust region around the best point (a proximal-like
     stabilisation: serious steps move the centre, null steps only add a cut and shrink the box).
 
@@ -200,7 +209,7 @@ def minimise_dual(oracle: LagrangianOracle, u0: np.ndarray, radius: float, tol: 
     converged = unbounded = False
     radius0 = radius
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
         if time.perf_counter() - t0 > time_limit:
             break
         solved = master.minimise(center, radius)
@@ -235,8 +244,14 @@ def _initial_radius(problem: AllocationProblem) -> float:
     return max(spread, 1e-3 * max(1.0, float(np.abs(values).max()) if values.size else 1.0))
 
 
-def solve_dual(problem: AllocationProblem, oracle: LagrangianOracle, seed: int, tol: float,
-               time_limit: float, sample_size: int = 20_000) -> DualResult:
+def solve_dual(
+    problem: AllocationProblem,
+    oracle: LagrangianOracle,
+    seed: int,
+    tol: float,
+    time_limit: float,
+    sample_size: int = 20_000,
+) -> DualResult:
     """Dual solve, warm-started on a random sample when the cohort is large."""
     radius = _initial_radius(problem)
     u0 = np.zeros(oracle.n_rows)
@@ -245,8 +260,7 @@ def solve_dual(problem: AllocationProblem, oracle: LagrangianOracle, seed: int, 
     n = oracle.n_patients
     if n > 3 * sample_size:
         idx = np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
-        pre = minimise_dual(oracle.sample(idx, sample_size / n), u0, radius, tol=1e-5,
-                            time_limit=0.3 * time_limit)
+        pre = minimise_dual(oracle.sample(idx, sample_size / n), u0, radius, tol=1e-5, time_limit=0.3 * time_limit)
         iterations += pre.iterations
         u0 = pre.u
         radius = max(0.05 * float(np.max(np.abs(u0))) if u0.size else 0.0, 1e-4 * radius)
@@ -256,8 +270,9 @@ def solve_dual(problem: AllocationProblem, oracle: LagrangianOracle, seed: int, 
     return result
 
 
-def lagrangian_prices(problem: AllocationProblem, seed: int = 0,
-                      time_limit: float = 30.0) -> tuple[dict[str, float], float]:
+def lagrangian_prices(
+    problem: AllocationProblem, seed: int = 0, time_limit: float = 30.0
+) -> tuple[dict[str, float], float]:
     """LP dual prices of the limits and the LP bound, from the Lagrangian dual alone.
 
     The exact backends use this instead of their own LP relaxation on large cohorts, where a

@@ -116,8 +116,11 @@ class AllocationProblem:
             broken["allowed"] = float((~self.allowed[np.arange(self.n_patients), assignment]).sum())
         for limit in self.limits:
             use = limit.usage(assignment)
-            scale = max(1.0, abs(limit.upper) if np.isfinite(limit.upper) else 1.0,
-                        abs(limit.lower) if np.isfinite(limit.lower) else 1.0)
+            scale = max(
+                1.0,
+                abs(limit.upper) if np.isfinite(limit.upper) else 1.0,
+                abs(limit.lower) if np.isfinite(limit.lower) else 1.0,
+            )
             if use > limit.upper + tol * scale:
                 broken[limit.name] = use - limit.upper
             elif use < limit.lower - tol * scale:

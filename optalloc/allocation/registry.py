@@ -40,9 +40,7 @@ def available_backends() -> list[str]:
 def get_backend(name: str) -> Backend:
     """A backend instance by name; the error lists the valid names."""
     if name not in BACKENDS:
-        raise OptallocError(
-            f"The solver must be one of {', '.join(['auto', *BACKENDS])}. Got {name!r} instead."
-        )
+        raise OptallocError(f"The solver must be one of {', '.join(['auto', *BACKENDS])}. Got {name!r} instead.")
     cls = BACKENDS[name]
     if not cls.is_available():
         raise OptallocError(

@@ -14,9 +14,9 @@ from optalloc.allocation.problem import AllocationProblem
 class Status(str, Enum):
     """Outcome of a solve, in the words a planner reads."""
 
-    OPTIMAL = "OPTIMAL"          # proven optimal within the requested relative gap
-    FEASIBLE = "FEASIBLE"        # a plan that keeps every limit, optimality not proven
-    INFEASIBLE = "INFEASIBLE"    # the limits cannot all hold
+    OPTIMAL = "OPTIMAL"  # proven optimal within the requested relative gap
+    FEASIBLE = "FEASIBLE"  # a plan that keeps every limit, optimality not proven
+    INFEASIBLE = "INFEASIBLE"  # the limits cannot all hold
     NO_SOLUTION = "NO_SOLUTION"  # stopped (time limit) before any plan was found
     ERROR = "ERROR"
 
@@ -63,12 +63,18 @@ class AllocationResult:
 
     def certificate(self) -> dict[str, object]:
         """What every report shows of a solve: status, solver, objective, bound, gap, seconds."""
-        return {"status": self.status.value, "solver": self.solver, "objective": self.objective,
-                "bound": self.bound, "gap": self.gap, "seconds": self.seconds}
+        return {
+            "status": self.status.value,
+            "solver": self.solver,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "seconds": self.seconds,
+        }
 
     def patients_per_setting(self, problem: AllocationProblem) -> dict[str, int]:
         if self.assignment is None:
-            return {name: 0 for name in problem.settings}
+            return dict.fromkeys(problem.settings, 0)
         counts = np.bincount(self.assignment, minlength=problem.n_settings)
         return {name: int(counts[j]) for j, name in enumerate(problem.settings)}
 
@@ -81,26 +87,33 @@ class AllocationResult:
             slack_low = use - limit.lower if np.isfinite(limit.lower) else float("inf")
             slack = min(slack_up, slack_low)
             scale = max(1.0, abs(limit.upper) if np.isfinite(limit.upper) else abs(limit.lower))
-            rows.append({
-                "limit": limit.name,
-                "kind": limit.kind,
-                "unit": limit.unit,
-                "lower": limit.lower,
-                "upper": limit.upper,
-                "use": use,
-                "slack": slack,
-                "binding": bool(np.isfinite(slack) and slack <= 1e-6 * scale + 1e-9
-                                or abs(self.duals.get(limit.name, 0.0)) > 1e-9),
-                "marginal_value": self.duals.get(limit.name, float("nan")),
-            })
-        return pd.DataFrame(rows, columns=["limit", "kind", "unit", "lower", "upper", "use",
-                                           "slack", "binding", "marginal_value"])
+            rows.append(
+                {
+                    "limit": limit.name,
+                    "kind": limit.kind,
+                    "unit": limit.unit,
+                    "lower": limit.lower,
+                    "upper": limit.upper,
+                    "use": use,
+                    "slack": slack,
+                    "binding": bool(
+                        (np.isfinite(slack) and slack <= 1e-6 * scale + 1e-9)
+                        or abs(self.duals.get(limit.name, 0.0)) > 1e-9
+                    ),
+                    "marginal_value": self.duals.get(limit.name, float("nan")),
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["limit", "kind", "unit", "lower", "upper", "use", "slack", "binding", "marginal_value"]
+        )
 
     def plan(self, problem: AllocationProblem) -> pd.DataFrame:
         """One row per patient: pseudonymous id and assigned setting."""
         if self.assignment is None:
             raise ValueError("no plan: the solve ended with status " + self.status.value)
-        return pd.DataFrame({
-            "patient_id": problem.patient_ids,
-            "setting": np.asarray(problem.settings, dtype=object)[self.assignment],
-        })
+        return pd.DataFrame(
+            {
+                "patient_id": problem.patient_ids,
+                "setting": np.asarray(problem.settings, dtype=object)[self.assignment],
+            }
+        )

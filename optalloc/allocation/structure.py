@@ -42,9 +42,7 @@ class MatrixForm:
     def assignment_matrix(self, n_patients: int) -> sparse.csr_matrix:
         """The rows ``sum_s x[i, s] = 1``: one 1 per column, in the row of its patient."""
         ones = np.ones(self.n_columns)
-        return sparse.csr_matrix(
-            (ones, (self.patient, np.arange(self.n_columns))), shape=(n_patients, self.n_columns)
-        )
+        return sparse.csr_matrix((ones, (self.patient, np.arange(self.n_columns))), shape=(n_patients, self.n_columns))
 
     def assignment_from_columns(self, values: np.ndarray, n_patients: int) -> np.ndarray:
         """Setting index per patient from column values (the largest value of each patient).
@@ -107,8 +105,16 @@ def subproblem(problem: AllocationProblem, patients: np.ndarray, held_use: np.nd
     limits = []
     for k, limit in enumerate(problem.limits):
         held = float(held_use[k])
-        limits.append(Limit(name=limit.name, coef=limit.coef[patients], upper=limit.upper - held,
-                            lower=limit.lower - held, kind=limit.kind, unit=limit.unit))
+        limits.append(
+            Limit(
+                name=limit.name,
+                coef=limit.coef[patients],
+                upper=limit.upper - held,
+                lower=limit.lower - held,
+                kind=limit.kind,
+                unit=limit.unit,
+            )
+        )
     return AllocationProblem(
         patient_ids=problem.patient_ids[patients],
         settings=problem.settings,
@@ -163,9 +169,17 @@ def better_plan(problem: AllocationProblem, *plans: np.ndarray | None) -> np.nda
     return best
 
 
-def plan_result(problem: AllocationProblem, solver: str, assignment: np.ndarray, bound: float | None,
-                seconds: float, build: float, duals: dict[str, float], relative_gap: float,
-                extra: dict[str, object] | None = None) -> AllocationResult:
+def plan_result(
+    problem: AllocationProblem,
+    solver: str,
+    assignment: np.ndarray,
+    bound: float | None,
+    seconds: float,
+    build: float,
+    duals: dict[str, float],
+    relative_gap: float,
+    extra: dict[str, object] | None = None,
+) -> AllocationResult:
     """The result of a backend that found a plan: the bound rounded to the objective grid and
     never below the plan, and OPTIMAL once the certified gap is within ``relative_gap``."""
     from optalloc.allocation.result import Status
@@ -174,29 +188,41 @@ def plan_result(problem: AllocationProblem, solver: str, assignment: np.ndarray,
     bound = tighten_bound(problem, bound)
     if bound is not None:
         bound = max(bound, objective)
-    result = AllocationResult(Status.FEASIBLE, solver, objective, bound, assignment, seconds, build, duals,
-                              extra=extra or {})
+    result = AllocationResult(
+        Status.FEASIBLE, solver, objective, bound, assignment, seconds, build, duals, extra=extra or {}
+    )
     if result.gap is not None and result.gap <= relative_gap:
         result.status = Status.OPTIMAL
     return result
 
 
-def infeasible_result(problem: AllocationProblem, solver: str, build: float, seconds: float,
-                      explain: bool = True, diagnosis=None) -> AllocationResult:
+def infeasible_result(
+    problem: AllocationProblem, solver: str, build: float, seconds: float, explain: bool = True, diagnosis=None
+) -> AllocationResult:
     """An INFEASIBLE result whose message is the diagnosis (which limits clash, what to relax),
     never a solver trace. ``explain=False`` skips the diagnosis (for internal sub-problems);
     a ``diagnosis`` already made is reused."""
     from optalloc.allocation.result import Status
 
     if not explain:
-        return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
-                                message="the limits cannot all hold")
+        return AllocationResult(
+            Status.INFEASIBLE, solver, None, None, None, seconds, build, message="the limits cannot all hold"
+        )
     if diagnosis is None:
         from optalloc.allocation.diagnose import diagnose
 
         diagnosis = diagnose(problem)
-    return AllocationResult(Status.INFEASIBLE, solver, None, None, None, seconds, build,
-                            message=diagnosis.message, extra={"diagnosis": diagnosis})
+    return AllocationResult(
+        Status.INFEASIBLE,
+        solver,
+        None,
+        None,
+        None,
+        seconds,
+        build,
+        message=diagnosis.message,
+        extra={"diagnosis": diagnosis},
+    )
 
 
 MAX_SCALE = 1e6
@@ -263,7 +289,7 @@ def knapsack_structure(problem: AllocationProblem) -> KnapsackStructure | None:
         column = coef[:, s]
         if (column < 0).any():
             return None
-        factor, exact = integer_scale(column)           # the capacity may be fractional
+        factor, exact = integer_scale(column)  # the capacity may be fractional
         if not exact:
             return None
         owner[s] = k

@@ -57,8 +57,11 @@ def _start_guardian(root: Path) -> None:
     with contextlib.suppress(OSError):
         subprocess.Popen(
             [sys.executable, "-m", "optalloc.allocation.guardian", str(os.getpid()), str(root)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
 
 
@@ -87,7 +90,7 @@ class _LinkedSubprocess:
         return getattr(subprocess, name)
 
     @staticmethod
-    def Popen(*args: object, **kwargs: object) -> subprocess.Popen:  # noqa: N802 - subprocess's name
+    def Popen(*args: object, **kwargs: object) -> subprocess.Popen:
         if sys.platform.startswith("linux"):
             kwargs.setdefault("preexec_fn", die_with_parent)
         return subprocess.Popen(*args, **kwargs)  # type: ignore[call-overload]

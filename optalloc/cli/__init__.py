@@ -18,7 +18,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("cohort", "solve", "risk", "segment", "bench", "explain", "studio", "runs", "track", "forecast", "reveal")
+COMMAND_MODULES = (
+    "cohort",
+    "solve",
+    "risk",
+    "segment",
+    "bench",
+    "explain",
+    "studio",
+    "runs",
+    "track",
+    "forecast",
+    "reveal",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"optalloc.cli.{_name}").register(app)
@@ -32,11 +44,11 @@ def main() -> None:
     interrupts.install()
     try:
         app()
-    except SystemExit as exc:
+    except SystemExit:
         if interrupts.exit_code() is None:
             raise
         sys.stderr.write("interrupted: stopped, and nothing was written.\n")
         raise SystemExit(130) from None
-    if interrupts.exit_code() is not None:     # an interrupt swallowed on its way
+    if interrupts.exit_code() is not None:  # an interrupt swallowed on its way
         sys.stderr.write("interrupted: stopped, and nothing was written.\n")
         raise SystemExit(130)

@@ -33,16 +33,26 @@ def gap(
     if as_json:
         print_json(rows)
         return
-    table = Table(title=f"{file.name}: {solver.value}, {fmt(time_limit)} s per instance",
-                  title_justify="left", header_style="bold")
+    table = Table(
+        title=f"{file.name}: {solver.value}, {fmt(time_limit)} s per instance",
+        title_justify="left",
+        header_style="bold",
+    )
     for column in ("instance", "objective", "bound", "gap", "status", "seconds", "reference", "reached"):
         table.add_column(column, justify="left" if column in ("instance", "status") else "right")
     for row in rows:
         gap_text = "-" if row["gap"] is None else f"{row['gap']:.2%}"
         reached = row["reaches_reference"]
-        table.add_row(row["instance"], fmt(row["objective"]), fmt(row["bound"]), gap_text, row["status"],
-                      f"{row['seconds']:.2f}", fmt(row["reference"]),
-                      "-" if reached is None else ("yes" if reached else "[red]no[/]"))
+        table.add_row(
+            str(row["instance"]),
+            fmt(row["objective"]),
+            fmt(row["bound"]),
+            gap_text,
+            str(row["status"]),
+            f"{row['seconds']:.2f}",
+            fmt(row["reference"]),
+            "-" if reached is None else ("yes" if reached else "[red]no[/]"),
+        )
     out.print(table)
 
 

@@ -41,22 +41,38 @@ def synth(
 @cohort_app.command("import")
 @user_errors
 def import_cohort(
-    source: str = typer.Argument(None, help="Cohort file (.csv, .csv.gz, .parquet), or a SQL query with --url.",
-                                 show_default=False),
+    source: str = typer.Argument(
+        None, help="Cohort file (.csv, .csv.gz, .parquet), or a SQL query with --url.", show_default=False
+    ),
     name: str = typer.Option(..., "--name", help="Name of the cohort in the workspace (scenarios say table = NAME)."),
     url: str | None = typer.Option(None, "--url", help="Read SOURCE as a SQL query from this SQLAlchemy URL."),
-    omop: str | None = typer.Option(None, "--omop", help="Build a readmission cohort (one row per inpatient stay) "
-                                                         "from the OMOP CDM 5.3/5.4 behind this SQLAlchemy URL.",
-                                    show_default=False),
-    schema: str | None = typer.Option(None, "--schema", help="With --omop: the CDM schema (default: the URL's).",
-                                      show_default=False),
-    out_path: Path | None = typer.Option(None, "--out", help="With --omop: also write the stays as CSV/Parquet "
-                                                             "(for risk train, segment, track).", show_default=False),
-    id_column: str | None = typer.Option(None, "--id-column", help="The column that identifies the patient "
-                                                                   "(default: patient_id, mrn, patient_nbr or person_id).",
-                                         show_default=False),
-    strict: bool = typer.Option(False, "--strict", help="Refuse a table with columns a cohort does not declare "
-                                                        "(default: drop them, with a note)."),
+    omop: str | None = typer.Option(
+        None,
+        "--omop",
+        help="Build a readmission cohort (one row per inpatient stay) "
+        "from the OMOP CDM 5.3/5.4 behind this SQLAlchemy URL.",
+        show_default=False,
+    ),
+    schema: str | None = typer.Option(
+        None, "--schema", help="With --omop: the CDM schema (default: the URL's).", show_default=False
+    ),
+    out_path: Path | None = typer.Option(
+        None,
+        "--out",
+        help="With --omop: also write the stays as CSV/Parquet (for risk train, segment, track).",
+        show_default=False,
+    ),
+    id_column: str | None = typer.Option(
+        None,
+        "--id-column",
+        help="The column that identifies the patient (default: patient_id, mrn, patient_nbr or person_id).",
+        show_default=False,
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Refuse a table with columns a cohort does not declare (default: drop them, with a note).",
+    ),
     replace: bool = typer.Option(False, "--replace", help="Overwrite an existing cohort of the same name."),
 ) -> None:
     """Validate a cohort, pseudonymise its identifiers and keep it in the workspace database."""
@@ -76,24 +92,34 @@ def import_cohort(
         if out_path is not None:
             write_table(built.stays, out_path)
         stays = built.stays
-        out.print(f"imported {len(stays):,} inpatient stays of {stays['patient_id'].nunique():,} patients from "
-                  f"{built.source} as cohort {name!r} ({built.n_deaths_excluded:,} stays ending in death left out; "
-                  f"{stays['readmitted_30d'].mean():.1%} readmitted within 30 days)", highlight=False)
+        out.print(
+            f"imported {len(stays):,} inpatient stays of {stays['patient_id'].nunique():,} patients from "
+            f"{built.source} as cohort {name!r} ({built.n_deaths_excluded:,} stays ending in death left out; "
+            f"{stays['readmitted_30d'].mean():.1%} readmitted within 30 days)",
+            highlight=False,
+        )
         if out_path is not None:
             out.print(f"wrote {out_path}", highlight=False)
         return
     if source is None:
         raise OptallocError("give a cohort file, a SQL query with --url, or an OMOP CDM with --omop.")
     workspace = Workspace()
-    if not replace and name in workspace.cohort_names():     # before reading a large file
-        raise OptallocError(f"a cohort named {name!r} exists already in the workspace. Import with --replace "
-                            "to overwrite it, or choose another --name.")
-    cohort = load_cohort_sql(source, url, id_column, strict) if url else load_cohort_file(Path(source), id_column, strict)
+    if not replace and name in workspace.cohort_names():  # before reading a large file
+        raise OptallocError(
+            f"a cohort named {name!r} exists already in the workspace. Import with --replace "
+            "to overwrite it, or choose another --name."
+        )
+    cohort = (
+        load_cohort_sql(source, url, id_column, strict) if url else load_cohort_file(Path(source), id_column, strict)
+    )
     dropped = cohort.attrs.get("dropped_columns", [])
     workspace.save_cohort(name, cohort, source=("SQL query" if url else str(source)), replace=replace)
     if dropped:
-        err.print(f"note: dropped {len(dropped)} column(s) a cohort does not declare, never stored: "
-                  f"{', '.join(dropped)}", highlight=False, soft_wrap=True)
+        err.print(
+            f"note: dropped {len(dropped)} column(s) a cohort does not declare, never stored: {', '.join(dropped)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(f"imported {len(cohort):,} patients as cohort {name!r} into {workspace.safe_url}", highlight=False)
 
 

@@ -39,7 +39,7 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except InfeasibleError as exc:      # the scenario is consistent but no plan exists: exit 3
+        except InfeasibleError as exc:  # the scenario is consistent but no plan exists: exit 3
             raise fail(str(exc), code=3) from None
         except OptallocError as exc:
             raise fail(str(exc)) from None

@@ -8,8 +8,8 @@ from optalloc.cli.common import err, out, progress
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
-from optalloc.scenario.report import comparison_frame
 from optalloc.segments import segment_cohort
+from optalloc.studio.kpis import comparison_frame
 
 # Rows of the comparison the demo leaves out for brevity (``optalloc compare`` shows them all).
 HIDDEN_ROW_PREFIXES = ("limit: ", "use: ")
@@ -20,8 +20,7 @@ def scenario_files(folder: Path) -> list[Path]:
     files = sorted(folder.glob("*.toml"), key=lambda p: (p.stem != "baseline", p.name))
     if not files:
         raise OptallocError(
-            f"{folder}: no scenario files (*.toml) here. Run the demo from the repository root "
-            "or pass --scenarios DIR."
+            f"{folder}: no scenario files (*.toml) here. Run the demo from the repository root or pass --scenarios DIR."
         )
     return files
 
@@ -31,7 +30,7 @@ def run_demo(folder: Path, solver: str) -> None:
     from optalloc.cli.segment import render_segments
     from optalloc.cli.solve import exit_if_no_plan, solve_with_progress
     from optalloc.cli.studio import differences_table
-    from optalloc.scenario.report import differences_frame
+    from optalloc.studio.kpis import differences_frame
 
     files = scenario_files(folder)
     cache = PipelineCache()
@@ -42,8 +41,10 @@ def run_demo(folder: Path, solver: str) -> None:
         bar.add_task("segmenting", total=None)
         segments = segment_cohort(reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed)
     out.rule("[bold]1. Cohort[/]")
-    out.print(f"{len(reference.cohort):,} synthetic transfusion patients "
-              f"(seed {reference.loaded.scenario.cohort.seed}); identifiers pseudonymised.")
+    out.print(
+        f"{len(reference.cohort):,} synthetic transfusion patients "
+        f"(seed {reference.loaded.scenario.cohort.seed}); identifiers pseudonymised."
+    )
     out.rule("[bold]2. Segments[/]")
     render_segments(segments, source="built-in cohort")
     out.rule("[bold]3. 30-day readmission risk (patient-grouped 5-fold CV)[/]")

@@ -14,11 +14,15 @@ from optalloc.errors import OptallocError
 def reveal(
     plan_path: Path = typer.Argument(..., help="A plan written by 'optalloc solve --out' (patient_id pseudonyms)."),
     records: Path = typer.Option(..., "--records", help="The original records the cohort was imported from."),
-    id_column: str = typer.Option(None, "--id-column", help="The identifier column of the records (default: "
-                                                            "patient_id, mrn, patient_nbr or person_id).",
-                                  show_default=False),
-    out_path: Path = typer.Option(..., "--out", help="Where to write the plan with identifiers (CSV/Parquet, "
-                                                     "created readable by you only)."),
+    id_column: str = typer.Option(
+        None,
+        "--id-column",
+        help="The identifier column of the records (default: patient_id, mrn, patient_nbr or person_id).",
+        show_default=False,
+    ),
+    out_path: Path = typer.Option(
+        ..., "--out", help="Where to write the plan with identifiers (CSV/Parquet, created readable by you only)."
+    ),
 ) -> None:
     """Join a plan back to the original identifiers, for the people allowed to act on it.
 
@@ -37,24 +41,32 @@ def reveal(
     original = read_table(records, dtype=str)
     column = id_column or next((c for c in IDENTIFIER_COLUMNS if c in original.columns), None)
     if column is None or column not in original.columns:
-        raise OptallocError(f"{records}: no identifier column{f' {id_column!r}' if id_column else ''}; name it "
-                            "with --id-column.")
+        raise OptallocError(
+            f"{records}: no identifier column{f' {id_column!r}' if id_column else ''}; name it with --id-column."
+        )
     ids = original[column].astype(str).str.strip()
     lookup = dict(zip(pseudonymize_column(ids), ids, strict=True))
     found = plan["patient_id"].map(lookup)
     if found.isna().all():
-        raise OptallocError(f"{plan_path}: none of its patients is in {records} under this workspace's key. Check "
-                            "that the records are the ones imported and that OPTALLOC_PSEUDONYM_KEY (or "
-                            "OPTALLOC_PSEUDONYM_KEY_FILE) is the key used then.")
+        raise OptallocError(
+            f"{plan_path}: none of its patients is in {records} under this workspace's key. Check "
+            "that the records are the ones imported and that OPTALLOC_PSEUDONYM_KEY (or "
+            "OPTALLOC_PSEUDONYM_KEY_FILE) is the key used then."
+        )
     revealed = plan.copy()
     revealed.insert(1, column, found)
     write_table(revealed, out_path)
     os.chmod(out_path, 0o600)
     missing = int(found.isna().sum())
-    out.print(f"wrote {len(revealed):,} patients with their {column} to {out_path} (owner-only)"
-              + (f"; {missing:,} not found in the records" if missing else ""), highlight=False)
-    err.print("note: this file holds real identifiers; keep it where the plan's users are allowed to see them.",
-              highlight=False)
+    out.print(
+        f"wrote {len(revealed):,} patients with their {column} to {out_path} (owner-only)"
+        + (f"; {missing:,} not found in the records" if missing else ""),
+        highlight=False,
+    )
+    err.print(
+        "note: this file holds real identifiers; keep it where the plan's users are allowed to see them.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

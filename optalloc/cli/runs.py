@@ -12,12 +12,13 @@ from optalloc.cli.common import out, print_json, progress, user_errors
 from optalloc.cli.render import fmt
 from optalloc.cli.solve import JsonOption
 
+
 def _show_results(record: dict[str, Any]) -> None:
     """The recorded results in the same shape the original command printed."""
     kind, results = record["kind"], record["results"]
     if kind in ("solve", "compare"):
         from optalloc.cli.studio import differences_table
-        from optalloc.scenario.report import differences_frame
+        from optalloc.studio.kpis import differences_frame
 
         out.print(differences_table(differences_frame(results), title="Recorded results"))
     elif kind == "sweep":
@@ -28,8 +29,12 @@ def _show_results(record: dict[str, Any]) -> None:
     elif kind == "size":
         from optalloc.cli.studio import size_table
 
-        out.print(size_table(results["around"], f"Recorded sizing: {results['path']} = {fmt(results['level'])} "
-                                                f"for {results['target']}"))
+        out.print(
+            size_table(
+                results["around"],
+                f"Recorded sizing: {results['path']} = {fmt(results['level'])} for {results['target']}",
+            )
+        )
     elif kind == "uncertainty":
         from optalloc.cli.studio import uncertainty_tables
 
@@ -39,14 +44,18 @@ def _show_results(record: dict[str, Any]) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``runs`` sub-app."""
-    runs_app = typer.Typer(help="Recorded runs: list them, show one, re-run it and check the numbers.",
-                           no_args_is_help=True)
+    runs_app = typer.Typer(
+        help="Recorded runs: list them, show one, re-run it and check the numbers.", no_args_is_help=True
+    )
 
     @runs_app.command("list")
     @user_errors
     def list_runs(
         limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 20,
-        kind: Annotated[str | None, typer.Option("--kind", help="Only runs of this command (solve, compare, sweep, size, uncertainty).")] = None,
+        kind: Annotated[
+            str | None,
+            typer.Option("--kind", help="Only runs of this command (solve, compare, sweep, size, uncertainty)."),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """The most recent runs first."""
@@ -60,8 +69,15 @@ def register(app: typer.Typer) -> None:
         for column in ("id", "when (UTC)", "command", "scenarios", "version", "commit", "seconds"):
             table.add_column(column, justify="right" if column in ("id", "seconds") else "left")
         for row in rows:
-            table.add_row(str(row["id"]), row["created_at"], row["kind"], ", ".join(row["scenario_names"]),
-                          row["code_version"], (row["git_commit"] or "-")[:14], fmt(row["seconds"]))
+            table.add_row(
+                str(row["id"]),
+                row["created_at"],
+                row["kind"],
+                ", ".join(row["scenario_names"]),
+                row["code_version"],
+                (row["git_commit"] or "-")[:14],
+                fmt(row["seconds"]),
+            )
         out.print(table)
         if not rows:
             out.print("no runs recorded yet; solve, compare, sweep, size and uncertainty record theirs.")
@@ -70,8 +86,12 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def show(
         run_id: Annotated[int, typer.Argument(help="Run id (see 'optalloc runs list').")],
-        rerun: Annotated[bool, typer.Option("--rerun", help="Re-run from the stored scenarios and report whether the numbers match.")] = False,
-        rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance when comparing numbers on --rerun.")] = 1e-5,
+        rerun: Annotated[
+            bool, typer.Option("--rerun", help="Re-run from the stored scenarios and report whether the numbers match.")
+        ] = False,
+        rtol: Annotated[
+            float, typer.Option("--rtol", help="Relative tolerance when comparing numbers on --rerun.")
+        ] = 1e-5,
         as_json: JsonOption = False,
     ) -> None:
         """Show a recorded run (scenarios, hashes, code version, timings, results); optionally re-run it."""
@@ -92,12 +112,17 @@ def register(app: typer.Typer) -> None:
             if check is not None and not check["matches"]:
                 raise typer.Exit(1)
             return
-        out.print(f"[bold]run {record['id']}[/]: {record['kind']} of {', '.join(record['scenario_names'])} "
-                  f"at {record['created_at']} UTC, optalloc {record['code_version']} "
-                  f"(commit {record['git_commit'] or 'unknown'}), {fmt(record['seconds'])} s")
+        out.print(
+            f"[bold]run {record['id']}[/]: {record['kind']} of {', '.join(record['scenario_names'])} "
+            f"at {record['created_at']} UTC, optalloc {record['code_version']} "
+            f"(commit {record['git_commit'] or 'unknown'}), {fmt(record['seconds'])} s"
+        )
         for item in record["scenarios"]:
-            out.print(f"  {item['name']}: {item['path']} (scenario hash {item['text_hash'][:12]}, "
-                      f"cohort hash {record['cohort_hashes'].get(item['name'], '?')[:12]})", highlight=False)
+            out.print(
+                f"  {item['name']}: {item['path']} (scenario hash {item['text_hash'][:12]}, "
+                f"cohort hash {record['cohort_hashes'].get(item['name'], '?')[:12]})",
+                highlight=False,
+            )
         out.print(f"  parameters: {record['params']}", highlight=False)
         _show_results(record)
         if check is not None:

@@ -39,8 +39,10 @@ def _parse_k(value: str) -> int | str:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if pd.isna(v) else v) if not isinstance(v, list | tuple) else v
-             for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [
+        {k: (None if pd.isna(v) else v) if not isinstance(v, list | tuple) else v for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> dict[str, Any]:
@@ -49,16 +51,26 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
     segments = []
     for profile in _records(result.profiles):
         rule = rules.loc[profile["segment"]]
-        segments.append({
-            **profile,
-            "rule": {
-                "expression": rule["expression"], "words": rule["words"],
-                "n_conditions": int(rule["n_conditions"]), "coverage": _number(rule["coverage"]),
-                "precision": _number(rule["precision"]), "matched": rule["matched"],
-            },
-        })
-    return {"n_patients": n_patients, "seed": seed, "k": result.k,
-            "k_table": _records(result.k_table), "segments": segments}
+        segments.append(
+            {
+                **profile,
+                "rule": {
+                    "expression": rule["expression"],
+                    "words": rule["words"],
+                    "n_conditions": int(rule["n_conditions"]),
+                    "coverage": _number(rule["coverage"]),
+                    "precision": _number(rule["precision"]),
+                    "matched": rule["matched"],
+                },
+            }
+        )
+    return {
+        "n_patients": n_patients,
+        "seed": seed,
+        "k": result.k,
+        "k_table": _records(result.k_table),
+        "segments": segments,
+    }
 
 
 def _number(value: Any) -> float | None:
@@ -88,10 +100,14 @@ def _fmt(value: Any, spec: str) -> str:
 
 # Profile means shown in the table, in this order, when the profiles hold them.
 PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("mean_age", "age", ".0f"), ("mean_transfusions_per_28d", "tx/28d", ".2f"),
-    ("mean_distance_km", "km", ".0f"), ("mean_frailty", "frailty", ".1f"),
-    ("mean_age_years", "age", ".0f"), ("mean_length_of_stay", "days", ".1f"),
-    ("mean_medications", "meds", ".1f"), ("mean_procedures", "procs", ".1f"),
+    ("mean_age", "age", ".0f"),
+    ("mean_transfusions_per_28d", "tx/28d", ".2f"),
+    ("mean_distance_km", "km", ".0f"),
+    ("mean_frailty", "frailty", ".1f"),
+    ("mean_age_years", "age", ".0f"),
+    ("mean_length_of_stay", "days", ".1f"),
+    ("mean_medications", "meds", ".1f"),
+    ("mean_procedures", "procs", ".1f"),
     ("mean_prior_visits", "prior visits", ".2f"),
 )
 MAX_PROFILE_COLUMNS = 5
@@ -104,17 +120,28 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
         k_table.add_column(name, justify="left" if name == "why" else "right")
     for row in result.k_table.itertuples():
         style = "bold green" if row.chosen else None
-        k_table.add_row(str(row.k), f"{row.pac:.3f}", f"{row.consensus_index:.3f}",
-                        _fmt(row.silhouette, ".3f"), f"{row.min_segment_share:.1%}", row.reason, style=style)
+        k_table.add_row(
+            str(row.k),
+            f"{row.pac:.3f}",
+            f"{row.consensus_index:.3f}",
+            _fmt(row.silhouette, ".3f"),
+            f"{row.min_segment_share:.1%}",
+            row.reason,
+            style=style,
+        )
     out.print(k_table)
     table = Table(title=f"{result.k} segments", title_justify="left")
-    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS
-             if column in result.profiles.columns][:MAX_PROFILE_COLUMNS]
+    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
+        :MAX_PROFILE_COLUMNS
+    ]
     for name in ("#", "name", "patients", "share", "readmitted", *(header for _, header, _ in means)):
         table.add_column(name, justify="left" if name == "name" else "right")
     for row in result.profiles.to_dict(orient="records"):
         table.add_row(
-            str(row["segment"]), str(row["name"]), _fmt(row["n"], ","), _fmt(row["share"], ".1%"),
+            str(row["segment"]),
+            str(row["name"]),
+            _fmt(row["n"], ","),
+            _fmt(row["share"], ".1%"),
             _fmt(row.get("readmission_rate"), ".1%"),
             *(_fmt(row.get(column), spec) for column, _, spec in means),
         )
@@ -123,8 +150,12 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     for name in ("#", "rule", "coverage", "precision"):
         rules.add_column(name, justify="left" if name == "rule" else "right")
     for row in result.rules.itertuples():
-        rules.add_row(str(row.segment), f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
-                      _fmt(row.coverage, ".0%"), _fmt(row.precision, ".0%"))
+        rules.add_row(
+            str(row.segment),
+            f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
+            _fmt(row.coverage, ".0%"),
+            _fmt(row.precision, ".0%"),
+        )
     out.print(rules)
 
 
@@ -147,7 +178,7 @@ def segment(
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
         cohort = load_planner_frame(data, which="first")
     else:
-        cohort = load_cohort_file(data)   # validated, identifiers pseudonymised
+        cohort = load_cohort_file(data)  # validated, identifiers pseudonymised
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("segmenting", total=None)
 

@@ -12,7 +12,7 @@ from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
 from optalloc.io import check_output, write_table
 from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
-from optalloc.scenario.report import comparison_frame, scenario_kpis
+from optalloc.studio.kpis import comparison_frame, scenario_kpis
 
 
 class Solver(str, Enum):
@@ -26,7 +26,9 @@ class Solver(str, Enum):
 
 SolverOption = Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
-TimeLimitOption = Annotated[float | None, typer.Option("--time-limit", help="Seconds per solve (default: the scenario's).")]
+TimeLimitOption = Annotated[
+    float | None, typer.Option("--time-limit", help="Seconds per solve (default: the scenario's).")
+]
 
 
 def exit_if_no_plan(kpis: list[dict]) -> None:
@@ -52,12 +54,18 @@ def print_explanations(outcome, kpis: dict) -> None:
     greedy = kpis.get("greedy") or {}
     unit = kpis["objective_unit"]
     if greedy.get("gain") is not None:
-        out.print(f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more "
-                  f"({greedy['gain_pct']:+.1f}%) than filling each programme in priority order "
-                  f"({greedy['objective']:.4g}).", highlight=False)
+        out.print(
+            f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more "
+            f"({greedy['gain_pct']:+.1f}%) than filling each programme in priority order "
+            f"({greedy['objective']:.4g}).",
+            highlight=False,
+        )
     elif greedy:
-        out.print(f"Filling each programme in priority order finds no plan that keeps every limit "
-                  f"({greedy['status']}); the optimiser does.", highlight=False)
+        out.print(
+            f"Filling each programme in priority order finds no plan that keeps every limit "
+            f"({greedy['status']}); the optimiser does.",
+            highlight=False,
+        )
     for sentence in marginal_value_sentences(outcome.prepared.problem, outcome.result):
         if "does not bind" not in sentence:
             out.print(f"  - {sentence}", highlight=False)
@@ -88,20 +96,37 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
         solver: SolverOption = Solver.auto,
         time_limit: TimeLimitOption = None,
-        plan: Annotated[Path | None, typer.Option("--out", help="Write the plan (patient_id, setting) as CSV/Parquet.")] = None,
-        estimates: Annotated[Path | None, typer.Option("--estimates", help="Precomputed long table (patient_id, setting, benefit, cost, one column per resource); the scenario gives settings and limits.")] = None,
+        plan: Annotated[
+            Path | None, typer.Option("--out", help="Write the plan (patient_id, setting) as CSV/Parquet.")
+        ] = None,
+        estimates: Annotated[
+            Path | None,
+            typer.Option(
+                "--estimates",
+                help="Precomputed long table (patient_id, setting, benefit, cost, one column per resource); the scenario gives settings and limits.",
+            ),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Solve one scenario and show the plan's key figures."""
-        check_output(plan)                    # before the work, not after it
+        check_output(plan)  # before the work, not after it
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
         outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
         kpis = scenario_kpis(outcome)
         from optalloc.cli.studio import record
 
-        record("solve", [prepared], {"solver": solver.value, "time_limit": time_limit,
-                                     "estimates": str(estimates.resolve()) if estimates else None},
-               [kpis], {**prepared.seconds, "solve": outcome.result.seconds}, quiet=as_json)
+        record(
+            "solve",
+            [prepared],
+            {
+                "solver": solver.value,
+                "time_limit": time_limit,
+                "estimates": str(estimates.resolve()) if estimates else None,
+            },
+            [kpis],
+            {**prepared.seconds, "solve": outcome.result.seconds},
+            quiet=as_json,
+        )
         if plan is not None and outcome.result.assignment is not None:
             write_table(outcome.result.plan(prepared.problem), plan)
         if as_json:
@@ -117,15 +142,22 @@ def register(app: typer.Typer) -> None:
         scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files; the first is the reference.")],
         solver: SolverOption = Solver.auto,
         time_limit: TimeLimitOption = None,
-        csv: Annotated[Path | None, typer.Option("--csv", help="Also write the comparison as a long CSV (kpi, scenario, value, diff, diff_pct).")] = None,
+        csv: Annotated[
+            Path | None,
+            typer.Option(
+                "--csv", help="Also write the comparison as a long CSV (kpi, scenario, value, diff, diff_pct)."
+            ),
+        ] = None,
         as_json: JsonOption = False,
-        keep: Annotated[bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")] = True,
+        keep: Annotated[
+            bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")
+        ] = True,
     ) -> None:
         """Solve several scenarios and compare them side by side, with each one's difference from the first."""
         import time
 
         from optalloc.cli.studio import differences_table, record
-        from optalloc.scenario.report import differences_by_scenario, differences_frame
+        from optalloc.studio.kpis import differences_by_scenario, differences_frame
 
         check_output(csv, option="--csv")
         start = time.perf_counter()
@@ -134,8 +166,11 @@ def register(app: typer.Typer) -> None:
         long = differences_frame(kpis)
         if csv is not None:
             write_table(long, csv)
-        run_id = record("compare", prepared, params, kpis, {"total": time.perf_counter() - start},
-                        quiet=as_json) if keep else None
+        run_id = (
+            record("compare", prepared, params, kpis, {"total": time.perf_counter() - start}, quiet=as_json)
+            if keep
+            else None
+        )
         if as_json:
             diffs = differences_by_scenario(kpis)
             print_json([{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis])
@@ -148,7 +183,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @user_errors
     def demo(
-        scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path("scenarios/home_transfusion"),
+        scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path(
+            "scenarios/home_transfusion"
+        ),
         solver: SolverOption = Solver.auto,
     ) -> None:
         """Run the whole chain on the built-in cohort: segments, risk, and every scenario compared."""

@@ -23,51 +23,88 @@ def _fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def _period_table(report, title: str) -> Table:  # noqa: ANN001 - TrackReport
+def _period_table(report, title: str) -> Table:
     """Fits 80 columns: the drift's feature name and the P/R are in --json."""
     table = Table(title=title, title_justify="left")
     for header in ("period", "n", "obs/exp", "O/E 95% CI", "z", "AUROC", "F1", "drift", "!"):
         table.add_column(header, justify="left" if header in ("period", "!") else "right")
     for row in report.periods.to_dict("records"):
         table.add_row(
-            row["period"] + ("*" if row["phase"] == "baseline" else ""), f"{row['n']:,}",
+            row["period"] + ("*" if row["phase"] == "baseline" else ""),
+            f"{row['n']:,}",
             f"{row['observed']:.0f}/{row['expected']:.0f}",
-            f"{row['oe']:.2f} {row['oe_low']:.2f}-{row['oe_high']:.2f}", f"{row['z']:+.1f}",
-            _fmt(row["auroc"], 3), _fmt(row["f1"]), _fmt(row["drift_level"]), "!" if row["alarm"] else "")
-    table.caption = ("* baseline period (sets the control limits); drift = largest feature PSI / its alarm "
-                     "threshold (alarm at 1); ! = alarm")
+            f"{row['oe']:.2f} {row['oe_low']:.2f}-{row['oe_high']:.2f}",
+            f"{row['z']:+.1f}",
+            _fmt(row["auroc"], 3),
+            _fmt(row["f1"]),
+            _fmt(row["drift_level"]),
+            "!" if row["alarm"] else "",
+        )
+    table.caption = (
+        "* baseline period (sets the control limits); drift = largest feature PSI / its alarm "
+        "threshold (alarm at 1); ! = alarm"
+    )
     return table
 
 
-def _group_frame(report, shareable: bool, min_count: int) -> pd.DataFrame:  # noqa: ANN001
+def _group_frame(report, shareable: bool, min_count: int) -> pd.DataFrame:
     from optalloc.privacy import suppress_small_counts
 
-    frame = report.groups[["period", "by", "group", "n", "share", "observed", "expected", "oe", "rate", "mean_risk",
-                           "auroc", "f1"]].copy() if len(report.groups) else pd.DataFrame()
+    frame = (
+        report.groups[
+            ["period", "by", "group", "n", "share", "observed", "expected", "oe", "rate", "mean_risk", "auroc", "f1"]
+        ].copy()
+        if len(report.groups)
+        else pd.DataFrame()
+    )
     if shareable and len(frame):
-        frame = suppress_small_counts(frame, ["n", "observed"], threshold=min_count,
-                                      derived=["share", "expected", "oe", "rate", "mean_risk", "auroc", "f1"])
+        frame = suppress_small_counts(
+            frame,
+            ["n", "observed"],
+            threshold=min_count,
+            derived=["share", "expected", "oe", "rate", "mean_risk", "auroc", "f1"],
+        )
     return frame
 
 
 def track(
-    data: Path = typer.Argument(None, help="Encounter table to track (Diabetes 130 format, or a table with "
-                                           "readmitted_30d, the model's features and an order or date column); "
-                                           "default: the shipped Diabetes 130 developer part.", show_default=False),
+    data: Path = typer.Argument(
+        None,
+        help="Encounter table to track (Diabetes 130 format, or a table with "
+        "readmitted_30d, the model's features and an order or date column); "
+        "default: the shipped Diabetes 130 developer part.",
+        show_default=False,
+    ),
     model_path: Path = typer.Option(..., "--model", help="Model file written by 'optalloc risk train'."),
     by: list[str] = typer.Option([], "--by", help=f"Also report by group: {', '.join(BY_CHOICES)} (repeatable)."),
-    period: str = typer.Option("blocks", "--period", help="blocks (equal blocks in time order), month, quarter or year."),
+    period: str = typer.Option(
+        "blocks", "--period", help="blocks (equal blocks in time order), month, quarter or year."
+    ),
     periods: int = typer.Option(10, "--periods", help="Number of ordered blocks (with --period blocks)."),
-    baseline: int = typer.Option(None, "--baseline", help="Baseline periods that set the control limits "
-                                                          "(default 3, or 30% of the periods).", show_default=False),
-    plan_path: Path = typer.Option(None, "--plan", help="Plan CSV/Parquet (patient_id, setting) from 'optalloc solve "
-                                                        "--out', for --by setting and --setting.", show_default=False),
-    start: str = typer.Option(None, "--intervention-start", help="Compare observed/expected before and after "
-                                                                 "this period.", show_default=False),
-    setting: str = typer.Option(None, "--setting", help="With --intervention-start and --plan: compare the "
-                                                        "patients the plan sent here with the others.", show_default=False),
-    plot: Path = typer.Option(None, "--plot", help="Write the observed/expected and drift chart (PNG, PDF or SVG).",
-                              show_default=False),
+    baseline: int = typer.Option(
+        None,
+        "--baseline",
+        help="Baseline periods that set the control limits (default 3, or 30% of the periods).",
+        show_default=False,
+    ),
+    plan_path: Path = typer.Option(
+        None,
+        "--plan",
+        help="Plan CSV/Parquet (patient_id, setting) from 'optalloc solve --out', for --by setting and --setting.",
+        show_default=False,
+    ),
+    start: str = typer.Option(
+        None, "--intervention-start", help="Compare observed/expected before and after this period.", show_default=False
+    ),
+    setting: str = typer.Option(
+        None,
+        "--setting",
+        help="With --intervention-start and --plan: compare the patients the plan sent here with the others.",
+        show_default=False,
+    ),
+    plot: Path = typer.Option(
+        None, "--plot", help="Write the observed/expected and drift chart (PNG, PDF or SVG).", show_default=False
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON alone on stdout."),
     shareable: bool = typer.Option(False, "--shareable", help="Hide group cells under --min-count patients."),
     min_count: int = typer.Option(11, "--min-count", min=1, help="Smallest count shown with --shareable."),
@@ -97,8 +134,12 @@ def track(
             plan = read_table(plan_path, dtype=str)
             if "patient_id" not in plan.columns or "setting" not in plan.columns:
                 raise OptallocError(f"{plan_path}: a plan needs the columns patient_id and setting.")
-            frame = frame.assign(setting=frame["patient_id"].astype(str).map(
-                dict(zip(plan["patient_id"], plan["setting"]))).fillna("(not in plan)"))
+            frame = frame.assign(
+                setting=frame["patient_id"]
+                .astype(str)
+                .map(dict(zip(plan["patient_id"], plan["setting"])))
+                .fillna("(not in plan)")
+            )
         labels = assign_periods(frame, period, periods, source)
         profile = model.metadata.get("reference_profile")
         notes = []
@@ -107,12 +148,23 @@ def track(
 
             first = labels.label == labels.order[0]
             profile = profile_from_frame(design.X[first], list(design.numeric))
-            notes.append(f"the model file has no training-data profile; drift is measured against the first "
-                         f"period ({labels.order[0]}). Re-train with 'optalloc risk train' to compare with the "
-                         "training data.")
+            notes.append(
+                f"the model file has no training-data profile; drift is measured against the first "
+                f"period ({labels.order[0]}). Re-train with 'optalloc risk train' to compare with the "
+                "training data."
+            )
         tau2 = model.metadata.get("outcome_tau2")
-        report = track_table(scored.y, scored.probability, design.X, labels, profile, scored.threshold,
-                             group_labels(frame, by, source), baseline, tau2)
+        report = track_table(
+            scored.y,
+            scored.probability,
+            design.X,
+            labels,
+            profile,
+            scored.threshold,
+            group_labels(frame, by, source),
+            baseline,
+            tau2,
+        )
         report.notes.extend(notes)
         bar.advance(task)
         effect = None
@@ -121,10 +173,12 @@ def track(
 
             position = labels.index_of(start)
             after = np.isin(labels.label, labels.order[position:])
-            treated = plan_membership(frame["patient_id"].to_numpy(), plan, setting, str(plan_path)) \
-                if setting else None
-            effect = intervention_effect(scored.y, scored.probability, after, design.groups, start, treated,
-                                         setting, seed=seed)
+            treated = (
+                plan_membership(frame["patient_id"].to_numpy(), plan, setting, str(plan_path)) if setting else None
+            )
+            effect = intervention_effect(
+                scored.y, scored.probability, after, design.groups, start, treated, setting, seed=seed
+            )
         run = save_tracking_if(record, report, file_sha256(model_path), design.sha256)
         if plot is not None:
             from optalloc.monitoring.plot import plot_tracking
@@ -134,24 +188,39 @@ def track(
     groups = _group_frame(report, shareable, min_count)
     if as_json:
         payload = {
-            "model": model.name, "model_sha256": file_sha256(model_path), "data": source,
-            "data_sha256": design.sha256, "period_kind": report.period_kind,
-            "control_limits": {"tau2": report.limits.tau2, "source": report.limits.source,
-                               "baseline_periods": report.limits.baseline_periods, "sigma": report.limits.sigma},
+            "model": model.name,
+            "model_sha256": file_sha256(model_path),
+            "data": source,
+            "data_sha256": design.sha256,
+            "period_kind": report.period_kind,
+            "control_limits": {
+                "tau2": report.limits.tau2,
+                "source": report.limits.source,
+                "baseline_periods": report.limits.baseline_periods,
+                "sigma": report.limits.sigma,
+            },
             "periods": report.periods.drop(columns=["variance"]).to_dict("records"),
             "groups": groups.to_dict("records"),
             "alarms": [{"period": a.period, "kind": a.kind, "message": a.message} for a in report.alarms],
-            "notes": report.notes, "run": run, "shareable": shareable,
+            "notes": report.notes,
+            "run": run,
+            "shareable": shareable,
         }
         if effect is not None:
             payload["intervention"] = effect.__dict__
         print_json(payload)
         return
-    kind = "ordered blocks of encounters (not calendar months)" if report.period_kind == "ordered block" \
+    kind = (
+        "ordered blocks of encounters (not calendar months)"
+        if report.period_kind == "ordered block"
         else report.period_kind + "s"
+    )
     out.print(_period_table(report, f"{model.name} on {source}: {len(report.periods)} {kind}"))
-    out.print(f"control limits: z beyond ±{report.limits.sigma:g}, between-period variance tau² "
-              f"{report.limits.tau2:.4f} from {report.limits.source}", highlight=False)
+    out.print(
+        f"control limits: z beyond ±{report.limits.sigma:g}, between-period variance tau² "
+        f"{report.limits.tau2:.4f} from {report.limits.source}",
+        highlight=False,
+    )
     for note in report.notes:
         err.print(f"note: {note}", highlight=False)
     if report.alarms:
@@ -160,15 +229,18 @@ def track(
     else:
         out.print("no alarm: observed readmissions, the population and its mix stayed within their limits.")
     if len(groups):
-        out.print(f"groups by {', '.join(report.by)}: {len(groups)} rows (use --json for all of them)"
-                  + (f"; counts under {min_count} hidden" if shareable else ""), highlight=False)
+        out.print(
+            f"groups by {', '.join(report.by)}: {len(groups)} rows (use --json for all of them)"
+            + (f"; counts under {min_count} hidden" if shareable else ""),
+            highlight=False,
+        )
     if effect is not None:
         _print_effect(effect)
     if plot is not None:
         out.print(f"wrote {plot}", highlight=False)
 
 
-def save_tracking_if(record: bool, report, model_sha: str, data_sha: str) -> str | None:  # noqa: ANN001
+def save_tracking_if(record: bool, report, model_sha: str, data_sha: str) -> str | None:
     if not record:
         return None
     from optalloc.monitoring.history import save_tracking
@@ -176,14 +248,20 @@ def save_tracking_if(record: bool, report, model_sha: str, data_sha: str) -> str
     return save_tracking(report, model_sha, data_sha)
 
 
-def _print_effect(effect) -> None:  # noqa: ANN001 - InterventionEffect
+def _print_effect(effect) -> None:
     low, high = effect.ratio_change_ci
-    out.print(f"from {effect.start} on: O/E {effect.after['oe']:.3f} against {effect.before['oe']:.3f} before, "
-              f"a ratio of {effect.ratio_change:.3f} (95% CI {low:.3f}-{high:.3f}).", highlight=False)
+    out.print(
+        f"from {effect.start} on: O/E {effect.after['oe']:.3f} against {effect.before['oe']:.3f} before, "
+        f"a ratio of {effect.ratio_change:.3f} (95% CI {low:.3f}-{high:.3f}).",
+        highlight=False,
+    )
     if effect.did is not None and effect.did_ci is not None:
-        out.print(f"patients sent to {effect.setting} ({effect.n_treated:,}) against the others: O/E changed by "
-                  f"{effect.did:+.3f} more (difference in differences, 95% CI {effect.did_ci[0]:+.3f} to "
-                  f"{effect.did_ci[1]:+.3f}).", highlight=False)
+        out.print(
+            f"patients sent to {effect.setting} ({effect.n_treated:,}) against the others: O/E changed by "
+            f"{effect.did:+.3f} more (difference in differences, 95% CI {effect.did_ci[0]:+.3f} to "
+            f"{effect.did_ci[1]:+.3f}).",
+            highlight=False,
+        )
     out.print(effect.statement, highlight=False)
 
 

@@ -45,22 +45,29 @@ def read_demand(path: Path | str, quantile: float, step: int = 1, column: str | 
     needed = {"group", "step", name}
     missing = sorted(needed - set(frame.columns))
     if missing:
-        raise OptallocError(f"{source}: a demand forecast needs the columns group, step and {name} (as "
-                            f"'optalloc forecast --out' writes, with quantiles q10, q50, q80, q90, q95); "
-                            f"missing {', '.join(missing)}.")
+        raise OptallocError(
+            f"{source}: a demand forecast needs the columns group, step and {name} (as "
+            f"'optalloc forecast --out' writes, with quantiles q10, q50, q80, q90, q95); "
+            f"missing {', '.join(missing)}."
+        )
     rows = frame[frame["step"] == step]
     if rows.empty:
-        raise OptallocError(f"{source}: no row for --step {step}; the file has steps "
-                            f"{', '.join(str(s) for s in sorted(frame['step'].unique()))}.")
+        raise OptallocError(
+            f"{source}: no row for --step {step}; the file has steps "
+            f"{', '.join(str(s) for s in sorted(frame['step'].unique()))}."
+        )
     values = pd.to_numeric(rows[name], errors="coerce")
     if values.isna().any() or (values < 0).any():
         bad = rows.index[values.isna() | (values < 0)][0]
-        raise OptallocError(f"{source}: row {int(bad) + 2}, column {name}: {rows.loc[bad, name]!r} is not a "
-                            "non-negative number.")
+        raise OptallocError(
+            f"{source}: row {int(bad) + 2}, column {name}: {rows.loc[bad, name]!r} is not a non-negative number."
+        )
     by = column or (str(frame["by"].iloc[0]) if "by" in frame.columns else None)
     if by is None:
-        raise OptallocError(f"{source}: say which cohort column the groups are (--demand-column), or use a "
-                            "forecast file with a 'by' column.")
+        raise OptallocError(
+            f"{source}: say which cohort column the groups are (--demand-column), or use a "
+            "forecast file with a 'by' column."
+        )
     targets = {str(g): int(round(v)) for g, v in zip(rows["group"], values)}
     return Demand(column=by, targets=targets, quantile=quantile, step=step, source=source)
 
@@ -68,13 +75,17 @@ def read_demand(path: Path | str, quantile: float, step: int = 1, column: str | 
 def scale_cohort(cohort: pd.DataFrame, demand: Demand, seed: int = 0) -> pd.DataFrame:
     """``cohort`` with each forecast group resampled to its target size (see the module)."""
     if demand.column not in cohort.columns:
-        raise OptallocError(f"{demand.source}: the forecast's groups are of {demand.column!r}, which the "
-                            f"scenario's cohort lacks (its columns: {', '.join(map(str, cohort.columns[:12]))}...).")
+        raise OptallocError(
+            f"{demand.source}: the forecast's groups are of {demand.column!r}, which the "
+            f"scenario's cohort lacks (its columns: {', '.join(map(str, cohort.columns[:12]))}...)."
+        )
     labels = cohort[demand.column].astype("string").fillna("(missing)")
     unknown = sorted(set(demand.targets) - set(labels.unique()))
     if unknown:
-        raise OptallocError(f"{demand.source}: group(s) {', '.join(unknown)} have no patient in the scenario's "
-                            f"cohort, so there is nobody to stand for their future patients.")
+        raise OptallocError(
+            f"{demand.source}: group(s) {', '.join(unknown)} have no patient in the scenario's "
+            f"cohort, so there is nobody to stand for their future patients."
+        )
     rng = np.random.default_rng(seed)
     parts = []
     for group, rows in cohort.groupby(labels, sort=True):
@@ -83,8 +94,10 @@ def scale_cohort(cohort: pd.DataFrame, demand: Demand, seed: int = 0) -> pd.Data
             parts.append(rows)
             continue
         if target > MAX_SCALE * len(rows):
-            raise OptallocError(f"{demand.source}: group {group} would grow from {len(rows)} to {target} patients "
-                                f"(over {MAX_SCALE:g} times); check that the forecast is of the same population.")
+            raise OptallocError(
+                f"{demand.source}: group {group} would grow from {len(rows)} to {target} patients "
+                f"(over {MAX_SCALE:g} times); check that the forecast is of the same population."
+            )
         if target <= len(rows):
             parts.append(rows.iloc[np.sort(rng.choice(len(rows), target, replace=False))])
             continue

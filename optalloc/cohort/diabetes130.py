@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optalloc.cohort.schema import first_bad_row
 from optalloc.errors import CohortError, OptallocError
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize_column
-from optalloc.cohort.schema import first_bad_row
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "diabetes130"
 DEV_DATA_PATH = DATA_DIR / "diabetic_data_dev.csv.gz"
@@ -38,24 +38,62 @@ DEATH_OR_HOSPICE_DISPOSITIONS: tuple[int, ...] = (11, 19, 20, 21)
 READMITTED_VALUES: tuple[str, ...] = ("<30", ">30", "NO")
 CODE_COLUMNS: tuple[str, ...] = ("admission_type_id", "discharge_disposition_id", "admission_source_id")
 MEDICATION_COLUMNS: tuple[str, ...] = (
-    "metformin", "repaglinide", "nateglinide", "chlorpropamide", "glimepiride", "acetohexamide",
-    "glipizide", "glyburide", "tolbutamide", "pioglitazone", "rosiglitazone", "acarbose",
-    "miglitol", "troglitazone", "tolazamide", "examide", "citoglipton", "insulin",
-    "glyburide-metformin", "glipizide-metformin", "glimepiride-pioglitazone",
-    "metformin-rosiglitazone", "metformin-pioglitazone",
+    "metformin",
+    "repaglinide",
+    "nateglinide",
+    "chlorpropamide",
+    "glimepiride",
+    "acetohexamide",
+    "glipizide",
+    "glyburide",
+    "tolbutamide",
+    "pioglitazone",
+    "rosiglitazone",
+    "acarbose",
+    "miglitol",
+    "troglitazone",
+    "tolazamide",
+    "examide",
+    "citoglipton",
+    "insulin",
+    "glyburide-metformin",
+    "glipizide-metformin",
+    "glimepiride-pioglitazone",
+    "metformin-rosiglitazone",
+    "metformin-pioglitazone",
 )
 MEDICATION_VALUES: tuple[str, ...] = ("No", "Steady", "Up", "Down")
 INTEGER_COLUMNS: tuple[str, ...] = (
-    "time_in_hospital", "num_lab_procedures", "num_procedures", "num_medications",
-    "number_outpatient", "number_emergency", "number_inpatient", "number_diagnoses",
+    "time_in_hospital",
+    "num_lab_procedures",
+    "num_procedures",
+    "num_medications",
+    "number_outpatient",
+    "number_emergency",
+    "number_inpatient",
+    "number_diagnoses",
 )
 TEXT_COLUMNS: tuple[str, ...] = (
-    "race", "gender", "age", "payer_code", "medical_specialty", "diag_1", "diag_2", "diag_3",
-    "max_glu_serum", "A1Cresult", "change", "diabetesMed",
+    "race",
+    "gender",
+    "age",
+    "payer_code",
+    "medical_specialty",
+    "diag_1",
+    "diag_2",
+    "diag_3",
+    "max_glu_serum",
+    "A1Cresult",
+    "change",
+    "diabetesMed",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = (
-    ("encounter_id", "patient_nbr") + TEXT_COLUMNS + CODE_COLUMNS + INTEGER_COLUMNS
-    + MEDICATION_COLUMNS + ("readmitted",)
+    ("encounter_id", "patient_nbr")
+    + TEXT_COLUMNS
+    + CODE_COLUMNS
+    + INTEGER_COLUMNS
+    + MEDICATION_COLUMNS
+    + ("readmitted",)
 )
 LABEL = "readmitted_30d"
 
@@ -184,8 +222,9 @@ def _check_identifiers(raw: pd.DataFrame, source: str) -> pd.Series:
     return order
 
 
-def _check_codes(raw: pd.DataFrame, tables: dict[str, dict[int, str]], source: str,
-                 mapping_source: str) -> dict[str, pd.Series]:
+def _check_codes(
+    raw: pd.DataFrame, tables: dict[str, dict[int, str]], source: str, mapping_source: str
+) -> dict[str, pd.Series]:
     codes: dict[str, pd.Series] = {}
     for column in CODE_COLUMNS:
         values = pd.to_numeric(raw[column], errors="coerce")
@@ -221,7 +260,7 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
                 f"medication columns take {', '.join(MEDICATION_VALUES)}. Correct the value."
             )
     bad = ~raw["age"].astype("string").str.fullmatch(r"\[\d+-\d+\)").fillna(False).astype(bool)
-    if bad.any():   # the features read the band's lower end; anything else would become NaN
+    if bad.any():  # the features read the band's lower end; anything else would become NaN
         row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}; it must be a "

@@ -22,8 +22,10 @@ DECLARED_COLUMNS: tuple[str, ...] = (*(c.name for c in COHORT_COLUMNS), "true_ty
 def _identifier_column(frame: pd.DataFrame, source: str, id_column: str | None) -> str:
     if id_column is not None:
         if id_column not in frame.columns:
-            raise CohortError(f"{source}: --id-column {id_column!r} is not a column of the table "
-                              f"(its columns: {', '.join(map(str, frame.columns[:15]))}).")
+            raise CohortError(
+                f"{source}: --id-column {id_column!r} is not a column of the table "
+                f"(its columns: {', '.join(map(str, frame.columns[:15]))})."
+            )
         return id_column
     present = [c for c in IDENTIFIER_COLUMNS if c in frame.columns]
     if not present:
@@ -40,8 +42,9 @@ def _identifier_column(frame: pd.DataFrame, source: str, id_column: str | None) 
     return present[0]
 
 
-def pseudonymize_identifiers(frame: pd.DataFrame, source: str, id_column: str | None = None,
-                             unique: bool = False) -> pd.DataFrame:
+def pseudonymize_identifiers(
+    frame: pd.DataFrame, source: str, id_column: str | None = None, unique: bool = False
+) -> pd.DataFrame:
     """Replace the identifier column by keyed pseudonyms in ``patient_id``; drop the original
     and every other identifier column. A blank identifier, or (with ``unique``, one row per
     patient) a repeated one, is refused by row, naming the original value to look for."""
@@ -50,15 +53,19 @@ def pseudonymize_identifiers(frame: pd.DataFrame, source: str, id_column: str | 
     blank = text.isna() | text.isin(["", "nan", "NaN", "None", "NULL", "null"])
     if blank.any():
         row = first_bad_row(pd.Series(blank.to_numpy()))
-        raise CohortError(f"{source}: row {row} has no patient identifier in column {column!r}. Every row "
-                          "needs one; fill it in or drop the row.")
+        raise CohortError(
+            f"{source}: row {row} has no patient identifier in column {column!r}. Every row "
+            "needs one; fill it in or drop the row."
+        )
     if unique:
         dup = text.duplicated(keep="first")
         if dup.any():
             row = first_bad_row(pd.Series(dup.to_numpy()))
             first = int(np.flatnonzero((text == text.iloc[row - 1]).to_numpy())[0]) + 1
-            raise CohortError(f"{source}: row {row} repeats the identifier {text.iloc[row - 1]!r} of row {first} "
-                              f"(column {column!r}). A cohort has one row per patient; merge or drop the repeat.")
+            raise CohortError(
+                f"{source}: row {row} repeats the identifier {text.iloc[row - 1]!r} of row {first} "
+                f"(column {column!r}). A cohort has one row per patient; merge or drop the repeat."
+            )
     out = frame.drop(columns=[c for c in {column, *IDENTIFIER_COLUMNS} if c in frame.columns])
     out.insert(0, "patient_id", pseudonymize_column(text.astype(str)))
     return out
@@ -69,16 +76,19 @@ def keep_declared(frame: pd.DataFrame, source: str, strict: bool = False) -> pd.
     for the caller to say so) or, with ``strict``, refused."""
     extra = [str(c) for c in frame.columns if c not in DECLARED_COLUMNS]
     if extra and strict:
-        raise CohortError(f"{source}: column(s) {', '.join(extra)} are not part of a transfusion cohort, and "
-                          "--strict refuses to drop them. Remove them from the file, or import without --strict "
-                          "(they are then dropped, never stored).")
+        raise CohortError(
+            f"{source}: column(s) {', '.join(extra)} are not part of a transfusion cohort, and "
+            "--strict refuses to drop them. Remove them from the file, or import without --strict "
+            "(they are then dropped, never stored)."
+        )
     out = frame.drop(columns=extra)
     out.attrs["dropped_columns"] = extra
     return out
 
 
-def prepare_cohort(frame: pd.DataFrame, source: str, id_column: str | None = None, strict: bool = False,
-                   pseudonymised: bool = False) -> pd.DataFrame:
+def prepare_cohort(
+    frame: pd.DataFrame, source: str, id_column: str | None = None, strict: bool = False, pseudonymised: bool = False
+) -> pd.DataFrame:
     """Pseudonymise, keep the declared columns, then validate: the one path every cohort source
     goes through. ``pseudonymised`` is for tables optalloc itself stored (the workspace), whose
     ``patient_id`` already holds pseudonyms; nothing else is trusted to."""
@@ -93,8 +103,9 @@ def prepare_cohort(frame: pd.DataFrame, source: str, id_column: str | None = Non
 def load_cohort_file(path: str | Path, id_column: str | None = None, strict: bool = False) -> pd.DataFrame:
     """Read a CSV or Parquet cohort file (identifiers as text, so ``00123`` keeps its zeros)."""
     ids = [*IDENTIFIER_COLUMNS, *([id_column] if id_column else [])]
-    return prepare_cohort(read_table(path, dtype={c: str for c in ids}), source=str(path), id_column=id_column,
-                          strict=strict)
+    return prepare_cohort(
+        read_table(path, dtype=dict.fromkeys(ids, str)), source=str(path), id_column=id_column, strict=strict
+    )
 
 
 def load_cohort_sql(query: str, url: str, id_column: str | None = None, strict: bool = False) -> pd.DataFrame:
@@ -107,6 +118,8 @@ def load_cohort_sql(query: str, url: str, id_column: str | None = None, strict: 
         with engine.connect() as connection:
             frame = pd.read_sql_query(query, connection)
     except SQLAlchemyError as exc:
-        raise CohortError(f"{url}: the query could not be run ({exc.__class__.__name__}: "
-                          f"{str(exc).splitlines()[0]}). Check the URL, table and columns.") from None
+        raise CohortError(
+            f"{url}: the query could not be run ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}). Check the URL, table and columns."
+        ) from None
     return prepare_cohort(frame, source=f"{url} ({query})", id_column=id_column, strict=strict)

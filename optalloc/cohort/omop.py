@@ -41,12 +41,16 @@ from optalloc.privacy import pseudonymize_column
 
 INPATIENT, ER_INPATIENT, ER = 9201, 262, 9203
 GENDERS = {8507: "Male", 8532: "Female"}
-RACES = {8527: "White", 8516: "Black or African American", 8515: "Asian",
-         8557: "Native Hawaiian or Other Pacific Islander", 8657: "American Indian or Alaska Native"}
+RACES = {
+    8527: "White",
+    8516: "Black or African American",
+    8515: "Asian",
+    8557: "Native Hawaiian or Other Pacific Islander",
+    8657: "American Indian or Alaska Native",
+}
 REQUIRED = {
     "person": ("person_id", "gender_concept_id", "year_of_birth"),
-    "visit_occurrence": ("visit_occurrence_id", "person_id", "visit_concept_id", "visit_start_date",
-                         "visit_end_date"),
+    "visit_occurrence": ("visit_occurrence_id", "person_id", "visit_concept_id", "visit_start_date", "visit_end_date"),
     "condition_occurrence": ("person_id", "visit_occurrence_id", "condition_source_value"),
 }
 OPTIONAL = {
@@ -78,13 +82,17 @@ def _read_tables(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame],
         engine = create_engine(url)
         names = {name.lower(): name for name in inspect(engine).get_table_names(schema=schema)}
     except (ArgumentError, SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
-        raise CohortError(f"{shown}: the OMOP database could not be opened ({exc.__class__.__name__}: "
-                          f"{str(exc).splitlines()[0]}). Check the URL, the server and --schema.") from None
+        raise CohortError(
+            f"{shown}: the OMOP database could not be opened ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}). Check the URL, the server and --schema."
+        ) from None
     missing = [t for t in REQUIRED if t not in names]
     if missing:
         where = f"schema {schema!r}" if schema else "the default schema"
-        raise CohortError(f"{shown}: {where} has no OMOP table(s) {', '.join(missing)} (found: "
-                          f"{', '.join(sorted(names)) or 'none'}). Point --schema at the CDM schema.")
+        raise CohortError(
+            f"{shown}: {where} has no OMOP table(s) {', '.join(missing)} (found: "
+            f"{', '.join(sorted(names)) or 'none'}). Point --schema at the CDM schema."
+        )
     tables: dict[str, pd.DataFrame] = {}
     with engine.connect() as connection:
         for table in (*REQUIRED, *[t for t in OPTIONAL if t not in REQUIRED]):
@@ -97,8 +105,10 @@ def _read_tables(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame],
                 wanted += ["discharged_to_concept_id", "discharge_to_concept_id"]
             absent = [c for c in REQUIRED.get(table, ()) if c not in columns]
             if absent:
-                raise CohortError(f"{shown}: table {names[table]} lacks the column(s) {', '.join(absent)} "
-                                  "that the OMOP CDM defines. Check the CDM version (5.3 or 5.4).")
+                raise CohortError(
+                    f"{shown}: table {names[table]} lacks the column(s) {', '.join(absent)} "
+                    "that the OMOP CDM defines. Check the CDM version (5.3 or 5.4)."
+                )
             chosen = [columns[c].label(c) for c in wanted if c in columns]
             if table == "concept":
                 # only the vocabularies of the source concepts the conditions use
@@ -135,10 +145,12 @@ def _prior_counts(index: pd.DataFrame, events: pd.DataFrame, days: int) -> np.nd
     """Per index stay: the person's events starting in the ``days`` before admission."""
     if events.empty:
         return np.zeros(len(index), dtype=int)
-    merged = index[["row", "person_id", "start"]].merge(events[["person_id", "event_start", "event_id"]],
-                                                       on="person_id")
+    merged = index[["row", "person_id", "start"]].merge(
+        events[["person_id", "event_start", "event_id"]], on="person_id"
+    )
     window = (merged["event_start"] < merged["start"]) & (
-        merged["event_start"] >= merged["start"] - pd.Timedelta(days=days))
+        merged["event_start"] >= merged["start"] - pd.Timedelta(days=days)
+    )
     counts = merged.loc[window].groupby("row")["event_id"].nunique()
     return counts.reindex(index["row"], fill_value=0).to_numpy(dtype=int)
 
@@ -152,14 +164,17 @@ def build_stays(tables: dict[str, pd.DataFrame], source: str, key: bytes | None 
     inpatient = visits[visits["concept"].isin([INPATIENT, ER_INPATIENT]) & visits["start"].notna()].copy()
     inpatient["end"] = inpatient["end"].fillna(inpatient["start"])
     if inpatient.empty:
-        raise CohortError(f"{source}: visit_occurrence has no inpatient stay (visit_concept_id 9201 or 262); "
-                          "there is nothing to build a readmission cohort from.")
+        raise CohortError(
+            f"{source}: visit_occurrence has no inpatient stay (visit_concept_id 9201 or 262); "
+            "there is nothing to build a readmission cohort from."
+        )
     inpatient = inpatient.sort_values(["person_id", "start", "end", "visit_occurrence_id"]).reset_index(drop=True)
     inpatient["row"] = np.arange(len(inpatient))
 
     # label: the person's next inpatient stay starting 1..30 days after this discharge
     pairs = inpatient[["row", "person_id", "end"]].merge(
-        inpatient[["person_id", "start"]].rename(columns={"start": "next_start"}), on="person_id")
+        inpatient[["person_id", "start"]].rename(columns={"start": "next_start"}), on="person_id"
+    )
     gap = (pairs["next_start"] - pairs["end"]).dt.days
     readmitted = pairs.loc[(gap >= 1) & (gap <= READMISSION_WINDOW_DAYS), "row"].unique()
     inpatient["readmitted_30d"] = inpatient["row"].isin(readmitted)
@@ -175,7 +190,8 @@ def build_stays(tables: dict[str, pd.DataFrame], source: str, key: bytes | None 
         inpatient = inpatient[~inpatient["row"].isin(died)]
 
     ers = visits[visits["concept"].isin([ER, ER_INPATIENT])].rename(
-        columns={"start": "event_start", "visit_occurrence_id": "event_id"})
+        columns={"start": "event_start", "visit_occurrence_id": "event_id"}
+    )
     stays_before = inpatient.rename(columns={"start": "event_start", "visit_occurrence_id": "event_id"})
     people = person.drop_duplicates("person_id").set_index("person_id")
     out = pd.DataFrame({"person_id": inpatient["person_id"].to_numpy()})
@@ -199,8 +215,9 @@ def build_stays(tables: dict[str, pd.DataFrame], source: str, key: bytes | None 
     out["readmitted_30d"] = inpatient["readmitted_30d"].to_numpy()
     if out["age"].isna().any():
         row = int(np.flatnonzero(out["age"].isna().to_numpy())[0])
-        raise CohortError(f"{source}: person {row + 1}'s year_of_birth is missing or not a number; every index "
-                          "stay needs an age.")
+        raise CohortError(
+            f"{source}: person {row + 1}'s year_of_birth is missing or not a number; every index stay needs an age."
+        )
     out["age"] = out["age"].astype(int)
     out.insert(0, "patient_id", pseudonymize_column(out.pop("person_id").astype(str), key))
     out.insert(1, "encounter_order", np.arange(1, len(out) + 1))
@@ -213,8 +230,10 @@ def build_stays(tables: dict[str, pd.DataFrame], source: str, key: bytes | None 
 def _diagnoses(tables: dict[str, pd.DataFrame], inpatient: pd.DataFrame) -> np.ndarray:
     """Each stay's distinct source ICD codes, tagged with their revision, joined by ``;``."""
     conditions = tables["condition_occurrence"]
-    conditions = conditions[conditions["condition_source_value"].notna()
-                            & conditions["visit_occurrence_id"].isin(inpatient["visit_occurrence_id"])].copy()
+    conditions = conditions[
+        conditions["condition_source_value"].notna()
+        & conditions["visit_occurrence_id"].isin(inpatient["visit_occurrence_id"])
+    ].copy()
     vocabulary = pd.Series(index=conditions.index, dtype=object)
     if "concept" in tables and "condition_source_concept_id" in conditions.columns:
         lookup = tables["concept"].set_index("concept_id")["vocabulary_id"]

@@ -61,9 +61,7 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(
 NUMERIC_FEATURES: tuple[str, ...] = tuple(
     c.name for c in COHORT_COLUMNS if c.kind in {"int", "float", "bool"} and c.name in FEATURE_COLUMNS
 )
-CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
-    c.name for c in COHORT_COLUMNS if c.kind == "category"
-)
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(c.name for c in COHORT_COLUMNS if c.kind == "category")
 
 
 def first_bad_row(mask: pd.Series) -> int:
@@ -71,13 +69,23 @@ def first_bad_row(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
 
-_TRUTH = {True: True, False: False, "1": True, "0": False, "true": True, "false": False,
-          "True": True, "False": False, "yes": True, "no": False}
+_TRUTH = {
+    True: True,
+    False: False,
+    "1": True,
+    "0": False,
+    "true": True,
+    "false": False,
+    "True": True,
+    "False": False,
+    "yes": True,
+    "no": False,
+}
 
 
 def booleans(values: pd.Series, source: str, name: str) -> pd.Series:
     """``values`` as booleans (true/false, 1/0, yes/no); anything else is an error naming the row."""
-    mapped = values.map(lambda v: _TRUTH.get(v, None))
+    mapped = values.map(lambda v: _TRUTH.get(v))
     bad = mapped.isna()
     if bad.any():
         row = first_bad_row(bad)
@@ -88,8 +96,9 @@ def booleans(values: pd.Series, source: str, name: str) -> pd.Series:
     return mapped.astype(bool)
 
 
-def numbers(values: pd.Series, source: str, name: str, *, minimum: float | None = None,
-            maximum: float = 1e12) -> pd.Series:
+def numbers(
+    values: pd.Series, source: str, name: str, *, minimum: float | None = None, maximum: float = 1e12
+) -> pd.Series:
     """``values`` as finite floats within ``[minimum, maximum]`` (magnitude at most ``maximum``
     when there is no minimum); text, a blank, infinity or an absurd number is an error naming
     the row, so nothing of the kind can reach a model or a solver."""
@@ -106,7 +115,9 @@ def numbers(values: pd.Series, source: str, name: str, *, minimum: float | None 
     outside = ~np.isfinite(floats) | (floats < low) | (floats > maximum)
     if outside.any():
         row = int(np.flatnonzero(outside)[0]) + 1
-        allowed = f"between {low:g} and {maximum:g}" if minimum is not None else f"finite and at most {maximum:g} in size"
+        allowed = (
+            f"between {low:g} and {maximum:g}" if minimum is not None else f"finite and at most {maximum:g} in size"
+        )
         raise CohortError(
             f"{source}: column {name!r} row {row} holds {values.iloc[row - 1]!r}; it must be {allowed}. "
             "Correct the value and load again."

@@ -49,10 +49,14 @@ def observed_expected(y: np.ndarray, p: np.ndarray, tau2: float = 0.0) -> dict[s
     observed, expected = float(np.sum(y)), float(np.sum(p))
     variance = float(np.sum(p * (1 - p)))
     low, high = garwood_interval(observed, expected)
-    sd = np.sqrt(variance + tau2 * expected ** 2)
+    sd = np.sqrt(variance + tau2 * expected**2)
     return {
-        "observed": observed, "expected": expected, "variance": variance,
-        "oe": observed / expected if expected > 0 else float("nan"), "oe_low": low, "oe_high": high,
+        "observed": observed,
+        "expected": expected,
+        "variance": variance,
+        "oe": observed / expected if expected > 0 else float("nan"),
+        "oe_low": low,
+        "oe_high": high,
         "z": (observed - expected) / sd if sd > 0 else float("nan"),
     }
 
@@ -104,7 +108,7 @@ def run_rule(z: np.ndarray, start: int, sigma: float = WARNING_SIGMA) -> np.ndar
     z = np.nan_to_num(np.asarray(z, dtype=float))
     fired = np.zeros(len(z), dtype=bool)
     for t in range(start, len(z)):
-        window = z[max(start, t - 2): t + 1]
+        window = z[max(start, t - 2) : t + 1]
         if abs(z[t]) > sigma and max((window > sigma).sum(), (window < -sigma).sum()) >= 2:
             fired[t] = True
     return fired

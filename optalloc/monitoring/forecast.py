@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,17 +36,22 @@ class Forecast:
 
 def counts(patients: np.ndarray, groups: pd.Series | None, periods: Periods) -> pd.DataFrame:
     """Distinct patients per group (``all`` without groups) and period, zeros included."""
-    frame = pd.DataFrame({"patient": np.asarray(patients), "period": periods.label,
-                          "group": "all" if groups is None else groups.astype("string").fillna("(missing)").to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "patient": np.asarray(patients),
+            "period": periods.label,
+            "group": "all" if groups is None else groups.astype("string").fillna("(missing)").to_numpy(),
+        }
+    )
     table = frame.groupby(["group", "period"])["patient"].nunique().unstack("period", fill_value=0)
     return table.reindex(columns=list(periods.order), fill_value=0)
 
 
-def _fit(series: np.ndarray):  # noqa: ANN202 - a statsmodels results object
+def _fit(series: np.ndarray):
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     y = pd.Series(np.asarray(series, dtype=float))
-    candidates = [{"trend": None}]
+    candidates: list[dict[str, Any]] = [{"trend": None}]
     if len(y) >= 8:
         candidates += [{"trend": "add"}, {"trend": "add", "damped_trend": True}]
     best = None
@@ -63,7 +69,7 @@ def _fit(series: np.ndarray):  # noqa: ANN202 - a statsmodels results object
 
 def _predict(series: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Mean and standard deviation of the next ``horizon`` values, and the model's name."""
-    if np.all(series == series[0]):         # a constant series: ETS cannot fit it; neither need it
+    if np.all(series == series[0]):  # a constant series: ETS cannot fit it; neither need it
         return np.full(horizon, float(series[0])), np.zeros(horizon), "constant"
     result = _fit(series)
     if result is None:
@@ -101,8 +107,14 @@ def forecast(table: pd.DataFrame, horizon: int, backtest: int = 3) -> Forecast:
             predicted, _, _ = _predict(series[:origin], 1)
             errors.append(abs(predicted[0] - series[origin]))
             naive.append(abs(series[origin - 1] - series[origin]))
-        checks.append({"group": group, "origins": backtest, "mae": float(np.mean(errors)) if errors else np.nan,
-                       "naive_mae": float(np.mean(naive)) if naive else np.nan})
+        checks.append(
+            {
+                "group": group,
+                "origins": backtest,
+                "mae": float(np.mean(errors)) if errors else np.nan,
+                "naive_mae": float(np.mean(naive)) if naive else np.nan,
+            }
+        )
     back = pd.DataFrame(checks)
     back["relative_mae"] = back["mae"] / back["naive_mae"].replace(0, np.nan)
     history = table.rename_axis("group").reset_index().melt(id_vars="group", var_name="period", value_name="patients")

@@ -7,7 +7,7 @@ periods across runs with one query; one row per ``risk retrain`` decision.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -19,7 +19,8 @@ from optalloc.workspace import Workspace
 
 METADATA = MetaData()
 TRACKING = Table(
-    "tracking_history", METADATA,
+    "tracking_history",
+    METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run", String(40), nullable=False),
     Column("created_at", String(32), nullable=False),
@@ -30,15 +31,25 @@ TRACKING = Table(
     Column("period", String(32), nullable=False),
     Column("phase", String(16), nullable=False),
     Column("n", Integer, nullable=False),
-    Column("observed", Float), Column("expected", Float), Column("oe", Float),
-    Column("oe_low", Float), Column("oe_high", Float), Column("z", Float),
-    Column("auroc", Float), Column("precision", Float), Column("recall", Float), Column("f1", Float),
-    Column("calibration_slope", Float), Column("max_psi", Float), Column("max_psi_feature", String(64)),
+    Column("observed", Float),
+    Column("expected", Float),
+    Column("oe", Float),
+    Column("oe_low", Float),
+    Column("oe_high", Float),
+    Column("z", Float),
+    Column("auroc", Float),
+    Column("precision", Float),
+    Column("recall", Float),
+    Column("f1", Float),
+    Column("calibration_slope", Float),
+    Column("max_psi", Float),
+    Column("max_psi_feature", String(64)),
     Column("alarm", Boolean, nullable=False),
     Column("alarms", JSON, nullable=False),
 )
 DECISIONS = Table(
-    "model_decisions", METADATA,
+    "model_decisions",
+    METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("created_at", String(32), nullable=False),
     Column("champion_sha256", String(64), nullable=False),
@@ -52,26 +63,55 @@ DECISIONS = Table(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def save_tracking(report: TrackReport, model_sha256: str, data_sha256: str,
-                  workspace: Workspace | None = None) -> str:
+def save_tracking(report: TrackReport, model_sha256: str, data_sha256: str, workspace: Workspace | None = None) -> str:
     """Store every period of ``report`` in one transaction; returns the run's id."""
     workspace = workspace or Workspace()
-    run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{model_sha256[:8]}"
+    run = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{model_sha256[:8]}"
     created = _now()
     by_period: dict[str, list[str]] = {}
     for alarm in report.alarms:
         by_period.setdefault(alarm.period, []).append(alarm.message)
     rows = []
     for position, row in enumerate(report.periods.to_dict("records")):
-        clean = jsonable({k: row.get(k) for k in ("observed", "expected", "oe", "oe_low", "oe_high", "z", "auroc",
-                                                  "precision", "recall", "f1", "calibration_slope", "max_psi")})
-        rows.append({"run": run, "created_at": created, "model_sha256": model_sha256, "data_sha256": data_sha256,
-                     "period_kind": report.period_kind, "position": position, "period": row["period"],
-                     "phase": row["phase"], "n": int(row["n"]), "max_psi_feature": row.get("max_psi_feature"),
-                     "alarm": bool(row["alarm"]), "alarms": by_period.get(row["period"], []), **clean})
+        clean = jsonable(
+            {
+                k: row.get(k)
+                for k in (
+                    "observed",
+                    "expected",
+                    "oe",
+                    "oe_low",
+                    "oe_high",
+                    "z",
+                    "auroc",
+                    "precision",
+                    "recall",
+                    "f1",
+                    "calibration_slope",
+                    "max_psi",
+                )
+            }
+        )
+        rows.append(
+            {
+                "run": run,
+                "created_at": created,
+                "model_sha256": model_sha256,
+                "data_sha256": data_sha256,
+                "period_kind": report.period_kind,
+                "position": position,
+                "period": row["period"],
+                "phase": row["phase"],
+                "n": int(row["n"]),
+                "max_psi_feature": row.get("max_psi_feature"),
+                "alarm": bool(row["alarm"]),
+                "alarms": by_period.get(row["period"], []),
+                **clean,
+            }
+        )
     METADATA.create_all(workspace.engine, tables=[TRACKING])
     with workspace.engine.begin() as connection:
         connection.execute(TRACKING.insert(), rows)
@@ -87,8 +127,9 @@ def tracking_history(workspace: Workspace | None = None, model_sha256: str | Non
     if model_sha256:
         query = query.where(TRACKING.c.model_sha256 == model_sha256)
     with workspace.engine.connect() as connection:
-        return pd.DataFrame([dict(r._mapping) for r in connection.execute(query)],
-                            columns=[c.name for c in TRACKING.columns])
+        return pd.DataFrame(
+            [dict(r._mapping) for r in connection.execute(query)], columns=[c.name for c in TRACKING.columns]
+        )
 
 
 def save_decision(record: dict[str, Any], workspace: Workspace | None = None) -> int:
@@ -97,7 +138,7 @@ def save_decision(record: dict[str, Any], workspace: Workspace | None = None) ->
     METADATA.create_all(workspace.engine, tables=[DECISIONS])
     values = {**record, "created_at": _now(), "figures": json.loads(json.dumps(jsonable(record["figures"])))}
     with workspace.engine.begin() as connection:
-        return int(connection.execute(DECISIONS.insert().values(**values)).inserted_primary_key[0])
+        return int(connection.execute(DECISIONS.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
 
 
 def decisions(workspace: Workspace | None = None) -> pd.DataFrame:
@@ -105,5 +146,7 @@ def decisions(workspace: Workspace | None = None) -> pd.DataFrame:
     if DECISIONS.name not in inspect(workspace.engine).get_table_names():
         return pd.DataFrame(columns=[c.name for c in DECISIONS.columns])
     with workspace.engine.connect() as connection:
-        return pd.DataFrame([dict(r._mapping) for r in connection.execute(select(DECISIONS).order_by(DECISIONS.c.id))],
-                            columns=[c.name for c in DECISIONS.columns])
+        return pd.DataFrame(
+            [dict(r._mapping) for r in connection.execute(select(DECISIONS).order_by(DECISIONS.c.id))],
+            columns=[c.name for c in DECISIONS.columns],
+        )

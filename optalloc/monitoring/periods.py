@@ -26,7 +26,7 @@ class Periods:
 
     label: np.ndarray
     order: tuple[str, ...]
-    kind: str            # "calendar month", "calendar quarter", "calendar year" or "ordered block"
+    kind: str  # "calendar month", "calendar quarter", "calendar year" or "ordered block"
 
     def index_of(self, label: str, source: str = "--intervention-start") -> int:
         """Position of a period label in time order, with a clear error for an unknown one."""
@@ -35,8 +35,7 @@ class Periods:
         return self.order.index(label)
 
 
-def assign_periods(frame: pd.DataFrame, period: str = "blocks", n_blocks: int = 10,
-                   source: str = "table") -> Periods:
+def assign_periods(frame: pd.DataFrame, period: str = "blocks", n_blocks: int = 10, source: str = "table") -> Periods:
     """Label each row of ``frame`` with its period.
 
     Parameters
@@ -55,12 +54,15 @@ def assign_periods(frame: pd.DataFrame, period: str = "blocks", n_blocks: int = 
             raise CohortError(
                 f"{source}: calendar periods need an admission date column ({', '.join(DATE_COLUMNS)}); "
                 f"this table has none (Diabetes 130 has no dates). Use --period blocks, which cuts "
-                f"the encounters into equal blocks in time order.")
+                f"the encounters into equal blocks in time order."
+            )
         dates = pd.to_datetime(frame[date_column], errors="coerce")
         if dates.isna().any():
             row = int(np.flatnonzero(dates.isna().to_numpy())[0]) + 1
-            raise CohortError(f"{source}: column {date_column!r} row {row} is not a date "
-                              f"({frame[date_column].iloc[row - 1]!r}). Correct it and run again.")
+            raise CohortError(
+                f"{source}: column {date_column!r} row {row} is not a date "
+                f"({frame[date_column].iloc[row - 1]!r}). Correct it and run again."
+            )
         labels = dates.dt.to_period(CALENDAR_FREQUENCIES[period]).astype(str).to_numpy()
         order = tuple(sorted(set(labels)))
         return Periods(label=labels, order=order, kind=f"calendar {period}")
@@ -74,10 +76,10 @@ def assign_periods(frame: pd.DataFrame, period: str = "blocks", n_blocks: int = 
         raise CohortError(
             f"{source}: tracking over time needs the order of the encounters: an "
             f"'{ORDER_COLUMN}' column (Diabetes 130 files have it from encounter_id) or an "
-            f"admission date ({', '.join(DATE_COLUMNS)}).")
+            f"admission date ({', '.join(DATE_COLUMNS)})."
+        )
     if len(frame) < 2 * n_blocks:
-        raise CohortError(f"{source}: {len(frame)} rows cannot be cut into {n_blocks} blocks; "
-                          f"use fewer --periods.")
+        raise CohortError(f"{source}: {len(frame)} rows cannot be cut into {n_blocks} blocks; use fewer --periods.")
     rank = pd.Series(key).rank(method="first").to_numpy()
     block = np.minimum(((rank - 1) * n_blocks // len(frame)).astype(int), n_blocks - 1)
     width = len(str(n_blocks))

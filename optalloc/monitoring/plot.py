@@ -26,16 +26,23 @@ def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Pat
     table = report.periods
     x = np.arange(len(table))
     expected = table["expected"].to_numpy(dtype=float)
-    sd = np.sqrt(table["variance"].to_numpy(dtype=float) + report.limits.tau2 * expected ** 2)
+    sd = np.sqrt(table["variance"].to_numpy(dtype=float) + report.limits.tau2 * expected**2)
     band = report.limits.sigma * sd / np.where(expected > 0, expected, np.nan)
     oe = table["oe"].to_numpy(dtype=float)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
-    top.fill_between(x, 1 - band, 1 + band, color=GREY, alpha=0.25, step="mid",
-                     label=f"control limits (±{report.limits.sigma:g} sd)")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    top.fill_between(
+        x, 1 - band, 1 + band, color=GREY, alpha=0.25, step="mid", label=f"control limits (±{report.limits.sigma:g} sd)"
+    )
     top.axhline(1.0, color="black", lw=0.8)
-    top.errorbar(x, oe, yerr=[oe - table["oe_low"], table["oe_high"] - oe], fmt="o-", color=BLUE,
-                 capsize=3, label="observed / expected (95% CI)")
+    top.errorbar(
+        x,
+        oe,
+        yerr=[oe - table["oe_low"], table["oe_high"] - oe],
+        fmt="o-",
+        color=BLUE,
+        capsize=3,
+        label="observed / expected (95% CI)",
+    )
     alarm = table["alarm"].to_numpy(dtype=bool)
     if alarm.any():
         top.plot(x[alarm], oe[alarm], "s", ms=11, mfc="none", mec=VERMILION, mew=2, label="alarm")
@@ -44,11 +51,25 @@ def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Pat
     top.set_ylabel("observed / expected readmissions (ratio)")
     top.legend(loc="best", fontsize=8)
     top.set_title(title or f"Readmissions against the model, by {report.period_kind}")
-    bottom.bar(x, table["drift_level"], color=BLUE, hatch="//", edgecolor="white",
-               label="largest feature PSI ÷ that feature's alarm threshold")
+    bottom.bar(
+        x,
+        table["drift_level"],
+        color=BLUE,
+        hatch="//",
+        edgecolor="white",
+        label="largest feature PSI ÷ that feature's alarm threshold",
+    )
     for k, (level, feature) in enumerate(zip(table["drift_level"], table["drift_feature"])):
-        bottom.annotate(feature, (k, level), textcoords="offset points", xytext=(0, 2), ha="center",
-                        fontsize=6, rotation=90 if len(x) > 8 else 0, va="bottom")
+        bottom.annotate(
+            feature,
+            (k, level),
+            textcoords="offset points",
+            xytext=(0, 2),
+            ha="center",
+            fontsize=6,
+            rotation=90 if len(x) > 8 else 0,
+            va="bottom",
+        )
     bottom.axhline(1.0, color=VERMILION, ls="--", lw=1, label="drift alarm (1 = threshold reached)")
     bottom.set_ylabel("drift (PSI / threshold)")
     bottom.set_ylim(0, max(1.6, float(np.nanmax(table["drift_level"])) * 1.45))

@@ -58,16 +58,23 @@ def load_tracked(path: Path | str | None) -> tuple[pd.DataFrame, Design]:
 def score(model: TrainedRiskModel, frame: pd.DataFrame, design: Design, source: str) -> ScoredTable:
     """Probabilities of every row and the model's saved operating point (top 10% of training)."""
     if design.domain != model.domain:
-        raise CohortError(f"{source}: this is a {design.domain} table but the model is a {model.domain} "
-                          "model. Track the model on the kind of table it was trained on.")
+        raise CohortError(
+            f"{source}: this is a {design.domain} table but the model is a {model.domain} "
+            "model. Track the model on the kind of table it was trained on."
+        )
     if design.y is None:
         raise CohortError(f"{source}: no outcome column (readmitted_30d), so readmissions cannot be tracked.")
     missing = [c for c in model.features if c not in design.X.columns]
     if missing:
         raise CohortError(f"{source}: missing column(s) {', '.join(missing)} that the model was trained on.")
     probability = model.estimator.predict_proba(design.X[list(model.features)])[:, 1]
-    return ScoredTable(frame=frame, design=design, probability=probability,
-                       threshold=float(model.estimator.threshold_for_top(TOP_FRACTION)), source=source)
+    return ScoredTable(
+        frame=frame,
+        design=design,
+        probability=probability,
+        threshold=float(model.estimator.threshold_for_top(TOP_FRACTION)),
+        source=source,
+    )
 
 
 def group_labels(frame: pd.DataFrame, by: list[str], source: str) -> dict[str, pd.Series]:
@@ -80,8 +87,10 @@ def group_labels(frame: pd.DataFrame, by: list[str], source: str) -> dict[str, p
             raise CohortError(f"--by must be one of {', '.join(GROUP_COLUMNS)}. Got {name!r} instead.")
         column = GROUP_COLUMNS[name]
         if column not in frame.columns:
-            hint = {"segment": "add a 'segment' column (for example from 'optalloc segment --out')",
-                    "setting": "pass the plan with --plan PLAN.csv"}.get(name, f"the table needs a {column!r} column")
+            hint = {
+                "segment": "add a 'segment' column (for example from 'optalloc segment --out')",
+                "setting": "pass the plan with --plan PLAN.csv",
+            }.get(name, f"the table needs a {column!r} column")
             raise CohortError(f"{source}: --by {name} needs the column {column!r}, which this table lacks; {hint}.")
         groups[name] = frame[column].reset_index(drop=True)
     return groups

@@ -44,10 +44,18 @@ COHORT_MODELS: tuple[str, ...] = ("lr", "hgb")
 # A cohort of a few thousand patients needs far fewer boosting rounds than 80,000 encounters;
 # these keep 5 outer x 4 inner fits of both models within a few seconds.
 COHORT_HGB_PARAMS: dict[str, object] = {
-    "max_iter": 80, "learning_rate": 0.1, "min_samples_leaf": 30, "max_leaf_nodes": 8,
+    "max_iter": 80,
+    "learning_rate": 0.1,
+    "min_samples_leaf": 30,
+    "max_leaf_nodes": 8,
 }
 METRIC_COLUMNS: tuple[str, ...] = (
-    "auroc", "auprc", "prevalence", "brier", "calibration_slope", "calibration_intercept",
+    "auroc",
+    "auprc",
+    "prevalence",
+    "brier",
+    "calibration_slope",
+    "calibration_intercept",
 )
 
 
@@ -110,7 +118,11 @@ def cohort_risk(cohort: pd.DataFrame, seed: int = 0, n_splits: int = 5) -> Cohor
     # Small tables gain nothing from threads; on a shared machine threads only contend.
     with threadpool_limits(limits=1):
         comparison = compare_models(
-            design, COHORT_MODELS, seed=seed, n_splits=n_splits, n_boot=0,
+            design,
+            COHORT_MODELS,
+            seed=seed,
+            n_splits=n_splits,
+            n_boot=0,
             params={"hgb": COHORT_HGB_PARAMS},
         )
     table = comparison.table.reset_index()
@@ -182,7 +194,7 @@ def _model_inputs(model: TrainedRiskModel, frame: pd.DataFrame) -> pd.DataFrame:
         from optalloc.cohort import schema
 
         for column in schema.NUMERIC_FEATURES:
-            if column in X:   # text here is an error naming the row, not a NaN for the model to choke on
+            if column in X:  # text here is an error naming the row, not a NaN for the model to choke on
                 X[column] = schema.numbers(X[column], "table to score", column).astype(float)
         for column in schema.CATEGORICAL_FEATURES:
             if column in X:

@@ -18,8 +18,16 @@ import pandas as pd
 # Strack et al. (2014), Table 2: diagnosis groups by ICD-9 range. "other" collects V and E codes
 # and every remaining range; a missing diagnosis is kept apart as "missing".
 ICD9_GROUPS: tuple[str, ...] = (
-    "circulatory", "respiratory", "digestive", "diabetes", "injury", "musculoskeletal",
-    "genitourinary", "neoplasms", "other", "missing",
+    "circulatory",
+    "respiratory",
+    "digestive",
+    "diabetes",
+    "injury",
+    "musculoskeletal",
+    "genitourinary",
+    "neoplasms",
+    "other",
+    "missing",
 )
 
 
@@ -75,26 +83,76 @@ def _span(low: int, high: int, width: int = 3) -> list[str]:
 # with Charlson's original weights (the ones LACE uses). Prefixes are normalised codes.
 CHARLSON_CONDITIONS: dict[str, tuple[int, tuple[str, ...]]] = {
     "myocardial_infarction": (1, ("410", "412")),
-    "heart_failure": (1, ("39891", "40201", "40211", "40291", "40401", "40403", "40411", "40413",
-                          "40491", "40493", *_span(4254, 4259, 4), "428")),
-    "peripheral_vascular": (1, ("0930", "4373", "440", "441", *_span(4431, 4439, 4), "4471",
-                                "5571", "5579", "V434")),
+    "heart_failure": (
+        1,
+        (
+            "39891",
+            "40201",
+            "40211",
+            "40291",
+            "40401",
+            "40403",
+            "40411",
+            "40413",
+            "40491",
+            "40493",
+            *_span(4254, 4259, 4),
+            "428",
+        ),
+    ),
+    "peripheral_vascular": (1, ("0930", "4373", "440", "441", *_span(4431, 4439, 4), "4471", "5571", "5579", "V434")),
     "cerebrovascular": (1, ("36234", *_span(430, 438))),
     "dementia": (1, ("290", "2941", "3312")),
     "chronic_pulmonary": (1, ("4168", "4169", *_span(490, 505), "5064", "5081", "5088")),
     "rheumatic": (1, ("4465", *_span(7100, 7104, 4), "7140", "7141", "7142", "7148", "725")),
     "peptic_ulcer": (1, ("531", "532", "533", "534")),
-    "mild_liver": (1, ("07022", "07023", "07032", "07033", "07044", "07054", "0706", "0709",
-                       "570", "571", "5733", "5734", "5738", "5739", "V427")),
+    "mild_liver": (
+        1,
+        (
+            "07022",
+            "07023",
+            "07032",
+            "07033",
+            "07044",
+            "07054",
+            "0706",
+            "0709",
+            "570",
+            "571",
+            "5733",
+            "5734",
+            "5738",
+            "5739",
+            "V427",
+        ),
+    ),
     # Every 250.x counts as diabetes; the complicated forms (250.4-250.7) replace it below.
     "diabetes": (1, ("250",)),
     "diabetes_complicated": (2, ("2504", "2505", "2506", "2507")),
     "hemiplegia": (2, ("3341", "342", "343", *_span(3440, 3446, 4), "3449")),
-    "renal": (2, ("40301", "40311", "40391", "40402", "40403", "40412", "40413", "40492",
-                  "40493", "582", *_span(5830, 5837, 4), "585", "586", "5880", "V420", "V451",
-                  "V56")),
-    "malignancy": (2, (*_span(140, 172), *_span(174, 194), *_span(1950, 1958, 4),
-                       *_span(200, 208), "2386")),
+    "renal": (
+        2,
+        (
+            "40301",
+            "40311",
+            "40391",
+            "40402",
+            "40403",
+            "40412",
+            "40413",
+            "40492",
+            "40493",
+            "582",
+            *_span(5830, 5837, 4),
+            "585",
+            "586",
+            "5880",
+            "V420",
+            "V451",
+            "V56",
+        ),
+    ),
+    "malignancy": (2, (*_span(140, 172), *_span(174, 194), *_span(1950, 1958, 4), *_span(200, 208), "2386")),
     "severe_liver": (3, ("4560", "4561", "4562", *_span(5722, 5728, 4))),
     "metastatic": (6, ("196", "197", "198", "199")),
     "hiv_aids": (6, ("042", "043", "044")),
@@ -114,7 +172,8 @@ def charlson_conditions(code: object) -> frozenset[str]:
     if norm is None:
         return frozenset()
     return frozenset(
-        name for name, (_, prefixes) in CHARLSON_CONDITIONS.items()
+        name
+        for name, (_, prefixes) in CHARLSON_CONDITIONS.items()
         if any(norm.startswith(prefix) for prefix in prefixes)
     )
 
@@ -165,25 +224,76 @@ def _diabetes10(fourth: str) -> list[str]:
 
 CHARLSON_CONDITIONS_ICD10: dict[str, tuple[str, ...]] = {
     "myocardial_infarction": ("I21", "I22", "I252"),
-    "heart_failure": ("I099", "I110", "I130", "I132", "I255", "I420", *_span10("I42", 5, 9, 1), "I43", "I50",
-                      "P290"),
-    "peripheral_vascular": ("I70", "I71", "I731", "I738", "I739", "I771", "I790", "I792", "K551", "K558",
-                            "K559", "Z958", "Z959"),
+    "heart_failure": ("I099", "I110", "I130", "I132", "I255", "I420", *_span10("I42", 5, 9, 1), "I43", "I50", "P290"),
+    "peripheral_vascular": (
+        "I70",
+        "I71",
+        "I731",
+        "I738",
+        "I739",
+        "I771",
+        "I790",
+        "I792",
+        "K551",
+        "K558",
+        "K559",
+        "Z958",
+        "Z959",
+    ),
     "cerebrovascular": ("G45", "G46", "H340", *_span10("I", 60, 69)),
     "dementia": ("F00", "F01", "F02", "F03", "F051", "G30", "G311"),
     "chronic_pulmonary": ("I278", "I279", *_span10("J", 40, 47), *_span10("J", 60, 67), "J684", "J701", "J703"),
     "rheumatic": ("M05", "M06", "M315", "M32", "M33", "M34", "M351", "M353", "M360"),
     "peptic_ulcer": ("K25", "K26", "K27", "K28"),
-    "mild_liver": ("B18", "K700", "K701", "K702", "K703", "K709", "K713", "K714", "K715", "K717", "K73", "K74",
-                   "K760", "K762", "K763", "K764", "K768", "K769", "Z944"),
+    "mild_liver": (
+        "B18",
+        "K700",
+        "K701",
+        "K702",
+        "K703",
+        "K709",
+        "K713",
+        "K714",
+        "K715",
+        "K717",
+        "K73",
+        "K74",
+        "K760",
+        "K762",
+        "K763",
+        "K764",
+        "K768",
+        "K769",
+        "Z944",
+    ),
     "diabetes": tuple(_diabetes10("01689")),
     "diabetes_complicated": tuple(_diabetes10("23457")),
     "hemiplegia": ("G041", "G114", "G801", "G802", "G81", "G82", "G830", "G831", "G832", "G833", "G834", "G839"),
-    "renal": ("I120", "I131", *_span10("N03", 2, 7, 1), *_span10("N05", 2, 7, 1), "N18", "N19", "N250", "Z490",
-              "Z491", "Z492", "Z940", "Z992"),
-    "malignancy": (*_span10("C", 0, 26), *_span10("C", 30, 34), *_span10("C", 37, 41), "C43",
-                   *_span10("C", 45, 58), *_span10("C", 60, 76), *_span10("C", 81, 85), "C88",
-                   *_span10("C", 90, 97)),
+    "renal": (
+        "I120",
+        "I131",
+        *_span10("N03", 2, 7, 1),
+        *_span10("N05", 2, 7, 1),
+        "N18",
+        "N19",
+        "N250",
+        "Z490",
+        "Z491",
+        "Z492",
+        "Z940",
+        "Z992",
+    ),
+    "malignancy": (
+        *_span10("C", 0, 26),
+        *_span10("C", 30, 34),
+        *_span10("C", 37, 41),
+        "C43",
+        *_span10("C", 45, 58),
+        *_span10("C", 60, 76),
+        *_span10("C", 81, 85),
+        "C88",
+        *_span10("C", 90, 97),
+    ),
     "severe_liver": ("I850", "I859", "I864", "I982", "K704", "K711", "K721", "K729", "K765", "K766", "K767"),
     "metastatic": ("C77", "C78", "C79", "C80"),
     "hiv_aids": ("B20", "B21", "B22", "B24"),
@@ -232,8 +342,9 @@ def tagged_conditions(tagged: str) -> frozenset[str]:
     norm = normalize_icd10(code)
     if norm is None:
         return frozenset()
-    return frozenset(name for name, prefixes in CHARLSON_CONDITIONS_ICD10.items()
-                     if any(norm.startswith(p) for p in prefixes))
+    return frozenset(
+        name for name, prefixes in CHARLSON_CONDITIONS_ICD10.items() if any(norm.startswith(p) for p in prefixes)
+    )
 
 
 def tagged_group(tagged: str) -> str:
@@ -252,7 +363,8 @@ def tagged_features(codes: pd.Series) -> pd.DataFrame:
     conditions = {c: tagged_conditions(c) for c in distinct}
     groups = {c: tagged_group(c) for c in distinct}
     weights = {name: weight for name, (weight, _) in CHARLSON_CONDITIONS.items()}
-    charlson, counts = [], {g: [] for g in ICD9_GROUPS if g != "missing"}
+    charlson: list[int] = []
+    counts: dict[str, list[int]] = {g: [] for g in ICD9_GROUPS if g != "missing"}
     for cell in cells:
         found = set().union(*(conditions[c] for c in cell if c)) if any(cell) else set()
         for severe, mild in CHARLSON_HIERARCHY:

@@ -15,6 +15,7 @@ beyond that: ``PSI >= max(0.25, 2 x training drift)``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,7 +84,7 @@ def build_profile(X: pd.DataFrame, numeric: list[str], order: np.ndarray | None 
         if column in numeric:
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
             finite = numbers[np.isfinite(numbers)]
-            edges = np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1])) if finite.size else []
+            edges: Any = np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1])) if finite.size else []
             spec: dict[str, Any] = {"kind": "numeric", "edges": [float(e) for e in edges]}
         else:
             top = values.astype("string").fillna(MISSING).value_counts().index[:TOP_CATEGORIES]
@@ -116,8 +117,15 @@ def period_drift(profile: Mapping[str, Any], X: pd.DataFrame) -> pd.DataFrame:
             continue
         value = psi(np.asarray(spec["counts"], float), feature_counts(spec, X[column]))
         limit = threshold(spec)
-        rows.append({"feature": column, "psi": value, "threshold": limit, "alarm": bool(value >= limit),
-                     "training_drift": float(spec.get("noise", 0.0))})
+        rows.append(
+            {
+                "feature": column,
+                "psi": value,
+                "threshold": limit,
+                "alarm": bool(value >= limit),
+                "training_drift": float(spec.get("noise", 0.0)),
+            }
+        )
     return pd.DataFrame(rows, columns=["feature", "psi", "threshold", "alarm", "training_drift"])
 
 
@@ -128,11 +136,13 @@ def describe_shift(profile: Mapping[str, Any], X: pd.DataFrame, feature: str) ->
     ref, cur = _shares(np.asarray(spec["counts"], float)), _shares(counts)
     if spec["kind"] == "numeric":
         edges = spec["edges"]
-        labels = [f"below {edges[0]:g}" if edges else "all"] + [
-            f"{lo:g} to {hi:g}" for lo, hi in zip(edges[:-1], edges[1:])] + (
-            [f"{edges[-1]:g} and above"] if edges else []) + ["missing"]
+        labels = (
+            [f"below {edges[0]:g}" if edges else "all"]
+            + [f"{lo:g} to {hi:g}" for lo, hi in itertools.pairwise(edges)]
+            + ([f"{edges[-1]:g} and above"] if edges else [])
+            + ["missing"]
+        )
     else:
         labels = [*spec["categories"], OTHER]
     grew = int(np.argmax(cur - ref))
-    return (f"{feature}: the share of '{labels[grew]}' went from {ref[grew]:.0%} in the training data "
-            f"to {cur[grew]:.0%}")
+    return f"{feature}: the share of '{labels[grew]}' went from {ref[grew]:.0%} in the training data to {cur[grew]:.0%}"

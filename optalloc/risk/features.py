@@ -20,41 +20,83 @@ from optalloc.risk.lace import lace_from_encounters
 
 DIAGNOSIS_COLUMNS: tuple[str, ...] = ("diag_1", "diag_2", "diag_3")
 UTILISATION_FEATURES: tuple[str, ...] = (
-    "time_in_hospital", "num_lab_procedures", "num_procedures", "num_medications",
-    "number_outpatient", "number_emergency", "number_inpatient", "number_diagnoses",
+    "time_in_hospital",
+    "num_lab_procedures",
+    "num_procedures",
+    "num_medications",
+    "number_outpatient",
+    "number_emergency",
+    "number_inpatient",
+    "number_diagnoses",
     "visits_past_year",
 )
 MEDICATION_FEATURES: tuple[str, ...] = (
-    "n_medications_used", "n_dose_up", "n_dose_down", "n_dose_changed",
-    "medication_changed", "on_diabetes_medication",
+    "n_medications_used",
+    "n_dose_up",
+    "n_dose_down",
+    "n_dose_changed",
+    "medication_changed",
+    "on_diabetes_medication",
 )
 COMORBIDITY_FEATURES: tuple[str, ...] = (
-    "charlson", "lace", *(f"n_dx_{group}" for group in ICD9_GROUPS if group != "missing"),
+    "charlson",
+    "lace",
+    *(f"n_dx_{group}" for group in ICD9_GROUPS if group != "missing"),
 )
 HISTORY_FEATURES: tuple[str, ...] = (
-    "prior_encounters", "prior_readmissions_30d", "prior_readmissions_any",
-    "prior_readmission_30d_rate", "previous_readmitted_30d", "previous_readmitted_any",
-    "prior_days_in_hospital", "prior_max_charlson", "prior_emergency_admissions",
-    "prior_max_number_inpatient", "time_since_previous",
+    "prior_encounters",
+    "prior_readmissions_30d",
+    "prior_readmissions_any",
+    "prior_readmission_30d_rate",
+    "previous_readmitted_30d",
+    "previous_readmitted_any",
+    "prior_days_in_hospital",
+    "prior_max_charlson",
+    "prior_emergency_admissions",
+    "prior_max_number_inpatient",
+    "time_since_previous",
 )
 DEMOGRAPHIC_FEATURES: tuple[str, ...] = ("age_years",)
 NUMERIC_FEATURES: tuple[str, ...] = (
-    DEMOGRAPHIC_FEATURES + UTILISATION_FEATURES + MEDICATION_FEATURES + COMORBIDITY_FEATURES
-    + HISTORY_FEATURES
+    DEMOGRAPHIC_FEATURES + UTILISATION_FEATURES + MEDICATION_FEATURES + COMORBIDITY_FEATURES + HISTORY_FEATURES
 )
 CATEGORICAL_FEATURES: tuple[str, ...] = (
-    "race", "gender", "admission_type", "discharge_disposition", "admission_source",
-    "medical_specialty", "payer_code", "max_glu_serum", "A1Cresult", "insulin",
-    "metformin", "diag_1_group", "diag_2_group", "diag_3_group",
+    "race",
+    "gender",
+    "admission_type",
+    "discharge_disposition",
+    "admission_source",
+    "medical_specialty",
+    "payer_code",
+    "max_glu_serum",
+    "A1Cresult",
+    "insulin",
+    "metformin",
+    "diag_1_group",
+    "diag_2_group",
+    "diag_3_group",
     "previous_discharge_disposition",
 )
 FEATURES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 # Raw columns the feature builder reads: a table lacking one cannot be scored.
 RAW_COLUMNS: tuple[str, ...] = (
-    "patient_id", "encounter_order", "race", "gender", "age", "admission_type_id",
-    "discharge_disposition_id", "admission_source_id", "medical_specialty", "payer_code",
-    "max_glu_serum", "A1Cresult", "change", "diabetesMed", *DIAGNOSIS_COLUMNS,
-    *UTILISATION_FEATURES[:-1], *MEDICATION_COLUMNS,
+    "patient_id",
+    "encounter_order",
+    "race",
+    "gender",
+    "age",
+    "admission_type_id",
+    "discharge_disposition_id",
+    "admission_source_id",
+    "medical_specialty",
+    "payer_code",
+    "max_glu_serum",
+    "A1Cresult",
+    "change",
+    "diabetesMed",
+    *DIAGNOSIS_COLUMNS,
+    *UTILISATION_FEATURES[:-1],
+    *MEDICATION_COLUMNS,
 )
 # Codes that are not information but its absence: grouped as "unknown" so a model does not
 # learn separate effects for "NULL", "Not Mapped" and "Not Available".
@@ -79,9 +121,7 @@ def _coded(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def _history(frame: pd.DataFrame, charlson: pd.Series) -> pd.DataFrame:
     """Per-encounter summaries of the same patient's earlier encounters (none -> 0)."""
-    ordered = frame.assign(_charlson=charlson.to_numpy()).sort_values(
-        ["patient_id", "encounter_order"], kind="stable"
-    )
+    ordered = frame.assign(_charlson=charlson.to_numpy()).sort_values(["patient_id", "encounter_order"], kind="stable")
     by_patient = ordered.groupby("patient_id", sort=False)
     readmit_30 = ordered["readmitted"].eq("<30").astype(float)
     readmit_any = ordered["readmitted"].isin(["<30", ">30"]).astype(float)

@@ -44,9 +44,7 @@ def ed_points(visits: ArrayLike) -> np.ndarray:
     return np.clip(np.asarray(visits, dtype=float), 0, 4).astype(int)
 
 
-def lace_score(
-    length_of_stay: ArrayLike, acute: ArrayLike, charlson: ArrayLike, ed_visits: ArrayLike
-) -> np.ndarray:
+def lace_score(length_of_stay: ArrayLike, acute: ArrayLike, charlson: ArrayLike, ed_visits: ArrayLike) -> np.ndarray:
     """The LACE index of each patient (0..19)."""
     return (
         length_of_stay_points(length_of_stay)

@@ -36,16 +36,17 @@ _EPS = 1e-6
 
 
 def _one_hot(min_frequency: int) -> OneHotEncoder:
-    return OneHotEncoder(
-        handle_unknown="infrequent_if_exist", min_frequency=min_frequency, sparse_output=False
-    )
+    return OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_frequency, sparse_output=False)
 
 
 def _ordinal(min_frequency: int) -> OrdinalEncoder:
     # Unknown and rare levels share one code, so a level never seen in training is harmless.
     return OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
-        min_frequency=min_frequency, max_categories=250,
+        handle_unknown="use_encoded_value",
+        unknown_value=-1,
+        encoded_missing_value=-1,
+        min_frequency=min_frequency,
+        max_categories=250,
     )
 
 
@@ -76,34 +77,36 @@ def make_estimator(
     """
     numeric, categorical = list(numeric), list(categorical)
     if name == "lr":
-        pre = ColumnTransformer(
-            [("num", StandardScaler(), numeric), ("cat", _one_hot(min_frequency), categorical)]
-        )
+        pre = ColumnTransformer([("num", StandardScaler(), numeric), ("cat", _one_hot(min_frequency), categorical)])
         clf = LogisticRegression(C=0.1, max_iter=2000)
     elif name in {"tree", "rf", "hgb"}:
-        pre = ColumnTransformer(
-            [("num", "passthrough", numeric), ("cat", _ordinal(min_frequency), categorical)]
-        )
+        pre = ColumnTransformer([("num", "passthrough", numeric), ("cat", _ordinal(min_frequency), categorical)])
         if name == "tree":
-            clf = DecisionTreeClassifier(
-                max_depth=8, min_samples_leaf=0.005, random_state=random_state
-            )
+            clf = DecisionTreeClassifier(max_depth=8, min_samples_leaf=0.005, random_state=random_state)
         elif name == "rf":
             clf = RandomForestClassifier(
-                n_estimators=150, min_samples_leaf=50, max_features="sqrt", max_samples=0.3,
-                n_jobs=None, random_state=random_state,
+                n_estimators=150,
+                min_samples_leaf=50,
+                max_features="sqrt",
+                max_samples=0.3,
+                n_jobs=None,
+                random_state=random_state,
             )
         else:
             is_cat = [False] * len(numeric) + [True] * len(categorical)
             clf = HistGradientBoostingClassifier(
-                learning_rate=0.08, max_iter=150, max_leaf_nodes=15, min_samples_leaf=100,
-                l2_regularization=1.0, categorical_features=is_cat or None,
-                early_stopping=False, random_state=random_state,
+                learning_rate=0.08,
+                max_iter=150,
+                max_leaf_nodes=15,
+                min_samples_leaf=100,
+                l2_regularization=1.0,
+                categorical_features=is_cat or None,
+                early_stopping=False,
+                random_state=random_state,
             )
     else:
         raise ValueError(
-            f"The 'name' parameter of make_estimator must be one of {', '.join(MODEL_NAMES)}. "
-            f"Got {name!r} instead."
+            f"The 'name' parameter of make_estimator must be one of {', '.join(MODEL_NAMES)}. Got {name!r} instead."
         )
     if params:
         clf.set_params(**params)
@@ -206,7 +209,7 @@ class CalibratedRiskModel(ClassifierMixin, BaseEstimator):
             oof[test] = model.predict_proba(X.iloc[test])[:, 1]
         self.brier_by_method_ = self._compare_methods(oof, target, splits)
         if self.method == "auto":
-            self.method_ = min(self.brier_by_method_, key=self.brier_by_method_.get)
+            self.method_ = min(self.brier_by_method_, key=lambda name: self.brier_by_method_[name])
         else:
             self.method_ = self.method
         self.calibrator_ = None if self.method_ == "none" else _fit_calibrator(self.method_, oof, target)

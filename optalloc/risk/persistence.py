@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 import platform
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import skops
-import skops.io as skops_io
 import numpy as np
 import pandas as pd
 import scipy
 import sklearn
+import skops
+import skops.io as skops_io
 
 from optalloc.errors import ModelFileError
 from optalloc.io import atomic_path, jsonable
@@ -46,7 +46,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
-    "functools.partial",          # skops rebuilds it from its parts; its function must be trusted too
+    "functools.partial",  # skops rebuilds it from its parts; its function must be trusted too
 )
 # Libraries whose pickled objects must match exactly: a fitted scikit-learn estimator is only
 # guaranteed to unpickle and predict identically under the version that wrote it.
@@ -115,11 +115,10 @@ def save_model(model: TrainedRiskModel, path: Path | str) -> Path:
         "metadata": model.metadata,
     }
     target = Path(path)
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(MAGIC)
-            handle.write(json.dumps(jsonable(header)).encode("utf-8") + b"\n")
-            handle.write(payload)
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        handle.write(MAGIC)
+        handle.write(json.dumps(jsonable(header)).encode("utf-8") + b"\n")
+        handle.write(payload)
     return target
 
 
@@ -144,14 +143,14 @@ def read_header(path: Path | str) -> tuple[dict[str, Any], bytes]:
     """Return the metadata header and the raw pickle bytes, checking format and integrity."""
     source = Path(path)
     if not source.exists():
-        raise ModelFileError(f"{source}: no such model file. Check the path, or train one with "
-                             "'optalloc risk train'.")
+        raise ModelFileError(f"{source}: no such model file. Check the path, or train one with 'optalloc risk train'.")
     data = source.read_bytes()
     if data.startswith(LEGACY_MAGIC):
         raise ModelFileError(
             f"{source}: a model file of optalloc's first format (a pickle, which can run code when "
             "loaded), so it is not opened. Train the model again with 'optalloc risk train --out "
-            "model.skops' (it takes a few minutes on the shipped data).")
+            "model.skops' (it takes a few minutes on the shipped data)."
+        )
     if not data.startswith(MAGIC):
         raise ModelFileError(
             f"{source}: not an optalloc risk model (the file does not start with the model "
@@ -159,7 +158,7 @@ def read_header(path: Path | str) -> tuple[dict[str, Any], bytes]:
         )
     end = data.find(b"\n", len(MAGIC))
     try:
-        header = json.loads(data[len(MAGIC):end].decode("utf-8")) if end > 0 else None
+        header = json.loads(data[len(MAGIC) : end].decode("utf-8")) if end > 0 else None
     except (UnicodeDecodeError, json.JSONDecodeError):
         header = None
     if not isinstance(header, dict) or "payload_sha256" not in header:
@@ -167,7 +166,7 @@ def read_header(path: Path | str) -> tuple[dict[str, Any], bytes]:
             f"{source}: the model header is damaged, so the file is corrupt. Train the model "
             "again with 'optalloc risk train' (or restore the file from a backup)."
         )
-    payload = data[end + 1:]
+    payload = data[end + 1 :]
     if hashlib.sha256(payload).hexdigest() != header["payload_sha256"]:
         raise ModelFileError(
             f"{source}: the model file is corrupt or truncated (its content does not match the "
@@ -196,27 +195,37 @@ def load_model(path: Path | str) -> TrainedRiskModel:
         )
     try:
         found = skops_io.get_untrusted_types(data=payload)
-    except Exception as exc:  # noqa: BLE001 - a payload skops cannot even describe is unusable
-        raise ModelFileError(f"{path}: the model payload cannot be read ({type(exc).__name__}). Train the "
-                             "model again with 'optalloc risk train'.") from None
+    except Exception as exc:
+        raise ModelFileError(
+            f"{path}: the model payload cannot be read ({type(exc).__name__}). Train the "
+            "model again with 'optalloc risk train'."
+        ) from None
     refused = sorted(set(found) - set(TRUSTED_TYPES))
     if refused:
         raise ModelFileError(
             f"{path}: the model file names type(s) a risk model never holds ({', '.join(refused[:5])}), so it "
-            "was not loaded: it may have been tampered with. Use a model written by 'optalloc risk train'.")
+            "was not loaded: it may have been tampered with. Use a model written by 'optalloc risk train'."
+        )
     try:
         estimator = skops_io.loads(payload, trusted=list(found))
-    except Exception as exc:  # noqa: BLE001 - any failure to rebuild means an unusable file
+    except Exception as exc:
         raise ModelFileError(
             f"{path}: the model could not be rebuilt ({type(exc).__name__}: {exc}). "
             "Train the model again with 'optalloc risk train'."
         ) from None
     if not hasattr(estimator, "predict_proba"):
-        raise ModelFileError(f"{path}: the file holds a {type(estimator).__name__}, not a trained risk model. "
-                             "Pass a file written by 'optalloc risk train'.")
+        raise ModelFileError(
+            f"{path}: the file holds a {type(estimator).__name__}, not a trained risk model. "
+            "Pass a file written by 'optalloc risk train'."
+        )
     for key in ("name", "domain", "features"):
         if key not in header:
             raise ModelFileError(f"{path}: the model header lacks {key!r}; the file is damaged. Train it again.")
-    model = TrainedRiskModel(estimator=estimator, name=str(header["name"]), domain=str(header["domain"]),
-                             features=[str(f) for f in header["features"]], metadata=dict(header.get("metadata") or {}))
+    model = TrainedRiskModel(
+        estimator=estimator,
+        name=str(header["name"]),
+        domain=str(header["domain"]),
+        features=[str(f) for f in header["features"]],
+        metadata=dict(header.get("metadata") or {}),
+    )
     return model

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,13 @@ TRANSFUSION_LABEL = "readmitted_30d"
 #: Hospital stays for a readmission programme (an OMOP CDM through ``optalloc.cohort.omop``):
 #: the columns every such table carries, then what the model reads.
 STAY_COLUMNS: dict[str, str] = {
-    "age": "number", "gender": "text", "length_of_stay": "number", "acute_admission": "boolean",
-    "inpatient_visits_365d": "number", "er_visits_365d": "number", "er_visits_182d": "number",
+    "age": "number",
+    "gender": "text",
+    "length_of_stay": "number",
+    "acute_admission": "boolean",
+    "inpatient_visits_365d": "number",
+    "er_visits_365d": "number",
+    "er_visits_182d": "number",
     "diagnosis_codes": "text",
 }
 STAY_CATEGORICAL: tuple[str, ...] = ("gender", "race", "acute_admission")
@@ -105,9 +111,9 @@ def shared_patients(patients: np.ndarray, recorded: dict[str, object] | None) ->
     """How many distinct ``patients`` are among a model's training patients (None if unknown)."""
     if not recorded or "salt" not in recorded:
         return None
-    known = set(recorded.get("digests", []))  # type: ignore[arg-type]
-    mine = patient_digests(patients, str(recorded["salt"]))["digests"]
-    return sum(1 for d in mine if d in known)  # type: ignore[union-attr]
+    known = set(recorded.get("digests", []))  # type: ignore[call-overload]
+    mine: Any = patient_digests(patients, str(recorded["salt"]))["digests"]
+    return sum(1 for d in mine if d in known)
 
 
 def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_label: bool = True) -> Design:
@@ -123,21 +129,31 @@ def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_lab
         X[column] = X[column].astype(float)
     y = checked[TRANSFUSION_LABEL].to_numpy(dtype=int) if TRANSFUSION_LABEL in checked else None
     return Design(
-        X=X, y=y, groups=checked["patient_id"].to_numpy(), domain=TRANSFUSION,
-        numeric=list(schema.NUMERIC_FEATURES), categorical=list(schema.CATEGORICAL_FEATURES),
+        X=X,
+        y=y,
+        groups=checked["patient_id"].to_numpy(),
+        domain=TRANSFUSION,
+        numeric=list(schema.NUMERIC_FEATURES),
+        categorical=list(schema.CATEGORICAL_FEATURES),
         sha256=frame_sha256(X if y is None else X.assign(_y=y)),
     )
 
 
-def diabetes_design(encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None,
-                    n_excluded: int = 0) -> Design:
+def diabetes_design(
+    encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None, n_excluded: int = 0
+) -> Design:
     """Featurise loaded Diabetes 130 encounters (see :func:`load_diabetes130`)."""
     X = dfeatures.encounter_features(encounters, source)
     y = encounters["readmitted_30d"].to_numpy(dtype=int) if "readmitted_30d" in encounters else None
     return Design(
-        X=X, y=y, groups=encounters["patient_id"].to_numpy(), domain=DIABETES,
-        numeric=list(dfeatures.NUMERIC_FEATURES), categorical=list(dfeatures.CATEGORICAL_FEATURES),
-        sha256=sha256 or frame_sha256(encounters), n_excluded=n_excluded,
+        X=X,
+        y=y,
+        groups=encounters["patient_id"].to_numpy(),
+        domain=DIABETES,
+        numeric=list(dfeatures.NUMERIC_FEATURES),
+        categorical=list(dfeatures.CATEGORICAL_FEATURES),
+        sha256=sha256 or frame_sha256(encounters),
+        n_excluded=n_excluded,
         order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
     )
 
@@ -157,8 +173,10 @@ def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str |
 
     missing = [c for c in STAY_COLUMNS if c not in stays.columns]
     if missing:
-        raise CohortError(f"{source}: missing column(s) {', '.join(missing)} that a readmission stays table "
-                          "needs (see optalloc/cohort/omop.py for what each holds).")
+        raise CohortError(
+            f"{source}: missing column(s) {', '.join(missing)} that a readmission stays table "
+            "needs (see optalloc/cohort/omop.py for what each holds)."
+        )
     X = pd.DataFrame(index=stays.index)
     for column, kind in STAY_COLUMNS.items():
         if kind == "number":
@@ -174,9 +192,16 @@ def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str |
         y = booleans(stays[TRANSFUSION_LABEL], source, TRANSFUSION_LABEL).astype(int)
     numeric = [c for c in X.columns if c not in STAY_CATEGORICAL]
     order = stays["encounter_order"].to_numpy() if "encounter_order" in stays.columns else None
-    return Design(X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True), y=y,
-                  groups=stays["patient_id"].to_numpy(), domain=READMISSION, numeric=numeric,
-                  categorical=list(STAY_CATEGORICAL), sha256=sha256 or frame_sha256(stays), order=order)
+    return Design(
+        X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True),
+        y=y,
+        groups=stays["patient_id"].to_numpy(),
+        domain=READMISSION,
+        numeric=numeric,
+        categorical=list(STAY_CATEGORICAL),
+        sha256=sha256 or frame_sha256(stays),
+        order=order,
+    )
 
 
 def load_design(path: Path | str | None = None) -> Design:
@@ -196,7 +221,7 @@ def load_design(path: Path | str | None = None) -> Design:
         stays = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
         return readmission_design(stays, str(path))
     try:
-        cohort = load_cohort_file(path)     # identifiers pseudonymised like every other loader
+        cohort = load_cohort_file(path)  # identifiers pseudonymised like every other loader
     except OptallocError as exc:
         raise CohortError(str(exc)) from exc
     return transfusion_design(cohort, str(path))
@@ -268,8 +293,7 @@ def compare_models(
     splits = grouped_splits(design.y, design.groups, n_splits, seed)
     results, rows = {}, []
     for name in names:
-        model = make_model(name, design.numeric, design.categorical, seed,
-                           params=(params or {}).get(name))
+        model = make_model(name, design.numeric, design.categorical, seed, params=(params or {}).get(name))
         result = cross_validate(model, design.X, design.y, design.groups, splits, on_fold=on_fold)
         results[name] = result
         if n_boot > 0:
@@ -316,6 +340,9 @@ def fit_model(
     info["training_patients"] = patient_digests(design.groups)
     info.update(metadata or {})
     return TrainedRiskModel(
-        estimator=estimator, name=name, domain=design.domain,
-        features=list(design.numeric) + list(design.categorical), metadata=info,
+        estimator=estimator,
+        name=name,
+        domain=design.domain,
+        features=list(design.numeric) + list(design.categorical),
+        metadata=info,
     )

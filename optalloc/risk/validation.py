@@ -89,7 +89,9 @@ def point_metrics(
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
         result.update(
             flagged_fraction=float(np.average(flagged, weights=w)),
-            precision=precision, recall=recall, f1=f1,
+            precision=precision,
+            recall=recall,
+            f1=f1,
         )
     return result
 
@@ -186,7 +188,7 @@ class PatientStratifiedKFold:
     def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
         return self.n_splits
 
-    def split(self, X: object, y: ArrayLike, groups: ArrayLike):  # noqa: ANN201 - generator
+    def split(self, X: object, y: ArrayLike, groups: ArrayLike):
         target = np.asarray(y, dtype=float)
         _, patient = np.unique(np.asarray(groups), return_inverse=True)
         n_patients = patient.max() + 1

@@ -107,8 +107,7 @@ def validate_raw(raw: dict[str, Any], path: Path) -> Scenario:
             problems.append(f"field '{where}': {message}")
         more = f" (and {len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
         raise ScenarioError(
-            f"{path}: invalid scenario: " + "; ".join(problems) + more
-            + ". Correct the file and run again."
+            f"{path}: invalid scenario: " + "; ".join(problems) + more + ". Correct the file and run again."
         ) from None
 
 
@@ -130,8 +129,9 @@ def from_raw(raw: dict[str, Any], path: Path) -> LoadedScenario:
     check_expressions(scenario, path)
     _check_supports(point, distributions, path)
     digest = hashlib.sha256(repr(sorted(_flatten(raw))).encode()).hexdigest()
-    return LoadedScenario(scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest,
-                          distributions=distributions)
+    return LoadedScenario(
+        scenario=scenario, path=Path(path).resolve(), raw=raw, text_hash=digest, distributions=distributions
+    )
 
 
 def pseudonymize_pins(raw: Mapping[str, Any]) -> dict[str, Any]:

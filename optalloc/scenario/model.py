@@ -17,14 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # number can overflow a solver or allocate absurd memory (``cost_per_visit = 1e308`` and
 # ``patients = 1e11`` were accepted once and crashed later). Infinity and NaN are refused
 # everywhere (``allow_inf_nan=False`` below).
-MAX_PATIENTS = 10_000_000           # one cohort
-MAX_AMOUNT = 1e12                   # a resource limit or the budget over the horizon
-MAX_PER_VISIT = 1e7                 # cost of one visit or of one patient's set-up, EUR
-MAX_HOURS_PER_VISIT = 1e3           # staff hours per visit, per unit or per km
-MAX_WEIGHT = 1e6                    # objective and priority weights
-MAX_HORIZON_WEEKS = 520             # ten years
+MAX_PATIENTS = 10_000_000  # one cohort
+MAX_AMOUNT = 1e12  # a resource limit or the budget over the horizon
+MAX_PER_VISIT = 1e7  # cost of one visit or of one patient's set-up, EUR
+MAX_HOURS_PER_VISIT = 1e3  # staff hours per visit, per unit or per km
+MAX_WEIGHT = 1e6  # objective and priority weights
+MAX_HORIZON_WEEKS = 520  # ten years
 MAX_SPEED_KMH = 300
-MAX_TIME_LIMIT = 7 * 24 * 3600      # one week, in seconds
+MAX_TIME_LIMIT = 7 * 24 * 3600  # one week, in seconds
 
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 PerVisit = Annotated[float, Field(ge=0, le=MAX_PER_VISIT)]
@@ -89,20 +89,26 @@ class SettingSpec(Strict):
         default_factory=dict, description="staff travel hours per km of the patient's distance, per visit"
     )
     equipment_per_patient: dict[str, Hours] = Field(default_factory=dict)
-    patient_travel_share: float = Field(1.0, ge=0.0, le=1.0, description="share of the clinic trip the patient still makes")
+    patient_travel_share: float = Field(
+        1.0, ge=0.0, le=1.0, description="share of the clinic trip the patient still makes"
+    )
     eligibility: str | None = Field(None, description="condition over cohort columns (optalloc.expressions)")
     min_patients: int | None = Field(None, ge=0, le=MAX_PATIENTS)
     max_patients: int | None = Field(None, ge=0, le=MAX_PATIENTS)
 
     def resources_used(self) -> set[str]:
-        return (set(self.staff_hours_per_visit) | set(self.staff_hours_per_unit)
-                | set(self.staff_travel_hours_per_km) | set(self.equipment_per_patient))
+        return (
+            set(self.staff_hours_per_visit)
+            | set(self.staff_hours_per_unit)
+            | set(self.staff_travel_hours_per_km)
+            | set(self.equipment_per_patient)
+        )
 
 
 class EquitySpec(Strict):
     """At least ``min_share`` of the patients matching ``group`` are served in ``setting``."""
 
-    group: str = Field(description="condition selecting the group, e.g. \"age >= 75\"")
+    group: str = Field(description='condition selecting the group, e.g. "age >= 75"')
     setting: str
     min_share: float = Field(ge=0.0, le=1.0)
     name: str | None = None
@@ -163,8 +169,7 @@ class Scenario(Strict):
         defaults = [name for name, spec in self.settings.items() if spec.default]
         if len(defaults) != 1:
             raise ValueError(
-                f"exactly one setting must have default = true (found {len(defaults)}: "
-                f"{', '.join(defaults) or 'none'})"
+                f"exactly one setting must have default = true (found {len(defaults)}: {', '.join(defaults) or 'none'})"
             )
         for name, spec in self.settings.items():
             for resource in sorted(spec.resources_used()):
@@ -173,14 +178,20 @@ class Scenario(Strict):
                         f"settings.{name} uses resource {resource!r}, which is not declared under "
                         f"[resources] (declared: {', '.join(sorted(self.resources)) or 'none'})"
                     )
-            if spec.min_patients is not None and spec.max_patients is not None \
-                    and spec.min_patients > spec.max_patients:
+            if (
+                spec.min_patients is not None
+                and spec.max_patients is not None
+                and spec.min_patients > spec.max_patients
+            ):
                 raise ValueError(f"settings.{name}: min_patients exceeds max_patients")
         used = set().union(*(spec.resources_used() for spec in self.settings.values()))
         for resource in self.resources:
             if resource not in used:
-                hint = " (the budget is a top-level key: put 'budget = ...' above the first [table])" \
-                    if resource == "budget" else ""
+                hint = (
+                    " (the budget is a top-level key: put 'budget = ...' above the first [table])"
+                    if resource == "budget"
+                    else ""
+                )
                 raise ValueError(f"resources.{resource} is declared but no setting uses it{hint}")
         known = ", ".join(self.settings)
         for k, rule in enumerate(self.equity):

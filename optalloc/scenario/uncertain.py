@@ -69,8 +69,9 @@ class Distribution:
             return stats.uniform(loc=p["low"], scale=p["high"] - p["low"])
         if self.kind == "normal":
             low, high = p.get("low", -np.inf), p.get("high", np.inf)
-            return stats.truncnorm(a=(low - p["mean"]) / p["sd"], b=(high - p["mean"]) / p["sd"],
-                                   loc=p["mean"], scale=p["sd"])
+            return stats.truncnorm(
+                a=(low - p["mean"]) / p["sd"], b=(high - p["mean"]) / p["sd"], loc=p["mean"], scale=p["sd"]
+            )
         return stats.lognorm(s=p["sigma"], scale=p["median"])
 
     def mean(self) -> float:
@@ -93,7 +94,7 @@ def parse_distribution(table: Mapping[str, Any], where: str, source: Path) -> Di
     if kind not in KINDS:
         raise ScenarioError(
             f"{source}: field '{where}': unknown distribution {kind!r}; use one of "
-            f"{', '.join(KINDS)}, e.g. {{dist = \"triangular\", low = 0.1, mode = 0.2, high = 0.35}}."
+            f'{", ".join(KINDS)}, e.g. {{dist = "triangular", low = 0.1, mode = 0.2, high = 0.35}}.'
         )
     required, optional = KINDS[kind]
     given = {k: v for k, v in table.items() if k != "dist"}
@@ -104,7 +105,8 @@ def parse_distribution(table: Mapping[str, Any], where: str, source: Path) -> Di
             f"{source}: field '{where}': a {kind} distribution needs {', '.join(required)}"
             + (f" (optional: {', '.join(optional)})" if optional else "")
             + (f"; missing {', '.join(missing)}" if missing else "")
-            + (f"; unknown {', '.join(unknown)}" if unknown else "") + ". Fix the table."
+            + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            + ". Fix the table."
         )
     values: dict[str, float] = {}
     for key, value in given.items():

@@ -11,7 +11,16 @@ from optalloc.segments.profile import segment_profiles
 from optalloc.segments.rules import Condition, Rule, describe_segments, rules_frame
 
 __all__ = [
-    "CohortFeatures", "Condition", "ConsensusClustering", "PriorityWeights", "Rule",
-    "SegmentationResult", "describe_segments", "priority_order",
-    "priority_score", "rules_frame", "segment_cohort", "segment_profiles",
+    "CohortFeatures",
+    "Condition",
+    "ConsensusClustering",
+    "PriorityWeights",
+    "Rule",
+    "SegmentationResult",
+    "describe_segments",
+    "priority_order",
+    "priority_score",
+    "rules_frame",
+    "segment_cohort",
+    "segment_profiles",
 ]

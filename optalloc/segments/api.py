@@ -117,8 +117,9 @@ def segment_cohort(
     report = progress or (lambda stage, done, total: None)
     encoder = CohortFeatures(numeric=numeric, categorical=categorical, category_weight=category_weight)
     X = encoder.fit_transform(cohort)
-    model = ConsensusClustering(n_clusters=k, k_range=k_range, sample_size=sample_size,
-                                n_base=n_base, random_state=seed)
+    model = ConsensusClustering(
+        n_clusters=k, k_range=k_range, sample_size=sample_size, n_base=n_base, random_state=seed
+    )
     try:
         labels = model.fit_predict(X, progress=lambda done, total: report("clustering", done, total))
     except ValueError as exc:
@@ -131,8 +132,13 @@ def segment_cohort(
         raise CohortError(f"Rules cannot use {', '.join(leaked)}: identifiers and outcomes would leak.")
     rule_objects = describe_segments(cohort, labels, numeric=rule_num, categorical=rule_cat, random_state=seed)
     report("rules", 1, 1)
-    profiles = segment_profiles(cohort, labels, rule_objects, shareable=shareable,
-                                **({} if profile_means is None else {"means": tuple(profile_means)}))
+    profiles = segment_profiles(
+        cohort,
+        labels,
+        rule_objects,
+        shareable=shareable,
+        **({} if profile_means is None else {"means": tuple(profile_means)}),
+    )
     rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
     if shareable:
         rules = suppress_small_counts(rules, ["matched", "size"], derived=["coverage", "precision"])

@@ -54,22 +54,43 @@ SEGMENT_NUMERIC: tuple[str, ...] = ("age", "prior_visits", "medication_change")
 SEGMENT_CATEGORICAL: tuple[str, ...] = ("admission", "diagnosis", "insulin")
 # Columns a rule may use: the clustering features plus a few more a planner can state.
 RULE_NUMERIC: tuple[str, ...] = SEGMENT_NUMERIC + (
-    "length_of_stay", "medications", "procedures", "lab_tests", "diagnoses",
-    "prior_inpatient", "prior_emergency", "prior_outpatient", "diabetes_medication",
+    "length_of_stay",
+    "medications",
+    "procedures",
+    "lab_tests",
+    "diagnoses",
+    "prior_inpatient",
+    "prior_emergency",
+    "prior_outpatient",
+    "diabetes_medication",
 )
 RULE_CATEGORICAL: tuple[str, ...] = SEGMENT_CATEGORICAL + ("arrival",)
 PROFILE_MEANS: tuple[str, ...] = (
-    "age_years", "length_of_stay", "medications", "procedures", "lab_tests", "prior_visits",
+    "age_years",
+    "length_of_stay",
+    "medications",
+    "procedures",
+    "lab_tests",
+    "prior_visits",
 )
 
 _ADMISSION = {1: "emergency", 7: "emergency", 2: "urgent", 3: "elective"}
-_ARRIVAL = {7: "emergency_room", 1: "referral", 2: "referral", 3: "referral",
-            **{code: "transfer" for code in (4, 5, 6, 10, 18, 22, 25, 26)}}
+_ARRIVAL = {
+    7: "emergency_room",
+    1: "referral",
+    2: "referral",
+    3: "referral",
+    **dict.fromkeys((4, 5, 6, 10, 18, 22, 25, 26), "transfer"),
+}
 _COUNTS = {
-    "time_in_hospital": "length_of_stay", "num_medications": "medications",
-    "num_procedures": "procedures", "num_lab_procedures": "lab_tests",
-    "number_diagnoses": "diagnoses", "number_inpatient": "prior_inpatient",
-    "number_emergency": "prior_emergency", "number_outpatient": "prior_outpatient",
+    "time_in_hospital": "length_of_stay",
+    "num_medications": "medications",
+    "num_procedures": "procedures",
+    "num_lab_procedures": "lab_tests",
+    "number_diagnoses": "diagnoses",
+    "number_inpatient": "prior_inpatient",
+    "number_emergency": "prior_emergency",
+    "number_outpatient": "prior_outpatient",
 }
 
 
@@ -79,7 +100,7 @@ def looks_like_diabetes130(columns: object) -> bool:
     Either suffices: such a file goes to the Diabetes 130 loader, which names any other missing
     column and pseudonymises the identifiers, so they cannot reach an output by another path.
     """
-    return bool(DIABETES_ID_COLUMNS & set(map(str, columns)))
+    return bool(DIABETES_ID_COLUMNS & {str(c) for c in columns})  # type: ignore[attr-defined]
 
 
 def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFrame:
@@ -124,8 +145,7 @@ def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFram
     return frame
 
 
-def load_planner_frame(path: Path | str | None = None, which: str = "first",
-                       key: bytes | None = None) -> pd.DataFrame:
+def load_planner_frame(path: Path | str | None = None, which: str = "first", key: bytes | None = None) -> pd.DataFrame:
     """Load a Diabetes 130 file with the project loader and return :func:`planner_frame`."""
     from optalloc.cohort.diabetes130 import load_diabetes130
 
@@ -159,8 +179,17 @@ def segment_diabetes(
     ``RULE_NUMERIC``/``RULE_CATEGORICAL``; profiles average ``PROFILE_MEANS``.
     """
     return segment_cohort(
-        frame, k=k, seed=seed, sample_size=SAMPLE_SIZE, n_base=N_BASE,
-        numeric=list(SEGMENT_NUMERIC), categorical=list(SEGMENT_CATEGORICAL), shareable=shareable,
-        progress=progress, rule_numeric=list(RULE_NUMERIC), rule_categorical=list(RULE_CATEGORICAL),
-        profile_means=list(PROFILE_MEANS), category_weight=CATEGORY_WEIGHT,
+        frame,
+        k=k,
+        seed=seed,
+        sample_size=SAMPLE_SIZE,
+        n_base=N_BASE,
+        numeric=list(SEGMENT_NUMERIC),
+        categorical=list(SEGMENT_CATEGORICAL),
+        shareable=shareable,
+        progress=progress,
+        rule_numeric=list(RULE_NUMERIC),
+        rule_categorical=list(RULE_CATEGORICAL),
+        profile_means=list(PROFILE_MEANS),
+        category_weight=CATEGORY_WEIGHT,
     )

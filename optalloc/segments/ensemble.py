@@ -66,8 +66,15 @@ def _base_partitions(algorithm: str, X: np.ndarray, ks: list[int], seed: int) ->
         # A floor on the variances keeps one-hot columns from collapsing a component; a loose
         # tolerance is enough for a base partition that only votes.
         return {
-            k: GaussianMixture(n_components=k, covariance_type="diag", reg_covar=0.05, tol=1e-2,
-                               max_iter=50, init_params="k-means++", random_state=seed).fit_predict(X)
+            k: GaussianMixture(
+                n_components=k,
+                covariance_type="diag",
+                reg_covar=0.05,
+                tol=1e-2,
+                max_iter=50,
+                init_params="k-means++",
+                random_state=seed,
+            ).fit_predict(X)
             for k in ks
         }
     raise ValueError(f"unknown base algorithm {algorithm!r}; use one of {', '.join(BASE_ALGORITHMS)}")
@@ -106,9 +113,9 @@ class CoAssociation:
             for k, lab in labels.items():
                 self.members[k][rows, run * k + np.asarray(lab, dtype=int)] = 1.0
         with np.errstate(divide="ignore"):
-            self._inverse_drawn = np.where(
-                (both := self.drawn @ self.drawn.T) > 0, 1.0 / both, np.nan
-            ).astype(np.float32)
+            self._inverse_drawn = np.where((both := self.drawn @ self.drawn.T) > 0, 1.0 / both, np.nan).astype(
+                np.float32
+            )
 
     def matrix(self, k: int) -> np.ndarray:
         """Co-association matrix for ``k`` (float32; NaN for pairs never drawn together)."""
@@ -243,29 +250,37 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             self._fit_sample(sample, candidates, rng, progress)
         neighbours = max(1, min(int(self.n_neighbors), m))
         self.classifier_ = KNeighborsClassifier(n_neighbors=neighbours, algorithm="brute")
-        self.classifier_.fit(sample, self.sample_labels_)
+        self.classifier_.fit(sample, self.sample_labels_)  # type: ignore[has-type]
         labels = self.predict(X)
-        labels[self.sample_indices_] = self.sample_labels_
+        labels[self.sample_indices_] = self.sample_labels_  # type: ignore[has-type]
         # Number segments by their size in the whole cohort, not just in the sample.
-        counts = np.bincount(labels, minlength=int(self.sample_labels_.max()) + 1)
+        counts = np.bincount(labels, minlength=int(self.sample_labels_.max()) + 1)  # type: ignore[has-type]
         mapping = np.empty(len(counts), dtype=int)
         mapping[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
-        self.sample_labels_ = mapping[self.sample_labels_]
+        self.sample_labels_ = mapping[self.sample_labels_]  # type: ignore[has-type]
         self.classifier_.fit(sample, self.sample_labels_)
         self.labels_ = mapping[labels]
         return self
 
-    def _fit_sample(self, sample: np.ndarray, candidates: list[int], rng: np.random.RandomState,
-                    progress: ProgressCallback | None) -> None:
+    def _fit_sample(
+        self, sample: np.ndarray, candidates: list[int], rng: np.random.RandomState, progress: ProgressCallback | None
+    ) -> None:
         """Consensus matrices, partitions and the k table on the sample; sets the chosen k."""
         m = len(sample)
-        votes = None
+        votes: CoAssociation | None = None
         if any(k > 1 for k in candidates):
-            votes = CoAssociation(sample, [k for k in candidates if k > 1], self.n_base, self.subsample,
-                                  self.feature_fraction, tuple(self.algorithms), rng)
+            votes = CoAssociation(
+                sample,
+                [k for k in candidates if k > 1],
+                self.n_base,
+                self.subsample,
+                self.feature_fraction,
+                tuple(self.algorithms),
+                rng,
+            )
         rows, partitions = [], {}
         for step, k in enumerate(candidates, start=1):
-            consensus = votes.matrix(k) if k > 1 else np.ones((m, m), dtype=np.float32)
+            consensus = votes.matrix(k) if k > 1 and votes is not None else np.ones((m, m), dtype=np.float32)
             partitions[k] = _order_by_size(consensus_partition(consensus, k)) if k > 1 else np.zeros(m, dtype=int)
             rows.append(summarise_k(k, consensus, partitions[k], sample, random_state=0))
             del consensus
@@ -274,15 +289,19 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         chosen, table = choose_k(pd.DataFrame(rows), self.pac_tolerance, self.min_share, self.silhouette_tolerance)
         self.n_clusters_ = chosen
         self.k_table_ = table
-        self.consensus_ = votes.matrix(chosen) if chosen > 1 else np.ones((m, m), dtype=np.float32)
-        self.sample_labels_ = partitions[chosen]
+        self.consensus_ = (
+            votes.matrix(chosen) if chosen > 1 and votes is not None else np.ones((m, m), dtype=np.float32)
+        )
+        self.sample_labels_ = np.asarray(partitions[chosen])
 
     def predict(self, X: np.ndarray, chunk_size: int = 100_000) -> np.ndarray:
         """Assign rows to the fitted segments by a nearest-neighbour vote among sampled patients."""
         check_is_fitted(self, "classifier_")
         X = check_array(X, dtype=[np.float32, np.float64])
-        parts = [self.classifier_.predict(np.asarray(X[i:i + chunk_size], dtype=np.float64))
-                 for i in range(0, X.shape[0], chunk_size)]
+        parts = [
+            self.classifier_.predict(np.asarray(X[i : i + chunk_size], dtype=np.float64))
+            for i in range(0, X.shape[0], chunk_size)
+        ]
         return np.concatenate(parts).astype(int) if parts else np.empty(0, dtype=int)
 
     def fit_predict(self, X: np.ndarray, y: object = None, progress: ProgressCallback | None = None) -> np.ndarray:

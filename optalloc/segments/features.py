@@ -111,10 +111,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         self.centre_ = values.mean(axis=0)
         scale = values.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
-        self.levels_ = {
-            c: [str(v) for v in X[c].astype(str).value_counts().index[:MAX_LEVELS]]
-            for c in categorical
-        }
+        self.levels_ = {c: [str(v) for v in X[c].astype(str).value_counts().index[:MAX_LEVELS]] for c in categorical}
         names = list(self.numeric_) + list(self.boolean_)
         names += [f"{c}={level}" for c in categorical for level in self.levels_[c]]
         self.feature_names_out_ = np.asarray(names, dtype=object)

@@ -51,8 +51,7 @@ class PriorityWeights:
         bad = {k: v for k, v in values.items() if not np.isfinite(v) or v < 0}
         if bad or sum(values.values()) <= 0:
             raise ValueError(
-                "PriorityWeights must be non-negative finite numbers, not all zero. "
-                f"Got {values} instead."
+                f"PriorityWeights must be non-negative finite numbers, not all zero. Got {values} instead."
             )
 
 

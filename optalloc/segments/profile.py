@@ -14,13 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from optalloc.privacy import suppress_small_counts
 from optalloc.cohort.schema import DIAGNOSES
+from optalloc.privacy import suppress_small_counts
 from optalloc.segments.rules import Condition, Rule, value_words
 
 PROFILE_MEANS: tuple[str, ...] = (
-    "age", "transfusions_per_28d", "units_per_visit", "haemoglobin_g_dl", "distance_km",
-    "frailty", "comorbidity_count", "admissions_past_year", "ed_visits_past_year",
+    "age",
+    "transfusions_per_28d",
+    "units_per_visit",
+    "haemoglobin_g_dl",
+    "distance_km",
+    "frailty",
+    "comorbidity_count",
+    "admissions_past_year",
+    "ed_visits_past_year",
 )
 # Short phrases for a condition's direction: (at least threshold, below threshold).
 NAME_WORDS: dict[str, tuple[str, str]] = {
@@ -46,17 +53,25 @@ NAME_WORDS: dict[str, tuple[str, str]] = {
 # Counts named by their threshold: "no prior-year visits" (< 1), "under 3 prior-year visits",
 # "prior-year visits" (>= 1), "3+ prior-year visits".
 COUNT_WORDS: dict[str, str] = {
-    "prior_visits": "prior-year visits", "prior_inpatient": "prior inpatient stays",
-    "prior_emergency": "prior ED visits", "prior_outpatient": "prior outpatient visits",
+    "prior_visits": "prior-year visits",
+    "prior_inpatient": "prior inpatient stays",
+    "prior_emergency": "prior ED visits",
+    "prior_outpatient": "prior outpatient visits",
 }
 # Category values whose bare value would not read as a name ("No" -> "no insulin").
 CATEGORY_PHRASES: dict[tuple[str, str], str] = {
-    ("insulin", "No"): "no insulin", ("insulin", "Steady"): "steady insulin",
-    ("insulin", "Up"): "insulin raised", ("insulin", "Down"): "insulin lowered",
-    ("admission", "emergency"): "emergency admission", ("admission", "urgent"): "urgent admission",
-    ("admission", "elective"): "elective admission", ("admission", "unknown"): "admission type unknown",
-    ("arrival", "emergency_room"): "via the ED", ("arrival", "referral"): "referred",
-    ("arrival", "transfer"): "transferred", ("arrival", "unknown"): "source unknown",
+    ("insulin", "No"): "no insulin",
+    ("insulin", "Steady"): "steady insulin",
+    ("insulin", "Up"): "insulin raised",
+    ("insulin", "Down"): "insulin lowered",
+    ("admission", "emergency"): "emergency admission",
+    ("admission", "urgent"): "urgent admission",
+    ("admission", "elective"): "elective admission",
+    ("admission", "unknown"): "admission type unknown",
+    ("arrival", "emergency_room"): "via the ED",
+    ("arrival", "referral"): "referred",
+    ("arrival", "transfer"): "transferred",
+    ("arrival", "unknown"): "source unknown",
 }
 
 
@@ -140,9 +155,12 @@ def segment_profiles(
     profile.insert(0, "name", ordered)
     profile = profile.reset_index()
     if shareable:
-        stats = [c for c in profile.columns if c.startswith(("mean_", "share")) or c in
-                 {"readmission_rate", "top_diagnosis", "top_diagnosis_share"}]
+        stats = [
+            c
+            for c in profile.columns
+            if c.startswith(("mean_", "share")) or c in {"readmission_rate", "top_diagnosis", "top_diagnosis_share"}
+        ]
         profile = suppress_small_counts(profile, ["n"], derived=stats)
-        if "readmitted" in profile.columns:   # a few readmissions in a large segment: hide their rate
+        if "readmitted" in profile.columns:  # a few readmissions in a large segment: hide their rate
             profile = suppress_small_counts(profile, ["readmitted"], derived=["readmission_rate"])
     return profile

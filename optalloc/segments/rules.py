@@ -150,9 +150,7 @@ class Rule:
         return out
 
 
-def candidate_conditions(
-    frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
-) -> list[Condition]:
+def candidate_conditions(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> list[Condition]:
     """All conditions the search may use: rounded-quantile thresholds, categories and flags."""
     conditions: list[Condition] = []
     for column in numeric:
@@ -200,9 +198,7 @@ def _search(
     """Beam search for the condition set (indices) with the best F-beta against ``target``."""
     positives = float(target.sum())
     keys = [(c.column, c.op if not isinstance(c.value, str) else c.value) for c in conditions]
-    beam: list[tuple[float, tuple[int, ...], np.ndarray]] = [
-        (0.0, (), np.ones(indicators.shape[1], dtype=np.float32))
-    ]
+    beam: list[tuple[float, tuple[int, ...], np.ndarray]] = [(0.0, (), np.ones(indicators.shape[1], dtype=np.float32))]
     best_score, best = 0.0, ()
     for _depth in range(max_conditions):
         scored: dict[tuple[int, ...], tuple[float, np.ndarray]] = {}
@@ -222,7 +218,7 @@ def _search(
         ranked = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:beam_width]
         beam = [(score, key, mask) for key, (score, mask) in ranked]
         if beam[0][0] >= best_score + min_gain:
-            best_score, best = beam[0][0], beam[0][1]
+            best_score, best = beam[0][0], beam[0][1]  # type: ignore[assignment]
     return best
 
 
@@ -268,15 +264,24 @@ def describe_segments(
         rows = np.sort(rng.choice(len(frame), size=search_rows, replace=False))
     sample = frame.iloc[rows]
     conditions = candidate_conditions(sample, numeric, categorical)
-    indicators = np.vstack([c.mask(sample) for c in conditions]).astype(np.float32) if conditions else np.zeros((0, len(rows)), np.float32)
+    indicators = (
+        np.vstack([c.mask(sample) for c in conditions]).astype(np.float32)
+        if conditions
+        else np.zeros((0, len(rows)), np.float32)
+    )
     rules = []
     with threadpool_limits(limits=1):  # small products: threads cost more than they save
         for segment in np.unique(labels):
             target = (labels[rows] == segment).astype(np.float32)
-            chosen = _search(indicators, conditions, target, max_conditions, beam_width, min_gain, beta) if conditions else ()
+            chosen = (
+                _search(indicators, conditions, target, max_conditions, beam_width, min_gain, beta)
+                if conditions
+                else ()
+            )
             # Categories first, then numeric conditions by column name.
-            picked = tuple(sorted((conditions[i] for i in chosen),
-                                  key=lambda c: (isinstance(c.value, float), c.column, c.op)))
+            picked = tuple(
+                sorted((conditions[i] for i in chosen), key=lambda c: (isinstance(c.value, float), c.column, c.op))
+            )
             rules.append(score_rule(frame, labels, int(segment), picked))
     return rules
 

@@ -116,8 +116,10 @@ def choose_k(
     floor = best_sil - silhouette_tolerance * abs(best_sil)
     curve = table["silhouette"].fillna(-1.0).to_numpy()
     peak = pd.Series(
-        [(i == 0 or curve[i] >= curve[i - 1]) and (i == len(curve) - 1 or curve[i] >= curve[i + 1])
-         for i in range(len(curve))],
+        [
+            (i == 0 or curve[i] >= curve[i - 1]) and (i == len(curve) - 1 or curve[i] >= curve[i + 1])
+            for i in range(len(curve))
+        ],
         index=table.index,
     )
     separated = stable[(silhouette >= floor) & peak.loc[stable.index]]
@@ -132,9 +134,12 @@ def choose_k(
             reasons.append(
                 f"chosen: stable (PAC {row.pac:.3f} <= {pac_limit:.3f}), silhouette {sil:.3f} "
                 f"a peak, within {silhouette_tolerance:.0%} of the best stable ({best_sil:.3f}); largest such k"
-                + (f"; caution: no k is clearly stable (lowest PAC {best_pac:.2f} > {WEAK_STRUCTURE_PAC}), "
-                   "so segments are a convenient partition rather than natural groups"
-                   if best_pac > WEAK_STRUCTURE_PAC else "")
+                + (
+                    f"; caution: no k is clearly stable (lowest PAC {best_pac:.2f} > {WEAK_STRUCTURE_PAC}), "
+                    "so segments are a convenient partition rather than natural groups"
+                    if best_pac > WEAK_STRUCTURE_PAC
+                    else ""
+                )
             )
         elif large_enough.any() and row.min_segment_share < min_share:
             reasons.append(

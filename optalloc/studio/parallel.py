@@ -79,8 +79,7 @@ def _call_with_shared(func: Callable[[Any, T], R], task: T) -> R:
 
 
 _CLIENTS: dict[str, Any] = {}
-PRELOAD = ["optalloc.studio.sweep", "optalloc.studio.size", "optalloc.studio.uncertainty",
-           "optalloc.allocation.auto"]
+PRELOAD = ["optalloc.studio.sweep", "optalloc.studio.size", "optalloc.studio.uncertainty", "optalloc.allocation.auto"]
 
 
 def _forkserver() -> multiprocessing.context.BaseContext:
@@ -133,8 +132,10 @@ class Runner:
                 workers = min(workers, self.max_tasks)
             if workers > 1:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=workers, mp_context=_forkserver(),
-                    initializer=_init_worker, initargs=(self.shared,),
+                    max_workers=workers,
+                    mp_context=_forkserver(),
+                    initializer=_init_worker,
+                    initargs=(self.shared,),
                 )
         return self
 
@@ -152,8 +153,9 @@ class Runner:
             self._client.close()
             self._client = None
 
-    def map(self, func: Callable[[Any, T], R], tasks: Sequence[T],
-            on_done: Callable[[int], None] | None = None) -> list[R]:
+    def map(
+        self, func: Callable[[Any, T], R], tasks: Sequence[T], on_done: Callable[[int], None] | None = None
+    ) -> list[R]:
         """``[func(shared, task) for task in tasks]`` in task order; ``on_done(i)`` as each ends."""
         if self._client is not None:
             return self._map_dask(func, tasks, on_done)
@@ -173,8 +175,9 @@ class Runner:
                 on_done(i)
         return [by_index[i] for i in range(len(tasks))]
 
-    def _map_dask(self, func: Callable[[Any, T], R], tasks: Sequence[T],
-                  on_done: Callable[[int], None] | None) -> list[R]:
+    def _map_dask(
+        self, func: Callable[[Any, T], R], tasks: Sequence[T], on_done: Callable[[int], None] | None
+    ) -> list[R]:
         from distributed import as_completed as dask_completed
 
         futures = [self._client.submit(func, self._shared_future, task, pure=False) for task in tasks]
@@ -188,8 +191,13 @@ class Runner:
         return [by_index[i] for i in range(len(tasks))]
 
 
-def map_shared(func: Callable[[S, T], R], shared: S, tasks: Sequence[T], execution: Execution | None = None,
-               on_done: Callable[[int], None] | None = None) -> list[R]:
+def map_shared(
+    func: Callable[[S, T], R],
+    shared: S,
+    tasks: Sequence[T],
+    execution: Execution | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R]:
     """``[func(shared, task) for task in tasks]``, run where ``execution`` says.
 
     ``func`` must be a module-level function (it is pickled by reference). ``on_done(i)`` is

@@ -51,8 +51,9 @@ def is_limit_only(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> bool:
     return all(limit_target(loaded, path) is not None for path in overrides)
 
 
-def with_bounds(problem: AllocationProblem, loaded: LoadedScenario,
-                overrides: Mapping[str, float]) -> AllocationProblem:
+def with_bounds(
+    problem: AllocationProblem, loaded: LoadedScenario, overrides: Mapping[str, float]
+) -> AllocationProblem:
     """The problem with the overridden limit bounds; coefficient arrays are shared, not copied."""
     changes: dict[str, dict[str, float]] = {}
     for path, value in overrides.items():
@@ -63,7 +64,7 @@ def with_bounds(problem: AllocationProblem, loaded: LoadedScenario,
             raise OptallocError(f"'{path}' = {value!r}: a limit must be a finite number >= 0.")
         changes.setdefault(target[0], {})[target[1]] = float(value)
     limits: list[Limit] = [
-        dataclasses.replace(limit, **changes[limit.name]) if limit.name in changes else limit
+        dataclasses.replace(limit, **changes[limit.name]) if limit.name in changes else limit  # type: ignore[arg-type]
         for limit in problem.limits
     ]
     return dataclasses.replace(problem, limits=tuple(limits))
@@ -101,8 +102,14 @@ class SolveSettings:
 
 def solve_options(loaded: LoadedScenario, settings: SolveSettings, hint: np.ndarray | None) -> SolveOptions:
     """The scenario's solver settings, overridden by ``settings``, with a warm start."""
-    return scenario_options(loaded.scenario, settings.time_limit, settings.relative_gap,
-                            threads=settings.threads, seed=settings.seed, hint=hint)
+    return scenario_options(
+        loaded.scenario,
+        settings.time_limit,
+        settings.relative_gap,
+        threads=settings.threads,
+        seed=settings.seed,
+        hint=hint,
+    )
 
 
 def solve(problem: AllocationProblem, solver: str, options: SolveOptions) -> AllocationResult:
@@ -143,8 +150,13 @@ def plan_totals(problem: AllocationProblem, estimates: Estimates, assignment: np
     return {"benefit": benefit, **estimates.plan_totals(assignment)}
 
 
-def solve_built(loaded: LoadedScenario, problem: AllocationProblem, estimates: Estimates, settings: SolveSettings,
-                hint: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None]:
+def solve_built(
+    loaded: LoadedScenario,
+    problem: AllocationProblem,
+    estimates: Estimates,
+    settings: SolveSettings,
+    hint: np.ndarray | None,
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """Solve a built variant (warm-started from ``hint``, else the greedy plan) and summarise it."""
     start = time.perf_counter()
     if hint is None:
@@ -156,15 +168,17 @@ def solve_built(loaded: LoadedScenario, problem: AllocationProblem, estimates: E
     return kpis, assignment
 
 
-def solve_variant(prepared: Prepared, overrides: Mapping[str, Any], settings: SolveSettings,
-                  hint: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None]:
+def solve_variant(
+    prepared: Prepared, overrides: Mapping[str, Any], settings: SolveSettings, hint: np.ndarray | None
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """Build, solve and summarise one variant; returns its key figures and its plan."""
     problem, estimates = variant(prepared, overrides)
     return solve_built(prepared.loaded, problem, estimates, settings, hint)
 
 
-def solve_chain(prepared: Prepared, chain: list[dict[str, Any]],
-                settings: SolveSettings) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+def solve_chain(
+    prepared: Prepared, chain: list[dict[str, Any]], settings: SolveSettings
+) -> list[tuple[dict[str, Any], np.ndarray | None]]:
     """Solve variants in order, each warm-started from the previous plan (sweeps go upward,
     so a plan for a tighter limit is feasible for the next, looser one)."""
     outputs = []

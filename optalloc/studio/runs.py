@@ -36,10 +36,17 @@ def git_commit() -> str | None:
     """The commit of the checkout the package runs from (``+dirty`` with local changes), or None."""
     root = Path(optalloc.__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "") if commit else None
@@ -56,8 +63,14 @@ def scenario_record(loaded: LoadedScenario) -> dict[str, Any]:
     return {"name": loaded.name, "path": str(loaded.path), "text_hash": loaded.text_hash, "raw": jsonable(loaded.raw)}
 
 
-def make_record(kind: str, prepared: list[Prepared], params: Mapping[str, Any], results: Any,
-                timings: Mapping[str, float], note: str | None = None) -> dict[str, Any]:
+def make_record(
+    kind: str,
+    prepared: list[Prepared],
+    params: Mapping[str, Any],
+    results: Any,
+    timings: Mapping[str, float],
+    note: str | None = None,
+) -> dict[str, Any]:
     """The row :meth:`optalloc.workspace.Workspace.save_run` stores."""
     return {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -75,8 +88,14 @@ def make_record(kind: str, prepared: list[Prepared], params: Mapping[str, Any], 
     }
 
 
-def record_run(kind: str, prepared: list[Prepared], params: Mapping[str, Any], results: Any,
-               timings: Mapping[str, float], url: str | None = None) -> int:
+def record_run(
+    kind: str,
+    prepared: list[Prepared],
+    params: Mapping[str, Any],
+    results: Any,
+    timings: Mapping[str, float],
+    url: str | None = None,
+) -> int:
     """Store a run in the workspace (one transaction) and return its id."""
     from optalloc.workspace import Workspace
 
@@ -90,10 +109,12 @@ def loaded_from_record(record: Mapping[str, Any]) -> list[LoadedScenario]:
 
 # --- What each kind of run computes: called by the CLI and again by ``runs show --rerun`` ----
 
-def compare_results(loaded: list[LoadedScenario], params: Mapping[str, Any],
-                    cache: PipelineCache | None = None) -> tuple[list[Prepared], list[dict[str, Any]]]:
+
+def compare_results(
+    loaded: list[LoadedScenario], params: Mapping[str, Any], cache: PipelineCache | None = None
+) -> tuple[list[Prepared], list[dict[str, Any]]]:
     """Prepare (sharing cohort and risk) and solve each scenario; its KPI dicts."""
-    from optalloc.scenario.report import scenario_kpis
+    from optalloc.studio.kpis import scenario_kpis
 
     cache = cache if cache is not None else PipelineCache()
     prepared, kpis = [], []
@@ -116,8 +137,14 @@ def _rerun_sweep(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tup
 
     ready = prepare(loaded[0])
     varies = [parse_vary(text, ready.loaded) for text in params["vary"]]
-    frame = run_sweep(ready, varies, params.get("solver", "auto"), Execution(params.get("workers"), None),
-                      params.get("time_limit"), params.get("gap"))
+    frame = run_sweep(
+        ready,
+        varies,
+        params.get("solver", "auto"),
+        Execution(params.get("workers"), None),
+        params.get("time_limit"),
+        params.get("gap"),
+    )
     return [ready], frame.to_dict(orient="records")
 
 
@@ -128,12 +155,25 @@ def _rerun_size(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tupl
     from optalloc.studio.target import parse_target
 
     demand = params.get("demand")
-    ready = prepare(loaded[0], demand=None if not demand else Demand(
-        demand["column"], demand["targets"], demand["quantile"], demand["step"], demand["source"]))
+    ready = prepare(
+        loaded[0],
+        demand=None
+        if not demand
+        else Demand(demand["column"], demand["targets"], demand["quantile"], demand["step"], demand["source"]),
+    )
     target = parse_target(params["target"], ready.problem.settings, [lim.name for lim in ready.problem.limits])
-    result = run_size(ready, params["resource"], target, params.get("solver", "auto"),
-                      Execution(params.get("workers"), None), params.get("low", 0.0), params.get("high"),
-                      params.get("rel_tol", 1e-3), params.get("time_limit"), params.get("gap"))
+    result = run_size(
+        ready,
+        params["resource"],
+        target,
+        params.get("solver", "auto"),
+        Execution(params.get("workers"), None),
+        params.get("low", 0.0),
+        params.get("high"),
+        params.get("rel_tol", 1e-3),
+        params.get("time_limit"),
+        params.get("gap"),
+    )
     return [ready], result.summary()
 
 
@@ -143,8 +183,15 @@ def _rerun_uncertainty(loaded: list[LoadedScenario], params: Mapping[str, Any]) 
 
     cache = PipelineCache()
     ready = [prepare(item, cache) for item in loaded]
-    result = run_uncertainty(ready, params["draws"], params["seed"], params.get("solver", "auto"),
-                             Execution(params.get("workers"), None), params.get("time_limit"), params.get("gap"))
+    result = run_uncertainty(
+        ready,
+        params["draws"],
+        params["seed"],
+        params.get("solver", "auto"),
+        Execution(params.get("workers"), None),
+        params.get("time_limit"),
+        params.get("gap"),
+    )
     return ready, result.summary()
 
 
@@ -173,7 +220,9 @@ def differences(old: Any, new: Any, rtol: float = 1e-5, path: str = "") -> list[
     if isinstance(old, list) and isinstance(new, list):
         if len(old) != len(new):
             return [f"{path}: {len(old)} recorded items, {len(new)} now"]
-        return [d for k, (a, b) in enumerate(zip(old, new, strict=True)) for d in differences(a, b, rtol, f"{path}[{k}]")]
+        return [
+            d for k, (a, b) in enumerate(zip(old, new, strict=True)) for d in differences(a, b, rtol, f"{path}[{k}]")
+        ]
     if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
         if math.isclose(float(old), float(new), rel_tol=rtol, abs_tol=1e-9):
             return []
@@ -190,12 +239,21 @@ def rerun(record: Mapping[str, Any], rtol: float = 1e-5) -> dict[str, Any]:
     prepared, results = RERUNNERS[kind](loaded, record["params"])
     results = jsonable(results)
     cohorts = {p.loaded.name: cohort_hash(p.cohort) for p in prepared}
-    notes = [f"cohort of {name} changed (hash {record['cohort_hashes'].get(name, '?')[:12]} -> {h[:12]})"
-             for name, h in cohorts.items() if record["cohort_hashes"].get(name) != h]
+    notes = [
+        f"cohort of {name} changed (hash {record['cohort_hashes'].get(name, '?')[:12]} -> {h[:12]})"
+        for name, h in cohorts.items()
+        if record["cohort_hashes"].get(name) != h
+    ]
     diffs = differences(record["results"], results, rtol)
     return {
-        "id": record["id"], "kind": kind, "matches": not diffs and not notes, "rtol": rtol,
-        "differences": notes + diffs, "code_version": optalloc.__version__, "git_commit": git_commit(),
-        "recorded_code_version": record["code_version"], "recorded_git_commit": record["git_commit"],
+        "id": record["id"],
+        "kind": kind,
+        "matches": not diffs and not notes,
+        "rtol": rtol,
+        "differences": notes + diffs,
+        "code_version": optalloc.__version__,
+        "git_commit": git_commit(),
+        "recorded_code_version": record["code_version"],
+        "recorded_git_commit": record["git_commit"],
         "results": results,
     }

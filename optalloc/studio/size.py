@@ -44,8 +44,12 @@ class SizeResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "path": self.path, "target": self.target, "level": self.level, "current_level": self.current,
-            "bracket": list(self.bracket), "solves": len(self.evaluations),
+            "path": self.path,
+            "target": self.target,
+            "level": self.level,
+            "current_level": self.current,
+            "bracket": list(self.bracket),
+            "solves": len(self.evaluations),
             "around": [] if self.around is None else self.around.to_dict(orient="records"),
         }
 
@@ -72,9 +76,7 @@ def resource_path(prepared: Prepared, resource: str) -> str:
     path = resolve_path(prepared.loaded, resource, "--resource")
     if path != "budget" and not (path.startswith("resources.") and is_limit_only(prepared.loaded, {path: 0.0})):
         names = ", ".join(prepared.loaded.scenario.resources)
-        raise OptallocError(
-            f"--resource {resource!r}: size 'budget' or one of the scenario's resources ({names})."
-        )
+        raise OptallocError(f"--resource {resource!r}: size 'budget' or one of the scenario's resources ({names}).")
     current_level(prepared, path)
     return path
 
@@ -82,8 +84,15 @@ def resource_path(prepared: Prepared, resource: str) -> str:
 class _Search:
     """Bookkeeping of solved levels: which pass, which plan to warm-start from."""
 
-    def __init__(self, prepared: Prepared, path: str, target: Target, runner: Runner, settings: SolveSettings,
-                 on_done: Callable[[int], None] | None) -> None:
+    def __init__(
+        self,
+        prepared: Prepared,
+        path: str,
+        target: Target,
+        runner: Runner,
+        settings: SolveSettings,
+        on_done: Callable[[int], None] | None,
+    ) -> None:
         self.prepared, self.path, self.target, self.runner = prepared, path, target, runner
         self.settings, self.on_done = settings, on_done
         self.evaluations: list[dict[str, Any]] = []
@@ -92,7 +101,7 @@ class _Search:
     def evaluate(self, levels: list[float]) -> list[bool]:
         hint = self.fail_plan[1]
         tasks = [(self.path, float(level), hint, self.settings) for level in levels]
-        outputs = self.runner.map(_level_task, tasks, on_done=(lambda i: self.on_done(1)) if self.on_done else None)
+        outputs = self.runner.map(_level_task, tasks, on_done=(lambda i: self.on_done(1)) if self.on_done else None)  # type: ignore[misc]
         passes = []
         for level, (kpis, assignment) in zip(levels, outputs, strict=True):
             ok = self.target.holds(kpis)
@@ -101,20 +110,36 @@ class _Search:
                     f"sizing: the solve at {self.path} = {level:g} ended {kpis['status']} (no plan, "
                     "not proven infeasible); raise --time-limit or the scenario's solver.time_limit."
                 )
-            self.evaluations.append({"level": float(level), "meets_target": ok, **self.target.values(kpis),
-                                     "benefit": kpis["benefit"], "status": kpis["status"],
-                                     "patients": kpis["patients"]})
+            self.evaluations.append(
+                {
+                    "level": float(level),
+                    "meets_target": ok,
+                    **self.target.values(kpis),
+                    "benefit": kpis["benefit"],
+                    "status": kpis["status"],
+                    "patients": kpis["patients"],
+                }
+            )
             if not ok and assignment is not None and level > self.fail_plan[0]:
                 self.fail_plan = (float(level), assignment.astype(np.int64))
             passes.append(ok)
         return passes
 
 
-def run_size(prepared: Prepared, resource: str, target: Target, solver: str = "auto",
-             execution: Execution | None = None, low: float = 0.0, high: float | None = None,
-             rel_tol: float = 1e-3, time_limit: float | None = None, relative_gap: float | None = None,
-             max_growth: int = 12,
-             on_done: Callable[[int], None] | None = None) -> SizeResult:
+def run_size(
+    prepared: Prepared,
+    resource: str,
+    target: Target,
+    solver: str = "auto",
+    execution: Execution | None = None,
+    low: float = 0.0,
+    high: float | None = None,
+    rel_tol: float = 1e-3,
+    time_limit: float | None = None,
+    relative_gap: float | None = None,
+    max_growth: int = 12,
+    on_done: Callable[[int], None] | None = None,
+) -> SizeResult:
     """Find the smallest level in ``[low, high]`` (``high`` grows by doubling if needed) at which
     ``target`` holds, to within ``rel_tol`` of that level; then solve the levels around it."""
     execution = (execution or Execution()).for_work(prepared.problem.n_patients, 20)
@@ -126,7 +151,7 @@ def run_size(prepared: Prepared, resource: str, target: Target, solver: str = "a
     hi = float(high) if high is not None else max(now, 2.0 * lo, 1.0)
     if lo < 0 or hi <= lo:
         raise OptallocError(f"sizing: need 0 <= --low < --high (got low {lo:g}, high {hi:g}).")
-    if not rel_tol > 0:   # the bisection would never narrow enough to stop
+    if not rel_tol > 0:  # the bisection would never narrow enough to stop
         raise OptallocError(f"sizing: --tol must be above 0 (got {rel_tol:g}); 0.001 stops within 0.1%.")
     with Runner(prepared, execution) as runner:
         search = _Search(prepared, path, target, runner, settings, on_done)
@@ -163,8 +188,9 @@ def run_size(prepared: Prepared, resource: str, target: Target, solver: str = "a
         return _finish(search, path, target, hi, (lo, hi), now)
 
 
-def _finish(search: _Search, path: str, target: Target, level: float, bracket: tuple[float, float],
-            now: float) -> SizeResult:
+def _finish(
+    search: _Search, path: str, target: Target, level: float, bracket: tuple[float, float], now: float
+) -> SizeResult:
     """Solve the levels around the answer (in parallel) for the table a planner reads."""
     levels = sorted({max(0.0, level * (1.0 + d)) for d in AROUND})
     start = len(search.evaluations)

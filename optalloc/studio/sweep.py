@@ -127,9 +127,15 @@ def check_overrides(loaded: LoadedScenario, points: Sequence[dict[str, float]]) 
             ) from None
 
 
-def run_sweep(prepared: Prepared, varies: Sequence[Vary], solver: str = "auto",
-              execution: Execution | None = None, time_limit: float | None = None,
-              relative_gap: float | None = None, on_done: Callable[[int], None] | None = None) -> pd.DataFrame:
+def run_sweep(
+    prepared: Prepared,
+    varies: Sequence[Vary],
+    solver: str = "auto",
+    execution: Execution | None = None,
+    time_limit: float | None = None,
+    relative_gap: float | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Solve every grid point; one row per point with the swept values and key figures.
 
     ``on_done(n)`` is called with the number of points just finished (for a progress bar).
@@ -143,15 +149,16 @@ def run_sweep(prepared: Prepared, varies: Sequence[Vary], solver: str = "auto",
     if len(varies) == 2:
         # Chains follow the inner (fast) parameter upward, one outer value after another.
         inner = varies[1].steps
-        rows = [points[k:k + inner] for k in range(0, len(points), inner)]
+        rows = [points[k : k + inner] for k in range(0, len(points), inner)]
         chain_list = [piece for row in rows for piece in chunks(row, -(-len(row) // CHAIN_LENGTH))]
     else:
         chain_list = chunks(points, n_chains)
     settings = SolveSettings(solver, execution.solver_threads(), time_limit, relative_gap)
     tasks = [(chain, settings) for chain in chain_list]
     sizes = [len(c) for c in chain_list]
-    outputs = map_shared(_run_chain, prepared, tasks, execution,
-                         on_done=(lambda i: on_done(sizes[i])) if on_done else None)
+    outputs = map_shared(
+        _run_chain, prepared, tasks, execution, on_done=(lambda i: on_done(sizes[i])) if on_done else None
+    )
     rows_out = []
     for chain, results in zip(chain_list, outputs, strict=True):
         for point, (kpis, _assignment) in zip(chain, results, strict=True):

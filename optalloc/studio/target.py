@@ -28,7 +28,7 @@ from optalloc.expressions import FUNCTIONS, Expression, ExpressionError, Functio
 
 SCALARS = ("benefit", "readmissions_avoided", "travel_hours_saved", "cost")
 TARGET_FUNCTIONS = ("patients", "share_served", "use")
-_EXAMPLE = "e.g. \"share_served(home) >= 0.8\", \"patients(home) >= 200\" or \"readmissions_avoided >= 5\""
+_EXAMPLE = 'e.g. "share_served(home) >= 0.8", "patients(home) >= 200" or "readmissions_avoided >= 5"'
 
 
 def _unbound(*_: str) -> float:  # replaced by the plan's figures at evaluation
@@ -51,8 +51,12 @@ def _bound(kpis: Mapping[str, Any]) -> dict[str, Function]:
     def use(limit: str) -> float:
         return float(kpis["use"].get(limit, float("nan")))
 
-    return {**FUNCTIONS, "patients": Function(patients, 1, 1, True),
-            "share_served": Function(share_served, 1, 1, True), "use": Function(use, 1, 1, True)}
+    return {
+        **FUNCTIONS,
+        "patients": Function(patients, 1, 1, True),
+        "share_served": Function(share_served, 1, 1, True),
+        "use": Function(use, 1, 1, True),
+    }
 
 
 @dataclass(frozen=True)
@@ -95,22 +99,34 @@ def parse_target(text: str, settings: Sequence[str], limits: Sequence[str]) -> T
     try:
         expression = parse(text, "--target", "--target", functions=_PARSE_FUNCTIONS)
     except ExpressionError as exc:
-        raise OptallocError(f"--target {text!r}: cannot read it: {exc.problem}"
-                            + (f" at {exc.token!r}" if exc.token else "") + f"; {_EXAMPLE}.") from None
+        raise OptallocError(
+            f"--target {text!r}: cannot read it: {exc.problem}"
+            + (f" at {exc.token!r}" if exc.token else "")
+            + f"; {_EXAMPLE}."
+        ) from None
     unknown = sorted(expression.names - set(SCALARS))
     if unknown:
-        raise OptallocError(f"--target {text!r}: unknown metric {unknown[0]!r}; use {', '.join(SCALARS)} or "
-                            f"{', '.join(f + '(NAME)' for f in TARGET_FUNCTIONS)}, {_EXAMPLE}.")
+        raise OptallocError(
+            f"--target {text!r}: unknown metric {unknown[0]!r}; use {', '.join(SCALARS)} or "
+            f"{', '.join(f + '(NAME)' for f in TARGET_FUNCTIONS)}, {_EXAMPLE}."
+        )
     for node in ast.walk(expression.tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in TARGET_FUNCTIONS:
             name, arg = node.func.id, node.args[0].id  # type: ignore[attr-defined]
             known = limits if name == "use" else settings
             if arg not in known:
                 kind = "limit" if name == "use" else "setting"
-                raise OptallocError(f"--target {text!r}: {name}({arg}) names no {kind} of the scenario "
-                                    f"(known: {', '.join(known) or 'none'}).")
-    probe = {"status": "OPTIMAL", **{s: 1.0 for s in SCALARS}, "patients": dict.fromkeys(settings, 1),
-             "eligible": dict.fromkeys(settings, 1), "use": dict.fromkeys(limits, 1.0)}
+                raise OptallocError(
+                    f"--target {text!r}: {name}({arg}) names no {kind} of the scenario "
+                    f"(known: {', '.join(known) or 'none'})."
+                )
+    probe = {
+        "status": "OPTIMAL",
+        **dict.fromkeys(SCALARS, 1.0),
+        "patients": dict.fromkeys(settings, 1),
+        "eligible": dict.fromkeys(settings, 1),
+        "use": dict.fromkeys(limits, 1.0),
+    }
     value = np.asarray(Target(text.strip(), expression)._evaluate(expression, probe))
     if value.dtype != bool:
         raise OptallocError(f"--target {text!r}: is not a condition; compare a metric with a number, {_EXAMPLE}.")

@@ -35,7 +35,9 @@ def _expected_value_task(shared: list[Prepared], task: tuple[int, SolveSettings]
     return solve_variant(shared[index], {}, settings, None)
 
 
-def _draw_task(shared: list[Prepared], task: tuple[list[int], list[np.ndarray | None], int, SolveSettings]) -> list[list[dict]]:
+def _draw_task(
+    shared: list[Prepared], task: tuple[list[int], list[np.ndarray | None], int, SolveSettings]
+) -> list[list[dict]]:
     """For each draw index in the task, one record per scenario."""
     indices, ev_plans, seed, settings = task
     out = []
@@ -45,8 +47,13 @@ def _draw_task(shared: list[Prepared], task: tuple[list[int], list[np.ndarray | 
             values = draw_values(prepared.loaded.distributions, seed, k)
             problem, estimates = variant(prepared, values)
             kpis, _ = solve_built(prepared.loaded, problem, estimates, settings, ev_plan)
-            record = {"draw": k, "status": kpis["status"], "patients": kpis["patients"],
-                      **{name: kpis[name] for name in OUTCOMES}, "values": values}
+            record = {
+                "draw": k,
+                "status": kpis["status"],
+                "patients": kpis["patients"],
+                **{name: kpis[name] for name in OUTCOMES},
+                "values": values,
+            }
             if ev_plan is not None:
                 totals = plan_totals(problem, estimates, ev_plan)
                 record["ev_plan_benefit"] = totals["benefit"]
@@ -97,7 +104,9 @@ class UncertaintyResult:
                 "scenario": name,
                 "solved": int(sum(r["status"] in ("OPTIMAL", "FEASIBLE") for r in records)),
                 "outcomes": metrics,
-                "p_beats_first": float(np.mean(diff > 1e-9 * np.maximum(1.0, np.abs(first)))) if name != self.scenarios[0] else None,
+                "p_beats_first": float(np.mean(diff > 1e-9 * np.maximum(1.0, np.abs(first))))
+                if name != self.scenarios[0]
+                else None,
                 "mean_gain_over_first": float(np.nanmean(diff)) if name != self.scenarios[0] else None,
                 "expected_value_plan": _ev_summary(ev, records),
             }
@@ -114,19 +123,24 @@ def _describe(values: list[float]) -> dict[str, float]:
 
 
 def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    records = [r for r in records if "ev_plan_breaks" in r]    # draws where there was a plan to test
+    records = [r for r in records if "ev_plan_breaks" in r]  # draws where there was a plan to test
     broken = [r["ev_plan_breaks"] for r in records]
     limits = sorted({name for b in broken for name in b})
     per_limit = {}
     for name in limits:
         excess = np.array([b.get(name, 0.0) for b in broken])
         hit = excess > 0
-        per_limit[name] = {"p_broken": float(hit.mean()), "mean_excess_when_broken": float(excess[hit].mean()),
-                           "max_excess": float(excess.max())}
+        per_limit[name] = {
+            "p_broken": float(hit.mean()),
+            "mean_excess_when_broken": float(excess[hit].mean()),
+            "max_excess": float(excess.max()),
+        }
     realised = [r.get("ev_plan_benefit", float("nan")) for r in records]
     # Only where the plan keeps every drawn limit is its benefit achievable, so only there is
     # the gap to the draw's own optimum a shortfall (the value of knowing the numbers first).
-    regret = [r["benefit"] - r.get("ev_plan_benefit", float("nan")) for r, b in zip(records, broken, strict=True) if not b]
+    regret = [
+        r["benefit"] - r.get("ev_plan_benefit", float("nan")) for r, b in zip(records, broken, strict=True) if not b
+    ]
     return {
         "status": ev["status"],
         "benefit_at_expected_values": ev["benefit"],
@@ -138,9 +152,16 @@ def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-def run_uncertainty(prepared: list[Prepared], draws: int = 200, seed: int = 0, solver: str = "auto",
-                    execution: Execution | None = None, time_limit: float | None = None,
-                    relative_gap: float | None = None, on_done: Callable[[int], None] | None = None) -> UncertaintyResult:
+def run_uncertainty(
+    prepared: list[Prepared],
+    draws: int = 200,
+    seed: int = 0,
+    solver: str = "auto",
+    execution: Execution | None = None,
+    time_limit: float | None = None,
+    relative_gap: float | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> UncertaintyResult:
     """Solve the expected-value plans, then ``draws`` paired draws of every scenario.
 
     ``on_done(n)`` is called with the number of scenario solves just finished.
@@ -151,7 +172,7 @@ def run_uncertainty(prepared: list[Prepared], draws: int = 200, seed: int = 0, s
         names = ", ".join(str(p.loaded.path) for p in prepared)
         raise OptallocError(
             f"{names}: no value in these scenarios is a distribution, so every draw would be the "
-            "same. Write an uncertain value as a table, e.g. effect = {dist = \"triangular\", "
+            'same. Write an uncertain value as a table, e.g. effect = {dist = "triangular", '
             "low = 0.1, mode = 0.2, high = 0.35} (see scenarios/uncertainty/)."
         )
     patients = sum(p.problem.n_patients for p in prepared)

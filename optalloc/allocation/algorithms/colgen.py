@@ -51,15 +51,16 @@ from optalloc.allocation.structure import (
 from optalloc.errors import OptallocError
 
 
-def price(profit: np.ndarray, weight: np.ndarray, capacity: np.ndarray,
-          per_setting: int = 1) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+def price(
+    profit: np.ndarray, weight: np.ndarray, capacity: np.ndarray, per_setting: int = 1
+) -> tuple[np.ndarray, list[list[np.ndarray]]]:
     """Best patient sets per setting: maximise ``sum profit[s, i]`` within ``capacity[s]``.
 
     ``profit`` is ``-inf`` where a patient may not go. Returns each setting's best value and up
     to ``per_setting`` sets (the best, then the best ones using less capacity: more columns per
     round means fewer master solves). One DP step per patient covers all settings at once.
     """
-    m, n = profit.shape
+    m, _ = profit.shape
     width = int(capacity.max(initial=0)) + 1
     dp = np.zeros((m, width))
     levels = np.arange(width)
@@ -77,8 +78,8 @@ def price(profit: np.ndarray, weight: np.ndarray, capacity: np.ndarray,
     value = dp[np.arange(m), capacity]
     chosen: list[list[np.ndarray]] = []
     for s in range(m):
-        row = dp[s, :capacity[s] + 1]
-        _, first = np.unique(-row, return_index=True)     # best distinct values, smallest level each
+        row = dp[s, : capacity[s] + 1]
+        _, first = np.unique(-row, return_index=True)  # best distinct values, smallest level each
         sets = []
         for start in first[:per_setting]:
             level, picked = int(start), []
@@ -97,7 +98,7 @@ class _Master:
     def __init__(self, cost: np.ndarray) -> None:
         import highspy
 
-        self.cost = cost                         # (m, n) cost of patient i in setting s
+        self.cost = cost  # (m, n) cost of patient i in setting s
         m, n = cost.shape
         self.n, self.m = n, m
         self.h = highspy.Highs()
@@ -108,21 +109,21 @@ class _Master:
         self.h.setOptionValue("simplex_strategy", 4)
         inf = highspy.kHighsInf
         self.inf = inf
-        self.h.addRows(n + m, np.ones(n + m), np.ones(n + m), 0, np.zeros(0, np.int32),
-                       np.zeros(0, np.int32), np.zeros(0))
+        self.h.addRows(
+            n + m, np.ones(n + m), np.ones(n + m), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+        )
         # dearer than any plan could make one patient, whatever the units of the benefit
         artificial = 1.0 + n * float(np.ptp(cost)) + float(np.abs(cost).max(initial=0.0))
         self.columns: list[tuple[int, np.ndarray]] = []
         self.known: set[tuple[int, bytes]] = set()
-        for i in range(n):                        # artificial cover keeps every master feasible
+        for i in range(n):  # artificial cover keeps every master feasible
             self._add_raw(artificial, np.array([i], dtype=np.int32))
         self.first = n
-        for s in range(m):                        # the empty set keeps each setting's row feasible
+        for s in range(m):  # the empty set keeps each setting's row feasible
             self.add(s, np.zeros(0, dtype=np.int64))
 
     def _add_raw(self, cost: float, rows: np.ndarray) -> None:
-        self.h.addCol(float(cost), 0.0, self.inf, int(rows.size), rows.astype(np.int32),
-                      np.ones(rows.size))
+        self.h.addCol(float(cost), 0.0, self.inf, int(rows.size), rows.astype(np.int32), np.ones(rows.size))
 
     def add(self, setting: int, patients: np.ndarray) -> bool:
         key = (setting, patients.tobytes())
@@ -141,8 +142,13 @@ class _Master:
         sol = self.h.getSolution()
         dual = np.asarray(sol.row_dual)
         values = np.asarray(sol.col_value)
-        return (float(self.h.getInfo().objective_function_value), dual[:self.n], dual[self.n:],
-                values[self.first:], float(values[:self.first].sum()))
+        return (
+            float(self.h.getInfo().objective_function_value),
+            dual[: self.n],
+            dual[self.n :],
+            values[self.first :],
+            float(values[: self.first].sum()),
+        )
 
     def set_bounds(self, column: int, lower: float, upper: float) -> None:
         self.h.changeColBounds(self.first + column, lower, upper)
@@ -182,7 +188,8 @@ class ColumnGenerationBackend(Backend):
             raise OptallocError(
                 "The colgen solver needs every limit to be a capacity (an upper bound with whole, "
                 "non-negative weights) on a single setting, as in the generalized assignment "
-                "problem; this problem has budget, minimum or shared limits. Use --solver auto.")
+                "problem; this problem has budget, minimum or shared limits. Use --solver auto."
+            )
         deadline = t0 + options.time_limit
         cost = np.where(problem.allowed, -problem.benefit, np.inf).T
         master = _Master(np.where(np.isfinite(cost), cost, 0.0))
@@ -191,39 +198,58 @@ class ColumnGenerationBackend(Backend):
             return start
         best, best_cost, lower, duals, extra = start
         build = time.perf_counter() - t0
-        state = _generate(master, structure, cost, np.ones(problem.n_patients, bool),
-                          np.ones(problem.n_settings, bool), deadline)
+        state = _generate(
+            master, structure, cost, np.ones(problem.n_patients, bool), np.ones(problem.n_settings, bool), deadline
+        )
         lower = max(lower, state.bound)
-        extra.update({"root_lp": state.value, "root_columns": len(master.columns),
-                      "root_seconds": time.perf_counter() - t0, "root_converged": state.converged})
+        extra.update(
+            {
+                "root_lp": state.value,
+                "root_columns": len(master.columns),
+                "root_seconds": time.perf_counter() - t0,
+                "root_converged": state.converged,
+            }
+        )
         rng = np.random.default_rng(options.seed)
         dives = 0
         while state.converged and time.perf_counter() < deadline - 0.05:
-            if best is not None and relative_gap(-best_cost, -lower) <= options.relative_gap:
+            if best is not None and relative_gap(-best_cost, -lower) <= options.relative_gap:  # type: ignore[operator]
                 break
             dives += 1
             # back at the root (every fix undone): re-solve, which may also raise the bound
-            state = _generate(master, structure, cost, np.ones(problem.n_patients, bool),
-                              np.ones(problem.n_settings, bool), deadline)
+            state = _generate(
+                master, structure, cost, np.ones(problem.n_patients, bool), np.ones(problem.n_settings, bool), deadline
+            )
             lower = max(lower, state.bound)
             if not state.converged:
                 break
-            plan, proven = self._dive(problem, master, structure, cost, state, rng, dives > 1, deadline,
-                                      options.threads)
+            plan, proven = self._dive(
+                problem, master, structure, cost, state, rng, dives > 1, deadline, options.threads
+            )
             if plan is not None and problem.is_feasible(plan):
                 value = -problem.objective_value(plan)
                 if value < best_cost - 1e-9:
                     best, best_cost = plan, value
                     extra["best_dive"] = dives
-                if proven:          # few settings: CP-SAT solved the whole problem exactly
+                if proven:  # few settings: CP-SAT solved the whole problem exactly
                     lower = max(lower, value)
                     break
         extra["dives"] = dives
         seconds = time.perf_counter() - t0
         bound = tighten_bound(problem, -lower) if np.isfinite(lower) else None
         if best is None:
-            return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
-                                    message="no dive completed a plan within the time limit", extra=extra)
+            return AllocationResult(
+                Status.NO_SOLUTION,
+                self.name,
+                None,
+                bound,
+                None,
+                seconds,
+                build,
+                duals,
+                message="no dive completed a plan within the time limit",
+                extra=extra,
+            )
         return plan_result(problem, self.name, best, bound, seconds, build, duals, options.relative_gap, extra)
 
     def _start(self, problem: AllocationProblem, options: SolveOptions, master: _Master):
@@ -239,8 +265,9 @@ class ColumnGenerationBackend(Backend):
         lower = -np.inf
         hints = [options.hint]
         if self.warm_share > 0:
-            warm = DecompositionBackend().solve(problem, dataclasses.replace(
-                options, time_limit=self.warm_share * options.time_limit))
+            warm = DecompositionBackend().solve(
+                problem, dataclasses.replace(options, time_limit=self.warm_share * options.time_limit)
+            )
             if warm.status in (Status.INFEASIBLE, Status.OPTIMAL):
                 warm.solver = self.name
                 return warm
@@ -249,9 +276,9 @@ class ColumnGenerationBackend(Backend):
             if warm.bound is not None:
                 lower = -warm.bound
             extra["warm_objective"] = warm.objective
-        else:   # the capacities' marginal values are the Lagrange multipliers of the LP
+        else:  # the capacities' marginal values are the Lagrange multipliers of the LP
             duals, _ = lagrangian_prices(problem, options.seed, min(5.0, 0.1 * options.time_limit))
-        for hint in hints:              # every feasible plan's sets seed the master
+        for hint in hints:  # every feasible plan's sets seed the master
             if better_plan(problem, hint) is not None:
                 for s in range(problem.n_settings):
                     master.add(s, np.flatnonzero(np.asarray(hint) == s))
@@ -280,7 +307,7 @@ class ColumnGenerationBackend(Backend):
                 free_patients[patients] = False
                 free_settings[s] = False
                 state = _generate(master, structure, cost, free_patients, free_settings, deadline)
-                if state.artificial > 1e-6:          # the rest cannot be covered: undo and ban
+                if state.artificial > 1e-6:  # the rest cannot be covered: undo and ban
                     master.set_bounds(pick, 0.0, 0.0)
                     banned.append(pick)
                     free_patients[patients] = True
@@ -294,7 +321,7 @@ class ColumnGenerationBackend(Backend):
                     plan[patients] = s
                 values = state.columns_value
             settings = np.flatnonzero(free_settings)
-            if settings.size > self.finish_settings:     # out of time half-way down
+            if settings.size > self.finish_settings:  # out of time half-way down
                 return None, False
             rest = np.flatnonzero(free_patients)
             proven = False
@@ -319,9 +346,16 @@ class _State:
     converged: bool
 
 
-def _generate(master: _Master, structure: KnapsackStructure, cost: np.ndarray, free_patients: np.ndarray,
-              free_settings: np.ndarray, deadline: float, smoothing: float = 0.5,
-              per_setting: int = 4) -> _State:
+def _generate(
+    master: _Master,
+    structure: KnapsackStructure,
+    cost: np.ndarray,
+    free_patients: np.ndarray,
+    free_settings: np.ndarray,
+    deadline: float,
+    smoothing: float = 0.5,
+    per_setting: int = 4,
+) -> _State:
     """Column generation over the free patients and settings until no column prices out.
 
     Duals are smoothed towards the best Lagrangian point found (Wentges 1997), which cuts the
@@ -340,10 +374,9 @@ def _generate(master: _Master, structure: KnapsackStructure, cost: np.ndarray, f
         for smoothed in (True, False):
             if smoothed and (center is None or smoothing <= 0):
                 continue
-            duals = smoothing * center + (1 - smoothing) * pi if smoothed else pi
+            duals = smoothing * center + (1 - smoothing) * pi if smoothed else pi  # type: ignore[operator]
             profit = np.where(free_patients[None, :], duals[None, :] - cost[settings], -np.inf)
-            best, chosen = price(profit, structure.weight[settings], structure.capacity[settings],
-                                 per_setting)
+            best, chosen = price(profit, structure.weight[settings], structure.capacity[settings], per_setting)
             # less the profit the DP may drop (items under 1e-9 each): keeps the bound valid
             lagrangian = float(duals[free_patients].sum() - best.sum()) - 1e-9 * profit.size
             if whole and lagrangian > bound:
@@ -363,11 +396,12 @@ def _generate(master: _Master, structure: KnapsackStructure, cost: np.ndarray, f
             return _State(value, bound, columns_value, artificial, False)
 
 
-def _pick(master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, randomise: bool,
-          banned: list[int]) -> int | None:
+def _pick(
+    master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, randomise: bool, banned: list[int]
+) -> int | None:
     """The column to fix: the largest LP value, or (later dives) a random strong one."""
     owners = np.array([s for s, _ in master.columns])
-    score = np.where(free_settings[owners], values[:owners.size], -1.0)
+    score = np.where(free_settings[owners], values[: owners.size], -1.0)
     score[banned] = -1.0
     if score.max(initial=-1.0) <= 1e-6:
         return None
@@ -378,8 +412,14 @@ def _pick(master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, r
     return int(rng.choice(strong, p=weights))
 
 
-def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: np.ndarray,
-            settings: np.ndarray, deadline: float, threads: int) -> tuple[np.ndarray | None, bool]:
+def _finish(
+    problem: AllocationProblem,
+    structure: KnapsackStructure,
+    patients: np.ndarray,
+    settings: np.ndarray,
+    deadline: float,
+    threads: int,
+) -> tuple[np.ndarray | None, bool]:
     """The remaining patients over the remaining settings, exactly, with CP-SAT.
 
     Returns the plan (None if none was found in time) and whether CP-SAT proved it optimal on
@@ -399,8 +439,11 @@ def _finish(problem: AllocationProblem, structure: KnapsackStructure, patients: 
             x[r, c] = model.new_bool_var("")
         model.add_exactly_one([x[r, c] for c in options])
     for c, s in enumerate(settings.tolist()):
-        terms = [(int(structure.weight[s, i]), x[r, c]) for r, i in enumerate(patients.tolist())
-                 if (r, c) in x and structure.weight[s, i]]
+        terms = [
+            (int(structure.weight[s, i]), x[r, c])
+            for r, i in enumerate(patients.tolist())
+            if (r, c) in x and structure.weight[s, i]
+        ]
         if terms:
             model.add(sum(w * v for w, v in terms) <= int(structure.capacity[s]))
     model.maximize(sum(int(round(benefit[r, c] * factor)) * v for (r, c), v in x.items()))

@@ -56,9 +56,17 @@ class DecompositionBackend(Backend):
     name = "decomp"
     description = "Lagrangian relaxation (cutting-plane dual) + HiGHS repair MIP + LNS; proven bound"
 
-    def __init__(self, dual_tol: float = 2e-7, repair_size: int | None = None,
-                 target_gap: float | None = None, polish: bool = True, polish_size: int = 120,
-                 polish_stall: int = 40, repair_share: float = 0.4, polish_round_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        dual_tol: float = 2e-7,
+        repair_size: int | None = None,
+        target_gap: float | None = None,
+        polish: bool = True,
+        polish_size: int = 120,
+        polish_stall: int = 40,
+        repair_share: float = 0.4,
+        polish_round_seconds: float = 2.0,
+    ) -> None:
         self.dual_tol = dual_tol
         self.repair_size = repair_size
         self.target_gap = target_gap
@@ -90,14 +98,19 @@ class DecompositionBackend(Backend):
         margin = order[-1] - order[-2] if red.shape[0] > 1 else np.full(red.shape[1], np.inf)
         margin = np.nan_to_num(margin, nan=np.inf, posinf=np.inf)
         del red, order
-        extra: dict[str, object] = {"dual_iterations": dual.iterations, "dual_seconds": dual.seconds,
-                                    "dual_converged": dual.converged, "lp_bound": dual.bound}
+        extra: dict[str, object] = {
+            "dual_iterations": dual.iterations,
+            "dual_seconds": dual.seconds,
+            "dual_converged": dual.converged,
+            "lp_bound": dual.bound,
+        }
         target = self.target_gap if self.target_gap is not None else max(options.relative_gap, 1e-4)
         size = self.repair_size or max(300, 60 * len(problem.limits))
         bound = dual.bound
-        assignment, objective, whole_bound = self._repair(problem, choice, margin, size, bound, target,
-                                                          options, t1, extra)
-        if whole_bound is not None:   # the repair covered every patient: its MIP bound is global
+        assignment, objective, whole_bound = self._repair(
+            problem, choice, margin, size, bound, target, options, t1, extra
+        )
+        if whole_bound is not None:  # the repair covered every patient: its MIP bound is global
             bound = min(bound, whole_bound)
         if options.hint is not None:  # never return less than the plan the caller started from
             start = better_plan(problem, assignment, options.hint)
@@ -108,14 +121,23 @@ class DecompositionBackend(Backend):
             infeasible = self._infeasible(problem, build, t1)
             if infeasible is not None:
                 return infeasible
-            return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None,
-                                    time.perf_counter() - t1, build, duals,
-                                    message="the repair MIP found no plan within the time limit", extra=extra)
-        if self.polish and relative_gap(objective, bound) > target:
-            assignment, objective = self._polish(problem, assignment, objective, bound, target, options,
-                                                 t1, extra)
-        return plan_result(problem, self.name, assignment, bound, time.perf_counter() - t1,
-                           build, duals, options.relative_gap, extra)
+            return AllocationResult(
+                Status.NO_SOLUTION,
+                self.name,
+                None,
+                bound,
+                None,
+                time.perf_counter() - t1,
+                build,
+                duals,
+                message="the repair MIP found no plan within the time limit",
+                extra=extra,
+            )
+        if self.polish and relative_gap(objective, bound) > target:  # type: ignore[operator]
+            assignment, objective = self._polish(problem, assignment, objective, bound, target, options, t1, extra)
+        return plan_result(
+            problem, self.name, assignment, bound, time.perf_counter() - t1, build, duals, options.relative_gap, extra
+        )
 
     def _infeasible(self, problem: AllocationProblem, build: float, t1: float) -> AllocationResult | None:
         from optalloc.allocation.diagnose import diagnose
@@ -130,8 +152,9 @@ class DecompositionBackend(Backend):
         """Exact MIP over the ``free`` patients, the others held at ``base`` (total use ``use``)."""
         held_use = use - np.array([lim.usage_of(base, free) for lim in problem.limits])
         sub = subproblem(problem, free, held_use=held_use)
-        sub_opts = SolveOptions(time_limit=time_limit, threads=options.threads, relative_gap=relative_gap,
-                                seed=options.seed, hint=hint)
+        sub_opts = SolveOptions(
+            time_limit=time_limit, threads=options.threads, relative_gap=relative_gap, seed=options.seed, hint=hint
+        )
         return HighsBackend(duals=False, diagnose=False).solve(sub, sub_opts)
 
     def _repair(self, problem, choice, margin, size, bound, target, options, t1, extra):
@@ -158,10 +181,21 @@ class DecompositionBackend(Backend):
             sub_gap = float(np.clip(0.2 * target * max(1.0, abs(bound)) / scale, 1e-6, 1e-2))
             # the repair's own optimality matters less than the LP bound's gap: cap its time
             cap = max(2.0, self.repair_share * options.time_limit)
-            res = self._sub_solve(problem, free, base, use, options, min(max(remaining, 0.5), cap), sub_gap,
-                                  best[free] if best is not None else None)
-            extra[f"repair_{rounds}"] = {"patients": int(size), "status": res.status.value,
-                                         "seconds": round(res.seconds, 3)}
+            res = self._sub_solve(
+                problem,
+                free,
+                base,
+                use,
+                options,
+                min(max(remaining, 0.5), cap),
+                sub_gap,
+                best[free] if best is not None else None,
+            )
+            extra[f"repair_{rounds}"] = {
+                "patients": int(size),
+                "status": res.status.value,
+                "seconds": round(res.seconds, 3),
+            }
             if res.status.has_plan:
                 candidate = base.copy()
                 candidate[free] = res.assignment
@@ -210,9 +244,16 @@ class DecompositionBackend(Backend):
                 stall += 1
                 continue
             free = np.sort(pool)
-            res = self._sub_solve(problem, free, assignment, use, options,
-                                  min(remaining, self.polish_round_seconds), 1e-9,
-                                  assignment[free])
+            res = self._sub_solve(
+                problem,
+                free,
+                assignment,
+                use,
+                options,
+                min(remaining, self.polish_round_seconds),
+                1e-9,
+                assignment[free],
+            )
             stall += 1
             if res.status.has_plan:
                 candidate = assignment.copy()
@@ -224,5 +265,3 @@ class DecompositionBackend(Backend):
                     stall, accepted = 0, accepted + 1
         extra["polish"] = {"rounds": rounds, "accepted": accepted, "gain": objective - start}
         return assignment, objective
-
-

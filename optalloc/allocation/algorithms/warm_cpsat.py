@@ -40,8 +40,13 @@ class WarmStartedCpSat(Backend):
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
         t_start = time.perf_counter()
         pre = DecompositionBackend().solve(
-            problem, SolveOptions(time_limit=min(10.0, 0.3 * options.time_limit), threads=options.threads,
-                                  relative_gap=options.relative_gap, seed=options.seed)
+            problem,
+            SolveOptions(
+                time_limit=min(10.0, 0.3 * options.time_limit),
+                threads=options.threads,
+                relative_gap=options.relative_gap,
+                seed=options.seed,
+            ),
         )
         if pre.status == Status.INFEASIBLE:
             pre.solver = self.name
@@ -52,7 +57,11 @@ class WarmStartedCpSat(Backend):
             if hint is None:
                 hint = options.hint
         lp_bound = pre.extra.get("lp_bound")
-        prior = Prior(hint=hint, lp_bound=float(lp_bound) if lp_bound is not None else None,
-                      duals=pre.duals, seconds=time.perf_counter() - t_start,
-                      repair_hint=options.hint is not None)
+        prior = Prior(
+            hint=hint,
+            lp_bound=float(lp_bound) if isinstance(lp_bound, int | float) else None,
+            duals=pre.duals,
+            seconds=time.perf_counter() - t_start,
+            repair_hint=options.hint is not None,
+        )
         return CpSatBackend().solve(problem, options, prior)

@@ -43,5 +43,3 @@ class Backend(ABC):
     @abstractmethod
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
         """Build the model from ``problem``, solve it and translate the outcome."""
-
-

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status
-from optalloc.allocation.tempfiles import link_pulp_children, solver_tempdir
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
@@ -26,12 +26,13 @@ from optalloc.allocation.structure import (
     objective_grid,
     tighten_bound,
 )
+from optalloc.allocation.tempfiles import link_pulp_children, solver_tempdir
 
 
 def _pulp():
     import pulp
 
-    link_pulp_children()      # CBC children die with optalloc
+    link_pulp_children()  # CBC children die with optalloc
 
     return pulp
 
@@ -49,13 +50,15 @@ def build_pulp_model(problem: AllocationProblem, mf: MatrixForm):
     starts = np.flatnonzero(np.r_[True, mf.patient[1:] != mf.patient[:-1]])
     ends = np.r_[starts[1:], mf.n_columns]
     for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
-        model.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression((x[j], 1.0) for j in range(a, b)),
-                                              pulp.LpConstraintEQ, f"assign{i}", 1.0))
+        model.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression((x[j], 1.0) for j in range(a, b)), pulp.LpConstraintEQ, f"assign{i}", 1.0
+            )
+        )
     coupling = mf.coupling.tocsr()
     for k, limit in enumerate(problem.limits):
         sl = slice(coupling.indptr[k], coupling.indptr[k + 1])
-        expr = pulp.LpAffineExpression(zip((x[j] for j in coupling.indices[sl].tolist()),
-                                           coupling.data[sl].tolist()))
+        expr = pulp.LpAffineExpression(zip((x[j] for j in coupling.indices[sl].tolist()), coupling.data[sl].tolist()))
         if np.isfinite(limit.upper) and np.isfinite(limit.lower) and limit.upper == limit.lower:
             model.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"L{k}eq", limit.upper))
             continue
@@ -100,7 +103,7 @@ class CbcBackend(Backend):
     def is_available(cls) -> bool:
         try:
             return bool(_pulp().PULP_CBC_CMD().available())
-        except Exception:  # noqa: BLE001 - any import/binary problem means unavailable
+        except Exception:
             return False
 
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
@@ -116,7 +119,7 @@ class CbcBackend(Backend):
 
             duals = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)[0]
         else:
-            duals = self._lp_duals(problem, model, options)
+            duals = self._lp_duals(problem, model, options)  # type: ignore[assignment]
         if duals is None:
             from optalloc.allocation.structure import infeasible_result
 
@@ -130,13 +133,19 @@ class CbcBackend(Backend):
         with solver_tempdir() as tmp:
             log_path = os.path.join(tmp, "cbc.log")
             step = objective_grid(problem)
-            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=remaining, gapRel=options.relative_gap,
-                                       gapAbs=0.999 * step if step is not None else None,
-                                       threads=max(1, options.threads), warmStart=warm,
-                                       logPath=log_path, options=[f"randomSeed {options.seed + 1}"])
-            solver.tmpDir = str(tmp)      # model and solution files stay in the private folder
+            solver = pulp.PULP_CBC_CMD(
+                msg=False,
+                timeLimit=remaining,
+                gapRel=options.relative_gap,
+                gapAbs=0.999 * step if step is not None else None,
+                threads=max(1, options.threads),
+                warmStart=warm,
+                logPath=log_path,
+                options=[f"randomSeed {options.seed + 1}"],
+            )
+            solver.tmpDir = str(tmp)  # model and solution files stay in the private folder
             pulp_status = model.solve(solver)
-            log = open(log_path).read() if os.path.exists(log_path) else ""
+            log = Path(log_path).read_text() if os.path.exists(log_path) else ""
         seconds = time.perf_counter() - t1
         summary = parse_cbc_log(log)
         if pulp_status == pulp.LpStatusInfeasible or "Result - Problem proven infeasible" in log:
@@ -148,8 +157,17 @@ class CbcBackend(Backend):
         lower = summary.get("Lower bound")
         if not has_plan:
             bound = -lower if lower is not None else None
-            return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
-                                    message="CBC stopped before finding a plan")
+            return AllocationResult(
+                Status.NO_SOLUTION,
+                self.name,
+                None,
+                bound,
+                None,
+                seconds,
+                build,
+                duals,
+                message="CBC stopped before finding a plan",
+            )
         assignment = mf.assignment_from_columns(values, problem.n_patients)
         objective = problem.objective_value(assignment)
         optimal = "Result - Optimal solution found" in log
@@ -169,8 +187,18 @@ class CbcBackend(Backend):
         message = ""
         if not problem.is_feasible(assignment):
             status, message = Status.FEASIBLE, f"CBC plan breaks limits by round-off: {problem.violations(assignment)}"
-        return AllocationResult(status, self.name, objective, bound, assignment, seconds, build, duals,
-                                message=message, extra={"cbc_log_summary": summary})
+        return AllocationResult(
+            status,
+            self.name,
+            objective,
+            bound,
+            assignment,
+            seconds,
+            build,
+            duals,
+            message=message,
+            extra={"cbc_log_summary": summary},
+        )
 
     @staticmethod
     def _lp_duals(problem: AllocationProblem, model, options: SolveOptions) -> dict[str, float] | None:

@@ -70,8 +70,7 @@ class CpSatBackend(Backend):
             return False
         return True
 
-    def solve(self, problem: AllocationProblem, options: SolveOptions,
-              prior: Prior | None = None) -> AllocationResult:
+    def solve(self, problem: AllocationProblem, options: SolveOptions, prior: Prior | None = None) -> AllocationResult:
         from ortools.sat.python import cp_model
 
         if prior is None:
@@ -101,10 +100,16 @@ class CpSatBackend(Backend):
                 if np.isfinite(limit.lower):
                     sides.append(("lo", np.floor(coef * factor + 1e-9)))
             for side, icoef in sides:
-                lo = -cp_model.INT_MAX if not np.isfinite(limit.lower) or side == "up" else (
-                    int(round(limit.lower * factor)) if exact else int(np.ceil(limit.lower * factor - 1e-9)))
-                hi = cp_model.INT_MAX if not np.isfinite(limit.upper) or side == "lo" else (
-                    int(round(limit.upper * factor)) if exact else int(np.floor(limit.upper * factor + 1e-9)))
+                lo = (
+                    -cp_model.INT_MAX
+                    if not np.isfinite(limit.lower) or side == "up"
+                    else (int(round(limit.lower * factor)) if exact else int(np.ceil(limit.lower * factor - 1e-9)))
+                )
+                hi = (
+                    cp_model.INT_MAX
+                    if not np.isfinite(limit.upper) or side == "lo"
+                    else (int(round(limit.upper * factor)) if exact else int(np.floor(limit.upper * factor + 1e-9)))
+                )
                 expr = cp_model.LinearExpr.weighted_sum([x[j] for j in cols.tolist()], icoef.astype(np.int64).tolist())
                 model.add_linear_constraint(expr, lo, hi)
         b_factor, _ = integer_scale(mf.benefit)
@@ -136,9 +141,13 @@ class CpSatBackend(Backend):
         cp_seconds = time.perf_counter() - t1
         seconds = pre_seconds + cp_seconds
 
-        extra: dict[str, object] = {"exact_integer_model": bool(exact_rows), "objective_scale": b_factor,
-                                    "lp_bound": lp_bound, "pre_seconds": pre_seconds,
-                                    "cpsat_status": solver.status_name(code)}
+        extra: dict[str, object] = {
+            "exact_integer_model": bool(exact_rows),
+            "objective_scale": b_factor,
+            "lp_bound": lp_bound,
+            "pre_seconds": pre_seconds,
+            "cpsat_status": solver.status_name(code),
+        }
         if code == cp_model.INFEASIBLE and exact_rows:
             from optalloc.allocation.structure import infeasible_result
 
@@ -155,15 +164,25 @@ class CpSatBackend(Backend):
             candidates.append((problem.objective_value(hint), "hint", hint))
             extra["hint_objective"] = candidates[-1][0]
 
-        bounds = [b for b in (lp_bound,) if b is not None]
+        valid_bounds = [b for b in (lp_bound,) if b is not None]
         if exact_rows and code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
             cp_bound = (solver.best_objective_bound + rounding_margin) / b_factor
-            bounds.append(cp_bound)
+            valid_bounds.append(cp_bound)
             extra["cpsat_bound"] = cp_bound
-        bound = tighten_bound(problem, min(bounds)) if bounds else None
+        bound = tighten_bound(problem, min(valid_bounds)) if valid_bounds else None
         if not candidates:
-            return AllocationResult(Status.NO_SOLUTION, self.name, None, bound, None, seconds, build, duals,
-                                    message="CP-SAT stopped before finding a plan", extra=extra)
+            return AllocationResult(
+                Status.NO_SOLUTION,
+                self.name,
+                None,
+                bound,
+                None,
+                seconds,
+                build,
+                duals,
+                message="CP-SAT stopped before finding a plan",
+                extra=extra,
+            )
         _, origin, plan = max(candidates, key=lambda c: c[0])
         extra["plan_from"] = origin
         return plan_result(problem, self.name, plan, bound, seconds, build, duals, options.relative_gap, extra)

@@ -50,9 +50,20 @@ def pass_model(h, problem: AllocationProblem, mf: MatrixForm, integral: bool) ->
     row_upper[~np.isfinite(row_upper)] = inf
     integrality = np.full(mf.n_columns, 1 if integral else 0, dtype=np.int32)
     h.passModel(
-        int(mf.n_columns), int(n_rows), int(a.nnz), 1, -1, 0.0,
-        mf.benefit, np.zeros(mf.n_columns), np.ones(mf.n_columns), row_lower, row_upper,
-        a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(np.float64),
+        int(mf.n_columns),
+        int(n_rows),
+        int(a.nnz),
+        1,
+        -1,
+        0.0,
+        mf.benefit,
+        np.zeros(mf.n_columns),
+        np.ones(mf.n_columns),
+        row_lower,
+        row_upper,
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
         integrality,
     )
 
@@ -124,13 +135,14 @@ class HighsBackend(Backend):
             if status == hs.HighsModelStatus.kInfeasible:
                 return infeasible_result(problem, self.name, build, time.perf_counter() - t1, self.diagnose)
             if status == hs.HighsModelStatus.kOptimal:
-                row_dual = np.asarray(h.getSolution().row_dual)[problem.n_patients:]
+                row_dual = np.asarray(h.getSolution().row_dual)[problem.n_patients :]
                 # HiGHS reports d(objective)/d(row bound) for the sense of the model (max), i.e.
                 # exactly the gain per unit increase of the binding bound.
                 duals = {lim.name: float(row_dual[k]) for k, lim in enumerate(problem.limits)}
                 lp_bound = float(h.getInfo().objective_function_value)
-            h.changeColsIntegrality(mf.n_columns, np.arange(mf.n_columns, dtype=np.int32),
-                                    np.ones(mf.n_columns, dtype=np.uint8))
+            h.changeColsIntegrality(
+                mf.n_columns, np.arange(mf.n_columns, dtype=np.int32), np.ones(mf.n_columns, dtype=np.uint8)
+            )
             h.setOptionValue("time_limit", float(max(options.time_limit - (time.perf_counter() - t1), 0.01)))
         if options.hint is not None:
             h.setSolution(_solution(mf, options.hint))
@@ -175,8 +187,17 @@ def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, expl
     if lp_bound is not None and bound is not None:
         bound = min(bound, lp_bound)
     if not has_solution:
-        return AllocationResult(Status.NO_SOLUTION, solver, None, bound, None, seconds, build, duals,
-                                message=f"HiGHS stopped ({h.modelStatusToString(status)}) before finding a plan")
+        return AllocationResult(
+            Status.NO_SOLUTION,
+            solver,
+            None,
+            bound,
+            None,
+            seconds,
+            build,
+            duals,
+            message=f"HiGHS stopped ({h.modelStatusToString(status)}) before finding a plan",
+        )
     values = np.asarray(h.getSolution().col_value)
     assignment = mf.assignment_from_columns(values, problem.n_patients)
     objective = problem.objective_value(assignment)
@@ -184,9 +205,17 @@ def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, expl
     if bound is not None:
         bound = max(bound, objective)
     optimal = status == hs.HighsModelStatus.kOptimal
-    result = AllocationResult(Status.OPTIMAL if optimal else Status.FEASIBLE, solver, objective, bound,
-                              assignment, seconds, build, duals,
-                              extra={"nodes": int(info.mip_node_count), "lp_bound": lp_bound})
+    result = AllocationResult(
+        Status.OPTIMAL if optimal else Status.FEASIBLE,
+        solver,
+        objective,
+        bound,
+        assignment,
+        seconds,
+        build,
+        duals,
+        extra={"nodes": int(info.mip_node_count), "lp_bound": lp_bound},
+    )
     if not problem.is_feasible(assignment):
         result.status = Status.FEASIBLE
         result.message = f"HiGHS plan breaks limits by round-off: {problem.violations(assignment)}"

@@ -90,8 +90,9 @@ def read_gap_file(path: str | Path, sense: str | None = None) -> list[Allocation
     try:
         tokens = np.array(path.read_text().split(), dtype=float)
     except ValueError as exc:
-        raise OptallocError(f"GAP file {str(path)!r} holds a non-numeric token ({exc}); "
-                            "the OR-Library format is numbers only.") from None
+        raise OptallocError(
+            f"GAP file {str(path)!r} holds a non-numeric token ({exc}); the OR-Library format is numbers only."
+        ) from None
     if tokens.size == 0:
         raise OptallocError(f"GAP file {str(path)!r} is empty.")
     pos = 0
@@ -99,9 +100,11 @@ def read_gap_file(path: str | Path, sense: str | None = None) -> list[Allocation
     def take(count: int, what: str) -> np.ndarray:
         nonlocal pos
         if pos + count > tokens.size:
-            raise OptallocError(f"GAP file {str(path)!r} ends early while reading {what} "
-                                f"(needed {count} numbers at position {pos}, {tokens.size - pos} left).")
-        out = tokens[pos:pos + count]
+            raise OptallocError(
+                f"GAP file {str(path)!r} ends early while reading {what} "
+                f"(needed {count} numbers at position {pos}, {tokens.size - pos} left)."
+            )
+        out = tokens[pos : pos + count]
         pos += count
         return out
 
@@ -118,29 +121,39 @@ def read_gap_file(path: str | Path, sense: str | None = None) -> list[Allocation
         for a in range(m):
             coef = np.zeros((n, m))
             coef[:, a] = resource[a]
-            limits.append(Limit(f"capacity_agent{a + 1}", coef, upper=float(capacity[a]), kind="capacity",
-                                unit="resource"))
+            limits.append(
+                Limit(f"capacity_agent{a + 1}", coef, upper=float(capacity[a]), kind="capacity", unit="resource")
+            )
         name = f"{path.stem}-{p + 1}"
-        problems.append(AllocationProblem(
-            patient_ids=np.array([f"job{j + 1}" for j in range(n)]),
-            settings=tuple(f"agent{a + 1}" for a in range(m)),
-            benefit=(value.T.copy() if sense == "max" else -value.T.copy()),
-            allowed=np.ones((n, m), dtype=bool),
-            limits=tuple(limits),
-            default_setting=0,
-            name=name,
-            objective_unit="profit" if sense == "max" else "cost",
-            metadata={"sense": sense, "instance": name},
-        ))
+        problems.append(
+            AllocationProblem(
+                patient_ids=np.array([f"job{j + 1}" for j in range(n)]),
+                settings=tuple(f"agent{a + 1}" for a in range(m)),
+                benefit=(value.T.copy() if sense == "max" else -value.T.copy()),
+                allowed=np.ones((n, m), dtype=bool),
+                limits=tuple(limits),
+                default_setting=0,
+                name=name,
+                objective_unit="profit" if sense == "max" else "cost",
+                metadata={"sense": sense, "instance": name},
+            )
+        )
     if pos != tokens.size:
-        raise OptallocError(f"GAP file {str(path)!r} has {tokens.size - pos} numbers after its "
-                            f"{n_instances} declared instances; is the instance count right?")
+        raise OptallocError(
+            f"GAP file {str(path)!r} has {tokens.size - pos} numbers after its "
+            f"{n_instances} declared instances; is the instance count right?"
+        )
     return problems
 
 
-def solve_gap_file(path: str | Path, solver: str = "auto", time_limit: float = 60.0,
-                   relative_gap: float = 1e-6, threads: int = 2,
-                   on_row: Callable[[dict[str, object]], None] | None = None) -> list[dict[str, object]]:
+def solve_gap_file(
+    path: str | Path,
+    solver: str = "auto",
+    time_limit: float = 60.0,
+    relative_gap: float = 1e-6,
+    threads: int = 2,
+    on_row: Callable[[dict[str, object]], None] | None = None,
+) -> list[dict[str, object]]:
     """Solve every instance of a GAP file; one row per instance.
 
     ``on_row`` is called with each row as soon as its instance is solved (a file of six 60-s
@@ -153,8 +166,8 @@ def solve_gap_file(path: str | Path, solver: str = "auto", time_limit: float = 6
         the bound is a lower bound), ``status``, ``seconds``, ``gap``, ``reference`` (published
         optimum or best known), ``reaches_reference`` and ``solver``.
     """
-    from optalloc.allocation.backends.base import SolveOptions
     from optalloc.allocation.auto import solve
+    from optalloc.allocation.backends.base import SolveOptions
 
     problems = read_gap_file(path)
     refs = reference_values(path)
@@ -162,8 +175,7 @@ def solve_gap_file(path: str | Path, solver: str = "auto", time_limit: float = 6
     for p, problem in enumerate(problems):
         sign = 1.0 if problem.metadata["sense"] == "max" else -1.0
         t0 = time.perf_counter()
-        result = solve(problem, solver, SolveOptions(time_limit=time_limit, relative_gap=relative_gap,
-                                                     threads=threads))
+        result = solve(problem, solver, SolveOptions(time_limit=time_limit, relative_gap=relative_gap, threads=threads))
         seconds = time.perf_counter() - t0
         objective = None if result.objective is None else sign * result.objective
         bound = None if result.bound is None else sign * result.bound
@@ -171,17 +183,19 @@ def solve_gap_file(path: str | Path, solver: str = "auto", time_limit: float = 6
         reaches = None
         if reference is not None and objective is not None:
             reaches = bool(sign * (objective - reference) >= -1e-6)
-        rows.append({
-            "instance": problem.metadata["instance"],
-            "objective": objective,
-            "bound": bound,
-            "status": result.status.value,
-            "seconds": seconds,
-            "gap": result.gap,
-            "reference": reference,
-            "reaches_reference": reaches,
-            "solver": result.solver,
-        })
+        rows.append(
+            {
+                "instance": problem.metadata["instance"],
+                "objective": objective,
+                "bound": bound,
+                "status": result.status.value,
+                "seconds": seconds,
+                "gap": result.gap,
+                "reference": reference,
+                "reaches_reference": reaches,
+                "solver": result.solver,
+            }
+        )
         if on_row is not None:
             on_row(rows[-1])
     return rows

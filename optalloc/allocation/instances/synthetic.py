@@ -18,9 +18,14 @@ from optalloc.allocation.problem import INF, AllocationProblem, Limit
 SETTINGS = ("clinic", "home_nurse", "home_transfusion", "day_unit", "community", "remote")
 
 
-def synthetic_problem(n_patients: int, n_settings: int = 6, seed: int = 0,
-                      tightness: float = 0.7, lower_bounds: bool = True,
-                      decimals: int | None = None) -> AllocationProblem:
+def synthetic_problem(
+    n_patients: int,
+    n_settings: int = 6,
+    seed: int = 0,
+    tightness: float = 0.7,
+    lower_bounds: bool = True,
+    decimals: int | None = None,
+) -> AllocationProblem:
     """A random feasible instance with ``n_settings + 4`` limits (10 for six settings).
 
     Parameters
@@ -60,27 +65,41 @@ def synthetic_problem(n_patients: int, n_settings: int = 6, seed: int = 0,
         coef[:, s] = 1.0
         want = float((best == s).sum())
         share = 1.4 if (lower_bounds and s == min(3, m - 1)) else tightness
-        limits.append(Limit(f"places_{settings[s]}", coef, upper=float(np.floor(share * want)) + 1,
-                            kind="places", unit="patients"))
+        limits.append(
+            Limit(
+                f"places_{settings[s]}", coef, upper=float(np.floor(share * want)) + 1, kind="places", unit="patients"
+            )
+        )
 
     hours = np.zeros((n, m))
     home = [s for s in (1, 2) if s < m]
     hours[:, home] = rng.uniform(2.0, 12.0, size=(n, len(home))) * (1 + 0.2 * severity[:, None])
-    limits.append(Limit("home_nurse_hours", hours,
-                        upper=tightness * 0.8 * float(hours[np.arange(n), best].sum()),
-                        kind="resource", unit="hours"))
+    limits.append(
+        Limit(
+            "home_nurse_hours",
+            hours,
+            upper=tightness * 0.8 * float(hours[np.arange(n), best].sum()),
+            kind="resource",
+            unit="hours",
+        )
+    )
 
     equipment = np.zeros((n, m))
     equipment[:, min(2, m - 1)] = rng.integers(1, 4, size=n)
-    limits.append(Limit("infusion_pumps", equipment,
-                        upper=tightness * 0.9 * float(equipment[np.arange(n), best].sum()),
-                        kind="resource", unit="pump-days"))
+    limits.append(
+        Limit(
+            "infusion_pumps",
+            equipment,
+            upper=tightness * 0.9 * float(equipment[np.arange(n), best].sum()),
+            kind="resource",
+            unit="pump-days",
+        )
+    )
 
     cost = rng.uniform(50.0, 400.0, size=(n, m)) * np.linspace(1.0, 1.6, m)
     clinic_cost = float(cost[:, 0].sum())
     extra = max(0.0, float(cost[np.arange(n), best].sum()) - clinic_cost)
-    limits.append(Limit("budget", cost, upper=clinic_cost + 0.5 * tightness * extra + 1.0,
-                        kind="budget", unit="EUR"))
+    limits.append(Limit("budget", cost, upper=clinic_cost + 0.5 * tightness * extra + 1.0, kind="budget", unit="EUR"))
 
     if lower_bounds:
         s_min = min(3, m - 1)
@@ -88,20 +107,42 @@ def synthetic_problem(n_patients: int, n_settings: int = 6, seed: int = 0,
         count[:, s_min] = 1.0
         eligible = float(allowed[:, s_min].sum())
         floor_ = min(float(np.ceil(1.15 * (best == s_min).sum())), 0.6 * eligible)
-        limits.append(Limit(f"min_patients_{settings[s_min]}", count, lower=float(np.floor(floor_)),
-                            kind="min_patients", unit="patients"))
+        limits.append(
+            Limit(
+                f"min_patients_{settings[s_min]}",
+                count,
+                lower=float(np.floor(floor_)),
+                kind="min_patients",
+                unit="patients",
+            )
+        )
         group = rng.random(n) < 0.3
         equity = np.zeros((n, m))
         equity[group, 1:] = 1.0
         want = float((best[group] != 0).sum())
-        limits.append(Limit("equity_rural_home_care", equity, lower=float(np.floor(0.5 * tightness * want)),
-                            kind="equity", unit="patients"))
+        limits.append(
+            Limit(
+                "equity_rural_home_care",
+                equity,
+                lower=float(np.floor(0.5 * tightness * want)),
+                kind="equity",
+                unit="patients",
+            )
+        )
 
     if decimals is not None:
         benefit = np.round(benefit, decimals)
-        limits = [Limit(lim.name, np.round(lim.coef, decimals), upper=float(np.round(lim.upper, decimals)),
-                        lower=float(np.round(lim.lower, decimals)), kind=lim.kind, unit=lim.unit)
-                  for lim in limits]
+        limits = [
+            Limit(
+                lim.name,
+                np.round(lim.coef, decimals),
+                upper=float(np.round(lim.upper, decimals)),
+                lower=float(np.round(lim.lower, decimals)),
+                kind=lim.kind,
+                unit=lim.unit,
+            )
+            for lim in limits
+        ]
     return AllocationProblem(
         patient_ids=np.array([f"P{i:07d}" for i in range(n)]) if n <= 200_000 else np.arange(n),
         settings=settings,

@@ -21,8 +21,14 @@ def scenario_kpis(outcome: Outcome) -> dict[str, Any]:
     limits = result.limit_table(problem)
     resources = {
         row.limit: {
-            "kind": row.kind, "unit": row.unit, "use": row.use, "lower": row.lower, "limit": row.upper,
-            "slack": row.slack, "binding": bool(row.binding), "marginal_value": row.marginal_value,
+            "kind": row.kind,
+            "unit": row.unit,
+            "use": row.use,
+            "lower": row.lower,
+            "limit": row.upper,
+            "slack": row.slack,
+            "binding": bool(row.binding),
+            "marginal_value": row.marginal_value,
         }
         for row in limits.itertuples()
     }
@@ -96,8 +102,14 @@ def _shown_limit(info: dict[str, Any]) -> Any:
 # Which way is better for each key figure, for colouring differences (+1 higher is better,
 # -1 lower is better, 0 neither: patient counts and resource use are choices, not scores).
 BETTER: dict[str, int] = {
-    "benefit": 1, "readmissions avoided": 1, "travel hours saved": 1, "cost": -1,
-    "greedy benefit": 1, "gain over greedy %": 1, "gap": -1, "seconds": -1,
+    "benefit": 1,
+    "readmissions avoided": 1,
+    "travel hours saved": 1,
+    "cost": -1,
+    "greedy benefit": 1,
+    "gain over greedy %": 1,
+    "gap": -1,
+    "seconds": -1,
 }
 
 
@@ -126,12 +138,25 @@ def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
             value = row[scenario]
             number = _number(value)
             diff = pct = None
-            if scenario != reference and number is not None and base is not None \
-                    and np.isfinite(number) and np.isfinite(base):
+            if (
+                scenario != reference
+                and number is not None
+                and base is not None
+                and np.isfinite(number)
+                and np.isfinite(base)
+            ):
                 diff = number - base
                 pct = 100.0 * diff / abs(base) if base else None
-            rows.append({"kpi": kpi, "scenario": scenario, "value": value, "diff": diff, "diff_pct": pct,
-                         "better": better_direction(str(kpi))})
+            rows.append(
+                {
+                    "kpi": kpi,
+                    "scenario": scenario,
+                    "value": value,
+                    "diff": diff,
+                    "diff_pct": pct,
+                    "better": better_direction(str(kpi)),
+                }
+            )
     return pd.DataFrame(rows, columns=["kpi", "scenario", "value", "diff", "diff_pct", "better"])
 
 
