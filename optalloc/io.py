@@ -85,6 +85,38 @@ def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
     return target
 
 
+def csv_dialect(path: Path) -> dict[str, Any]:
+    """Separator and encoding of a CSV file, detected from its start: hospital exports are often
+    semicolon-separated (decimal commas) and Latin-1. Returns ``read_csv`` options."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return {}
+    try:
+        text = head.decode("utf-8")
+        encoding = "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sample's end
+            text, encoding = head.decode("latin-1"), "latin-1"
+        else:
+            text, encoding = head[: exc.start].decode("utf-8"), "utf-8"
+    options: dict[str, Any] = {"encoding": encoding}
+    first = text.splitlines()[0] if text else ""
+    if first.count(";") > first.count(",") and first.count(";") > first.count("\t"):
+        options.update(sep=";", decimal=",")
+    elif first.count("\t") > first.count(","):
+        options["sep"] = "\t"
+    else:
+        with contextlib.suppress(csv.Error):
+            options["sep"] = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+    return options
+
+
 def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning parser failures into one clear paragraph."""
     source = Path(path)
@@ -93,7 +125,8 @@ def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
         raise OptallocError(f"{source}: no such file. Check the path and try again.")
     try:
         if fmt == "csv":
-            return pd.read_csv(source, **csv_options)  # type: ignore[arg-type]
+            options = {**csv_dialect(source), **csv_options}
+            return pd.read_csv(source, **options)  # type: ignore[arg-type]
         return pd.read_parquet(source)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

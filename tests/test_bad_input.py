@@ -80,3 +80,75 @@ def test_unwritable_folder_is_refused(tmp_path: Path) -> None:
     locked.mkdir(mode=0o500)
     result = runner.invoke(app, ["solve", str(SCENARIOS / "baseline.toml"), "--out", str(locked / "p.csv")])
     assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_semicolon_and_latin1_exports_are_read(tmp_path: Path) -> None:
+    frame = synthesize_cohort(40, seed=6)
+    frame["notes"] = "Chloé vit à domicile"
+    frame.to_csv(tmp_path / "semi.csv", sep=";", decimal=",", index=False, encoding="latin-1")
+    result = runner.invoke(app, ["cohort", "import", str(tmp_path / "semi.csv"), "--name", "semi"])
+    assert result.exit_code == 0, result.output
+    assert "40 patients" in result.output
+
+
+def test_error_text_with_brackets_is_shown_whole(tmp_path: Path) -> None:
+    path = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "b"\n[settings.home]\nequipment_per_patient = { ghost_pumps = 1 }\n',
+    )
+    result = runner.invoke(app, ["solve", str(path)])
+    assert result.exit_code == 2 and "[resources]" in result.output
+
+
+def test_plain_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from optalloc.cli import common
+
+    monkeypatch.setattr(common, "PLAIN_INTERVAL", 0.0)
+    with common.progress() as bar:  # CliRunner and pytest: stderr is not a terminal
+        task = bar.add_task("solving", total=4)
+        bar.advance(task)
+        bar.advance(task, 2)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("solving: 3/4 after") and "left" in lines[-1]
+    monkeypatch.setitem(common.QUIET, "on", True)
+    with common.progress() as bar:
+        bar.advance(bar.add_task("quiet", total=2))
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_flag_is_global() -> None:
+    result = runner.invoke(app, ["--quiet", "cohort", "list"])
+    assert result.exit_code == 0
+
+
+def test_compare_refuses_repeated_scenario_names() -> None:
+    base = str(SCENARIOS / "baseline.toml")
+    result = runner.invoke(app, ["compare", base, base])
+    assert result.exit_code == 2 and "'baseline' appear more than once" in result.output
+
+
+def test_solve_out_writes_an_actionable_plan_and_no_record(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "p"\n[cohort]\npatients = 300\n')
+    plan = tmp_path / "plan.csv"
+    result = runner.invoke(app, ["solve", str(path), "--out", str(plan), "--no-record", "--solver", "highs"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(plan)
+    for column in (
+        "patient_id",
+        "setting",
+        "benefit",
+        "cost",
+        "readmissions_avoided",
+        "use:home_nurse_hours",
+        "risk",
+        "runner_up",
+    ):
+        assert column in table.columns
+    assert len(table) == 300 and (table["runner_up"] != table["setting"]).all()
+    home = table[table["setting"] == "home"]
+    assert (home["use:home_nurse_hours"] > 0).all() and (
+        table.loc[table["setting"] == "clinic", "use:home_nurse_hours"] == 0
+    ).all()
+    assert json.loads(runner.invoke(app, ["runs", "list", "--json"]).stdout or "[]") == []

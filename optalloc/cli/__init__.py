@@ -32,6 +32,17 @@ COMMAND_MODULES = (
     "reveal",
 )
 
+
+@app.callback()
+def _global_options(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines or bars (errors still print)."),
+) -> None:
+    """Allocate patients to care settings under staff, equipment and budget limits."""
+    from optalloc.cli.common import QUIET
+
+    QUIET["on"] = quiet
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(f"optalloc.cli.{_name}").register(app)
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from optalloc.errors import InfeasibleError, OptallocError
@@ -28,7 +31,7 @@ R = TypeVar("R")
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one error paragraph to stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -56,9 +59,73 @@ def print_json(payload: Any) -> None:
     typer.echo(to_json(payload))
 
 
+QUIET = {"on": False}  # set by the global --quiet flag
+PLAIN_INTERVAL = 10.0  # seconds between plain progress lines
+
+
+class PlainProgress:
+    """Progress for a log or a pipe: one plain line on stderr every ``PLAIN_INTERVAL`` seconds
+    (done/total, elapsed, estimate), with the same calls as Rich's ``Progress``."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self.started = time.monotonic()
+        self.last = self.started
+
+    def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
+        task = len(self.tasks)
+        self.tasks[task] = {"description": description, "total": total, "completed": 0.0}
+        return task
+
+    def update(
+        self,
+        task: int,
+        description: str | None = None,
+        total: float | None = None,
+        advance: float | None = None,
+        completed: float | None = None,
+        **_: Any,
+    ) -> None:
+        item = self.tasks[task]
+        if description is not None:
+            item["description"] = description
+        if total is not None:
+            item["total"] = total
+        if completed is not None:
+            item["completed"] = completed
+        if advance:
+            item["completed"] += advance
+        self._maybe_print(item)
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        self.update(task, advance=advance)
+
+    def _maybe_print(self, item: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last < PLAIN_INTERVAL:
+            return
+        self.last = now
+        elapsed = now - self.started
+        done, total = item["completed"], item["total"]
+        if total:
+            left = elapsed / done * (total - done) if done else float("nan")
+            estimate = f", about {left:.0f} s left" if left == left else ""
+            line = f"{item['description']}: {done:g}/{total:g} after {elapsed:.0f} s{estimate}"
+        else:
+            line = f"{item['description']}: {done:g} done after {elapsed:.0f} s"
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 @contextmanager
-def progress(enabled: bool = True) -> Iterator[Progress]:
-    """A Rich progress bar on stderr; silent when stderr is not a terminal or when disabled."""
+def progress(enabled: bool = True) -> Iterator[Any]:
+    """A Rich progress bar on a terminal's stderr; plain lines every 10 s when stderr is a log
+    or a pipe; nothing with ``--quiet`` or when disabled (``--json`` keeps stdout clean either way)."""
+    if not enabled or QUIET["on"]:
+        enabled = False
+    elif not err.is_terminal:
+        yield PlainProgress()
+        return
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -10,9 +10,11 @@ import typer
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
 from optalloc.cli.render import frame_table
+from optalloc.errors import OptallocError
 from optalloc.io import check_output, write_table
 from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
 from optalloc.studio.kpis import comparison_frame, scenario_kpis
+from optalloc.studio.plan_export import plan_table
 
 
 class Solver(str, Enum):
@@ -77,12 +79,21 @@ def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | 
     from optalloc.studio.runs import compare_results
 
     cache = cache if cache is not None else PipelineCache()
+    loaded = [load_scenario(path) for path in paths]  # every file checked before any solve
+    names = [item.name for item in loaded]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        files = ", ".join(str(p) for p, n in zip(paths, names) if n in repeated)
+        raise OptallocError(
+            f"scenario name(s) {', '.join(repr(n) for n in repeated)} appear more than once ({files}); "
+            'a comparison needs one column per scenario. Give each file its own name = "...".'
+        )
     prepared, kpis = [], []
     with progress(True) as bar:
         task = bar.add_task("solving scenarios", total=len(paths))
-        for path in paths:
+        for path, scenario in zip(paths, loaded):
             bar.update(task, description=f"solving {path.name}")
-            ready, (item,) = compare_results([load_scenario(path)], params, cache)
+            ready, (item,) = compare_results([scenario], params, cache)
             prepared += ready
             kpis.append(item)
             bar.advance(task)
@@ -107,6 +118,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         as_json: JsonOption = False,
+        keep: Annotated[
+            bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")
+        ] = True,
     ) -> None:
         """Solve one scenario and show the plan's key figures."""
         check_output(plan)  # before the work, not after it
@@ -115,20 +129,21 @@ def register(app: typer.Typer) -> None:
         kpis = scenario_kpis(outcome)
         from optalloc.cli.studio import record
 
-        record(
-            "solve",
-            [prepared],
-            {
-                "solver": solver.value,
-                "time_limit": time_limit,
-                "estimates": str(estimates.resolve()) if estimates else None,
-            },
-            [kpis],
-            {**prepared.seconds, "solve": outcome.result.seconds},
-            quiet=as_json,
-        )
+        if keep:
+            record(
+                "solve",
+                [prepared],
+                {
+                    "solver": solver.value,
+                    "time_limit": time_limit,
+                    "estimates": str(estimates.resolve()) if estimates else None,
+                },
+                [kpis],
+                {**prepared.seconds, "solve": outcome.result.seconds},
+                quiet=as_json,
+            )
         if plan is not None and outcome.result.assignment is not None:
-            write_table(outcome.result.plan(prepared.problem), plan)
+            write_table(plan_table(outcome), plan)
         if as_json:
             print_json(kpis)
         else:
