@@ -152,3 +152,23 @@ def test_solve_out_writes_an_actionable_plan_and_no_record(tmp_path: Path) -> No
         table.loc[table["setting"] == "clinic", "use:home_nurse_hours"] == 0
     ).all()
     assert json.loads(runner.invoke(app, ["runs", "list", "--json"]).stdout or "[]") == []
+
+
+def test_conflicts_name_the_scenario_field(tmp_path: Path) -> None:
+    path = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "m"\n[cohort]\npatients = 300\n[settings.home]\nmin_patients = 290\n',
+    )
+    result = runner.invoke(app, ["solve", str(path), "--solver", "highs"])
+    assert result.exit_code == 3
+    assert "lower settings.home.min_patients from 290" in result.output   # the field to edit, not a row name
+
+
+def test_equity_group_matching_nobody_is_an_error(tmp_path: Path) -> None:
+    path = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "e"\n[cohort]\npatients = 300\n'
+        '[[equity]]\ngroup = "age > 200"\nsetting = "home"\nmin_share = 0.1\n',
+    )
+    result = runner.invoke(app, ["solve", str(path)])
+    assert result.exit_code == 2 and "equity[0].group" in result.output and "matches no patient" in result.output

@@ -25,6 +25,7 @@ def resource_limits(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]
             upper=float(amount),
             kind="resource",
             unit="hours" if name.endswith("_hours") else "units",
+            origin=f"resources.{name}",
         )
         for name, amount in loaded.scenario.resources.items()
     ]
@@ -34,7 +35,16 @@ def budget_limit(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
     """``sum_{i,s} cost[i, s] x[i, s] <= budget`` when the scenario states a budget."""
     if loaded.scenario.budget is None:
         return []
-    return [Limit(name="budget", coef=estimates.cost, upper=float(loaded.scenario.budget), kind="budget", unit="EUR")]
+    return [
+        Limit(
+            name="budget",
+            coef=estimates.cost,
+            upper=float(loaded.scenario.budget),
+            kind="budget",
+            unit="EUR",
+            origin="budget",
+        )
+    ]
 
 
 def setting_place_limits(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
@@ -54,6 +64,7 @@ def setting_place_limits(loaded: LoadedScenario, estimates: Estimates) -> list[L
                 lower=float(spec.min_patients) if spec.min_patients is not None else -INF,
                 kind="places",
                 unit="patients",
+                origin=f"settings.{name}",
             )
         )
     return limits
@@ -71,6 +82,11 @@ def equity_floors(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataF
     settings = list(estimates.settings)
     for k, rule in enumerate(loaded.scenario.equity):
         group = evaluate_expression(cohort, rule.group, f"equity[{k}].group", loaded)
+        if not group.any():
+            raise ScenarioError(
+                f"{loaded.path}: field 'equity[{k}].group' = {rule.group!r} matches no patient of the cohort, "
+                "so its floor means nothing. Check the condition (and the cohort), or drop the rule."
+            )
         coef = np.zeros((n, m))
         coef[group, settings.index(rule.setting)] = 1.0
         limits.append(
@@ -80,6 +96,7 @@ def equity_floors(loaded: LoadedScenario, estimates: Estimates, cohort: pd.DataF
                 lower=float(np.ceil(rule.min_share * group.sum() - 1e-9)),
                 kind="equity",
                 unit="patients",
+                origin=f"equity[{k}]",
             )
         )
     return limits

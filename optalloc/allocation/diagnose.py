@@ -203,12 +203,12 @@ def diagnose(problem: AllocationProblem, time_limit: float = 10.0) -> Diagnosis:
         current = lim.upper if side == "upper" else lim.lower
         status, amount = agg.solve(all_active, slack=(k, side), integral=integral, time_limit=time_limit)
         if status != "feasible" or amount is None:
-            relaxations.append(Relaxation(lim.name, side, current, None, lim.unit))
+            relaxations.append(Relaxation(lim.field(side), side, current, None, lim.unit))
             continue
         needed = current + amount if side == "upper" else current - amount
         if lim.kind in ("min_patients", "places", "capacity") or lim.unit == "patients":
             needed = float(np.ceil(needed - 1e-9)) if side == "upper" else float(np.floor(needed + 1e-9))
-        relaxations.append(Relaxation(lim.name, side, current, needed, lim.unit))
+        relaxations.append(Relaxation(lim.field(side), side, current, needed, lim.unit))
 
     conflict = [(problem.limits[k].name, side) for k, side in core]
     return Diagnosis(False, conflict, relaxations, _message(problem, core, relaxations, integer_only), integer_only)
@@ -219,8 +219,8 @@ def _describe(problem: AllocationProblem, element: Element) -> str:
     lim = problem.limits[k]
     unit = f" {lim.unit}" if lim.unit else ""
     if side == "upper":
-        return f"{lim.name} (at most {_fmt(lim.upper)}{unit})"
-    return f"{lim.name} (at least {_fmt(lim.lower)}{unit})"
+        return f"{lim.field(side)} (at most {_fmt(lim.upper)}{unit})"
+    return f"{lim.field(side)} (at least {_fmt(lim.lower)}{unit})"
 
 
 def _message(problem: AllocationProblem, core: list[Element], relaxations: list[Relaxation], integer_only: bool) -> str:

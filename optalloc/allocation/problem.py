@@ -40,6 +40,10 @@ class Limit:
         lets reports group limits and the infeasibility diagnosis say what kind of limit clashes.
     unit : str
         What one unit of the row measures (``hours``, ``units``, ``patients``, ``EUR``).
+    origin : str
+        Where the limit comes from in the scenario (``resources.home_nurse_hours``, ``budget``,
+        ``settings.home``, ``equity[0]``), so messages name the field a planner edits rather
+        than an internal row name; see :meth:`field`.
     """
 
     name: str
@@ -48,6 +52,17 @@ class Limit:
     lower: float = -INF
     kind: str = "resource"
     unit: str = ""
+    origin: str = ""
+
+    def field(self, side: str) -> str:
+        """The scenario field behind one side (``"upper"`` or ``"lower"``) of the limit."""
+        if not self.origin:
+            return self.name
+        if self.kind == "places":
+            return f"{self.origin}.{'max' if side == 'upper' else 'min'}_patients"
+        if self.kind == "equity":
+            return f"{self.origin}.min_share"
+        return self.origin
 
     def usage(self, assignment: np.ndarray) -> float:
         """Row activity for an assignment vector (setting index per patient)."""

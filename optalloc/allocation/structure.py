@@ -113,6 +113,7 @@ def subproblem(problem: AllocationProblem, patients: np.ndarray, held_use: np.nd
                 lower=limit.lower - held,
                 kind=limit.kind,
                 unit=limit.unit,
+                origin=limit.origin,
             )
         )
     return AllocationProblem(
