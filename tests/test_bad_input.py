@@ -161,7 +161,7 @@ def test_conflicts_name_the_scenario_field(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["solve", str(path), "--solver", "highs"])
     assert result.exit_code == 3
-    assert "lower settings.home.min_patients from 290" in result.output   # the field to edit, not a row name
+    assert "lower settings.home.min_patients from 290" in result.output  # the field to edit, not a row name
 
 
 def test_equity_group_matching_nobody_is_an_error(tmp_path: Path) -> None:

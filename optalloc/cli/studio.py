@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
@@ -303,11 +304,28 @@ def register(app: typer.Typer) -> None:
             return
         out.print(size_table(summary["around"], f"Levels of {result.path} around the answer"))
         change = (100.0 * (result.level / result.current - 1.0)) if result.current else float("nan")  # type: ignore[operator]
+        lower = summary["lower_levels_meeting"]
         out.print(
-            f"smallest {result.path} meeting [bold]{parsed.text}[/]: [bold]{fmt(result.level)}[/] "
-            f"(scenario has {fmt(result.current)}, {change:+.1f}%); proven between {fmt(result.bracket[0])} "
-            f"(fails) and {fmt(result.bracket[1])} (meets), {summary['solves']} solves in {seconds:.1f} s."
+            f"{result.path} meeting [bold]{escape(parsed.text)}[/]: [bold]{fmt(result.level)}[/] "
+            f"(scenario has {fmt(result.current)}, {change:+.1f}%). What is proven: the target fails at "
+            f"{fmt(result.bracket[0])} and holds at {fmt(result.bracket[1])}; {summary['solves']} solves in "
+            f"{seconds:.1f} s."
         )
+        if lower:
+            out.print(
+                f"[yellow]note:[/] the target also holds at {', '.join(fmt(v) for v in lower)}, below that answer: "
+                "it is not monotone in this resource (more of it can change which patients are chosen), so the "
+                "answer is the edge of the bracket searched, not proven the smallest level that works. The table "
+                "shows every level tried.",
+                soft_wrap=True,
+            )
+        else:
+            out.print(
+                "Below the failing level nothing was tried: if more of the resource can lower the target's "
+                "figure, a smaller level could still meet it (see the table).",
+                highlight=False,
+                soft_wrap=True,
+            )
         if demand is not None:
             out.print(
                 f"sized for forecast demand: {demand.column} groups at their q{int(round(demand.quantile * 100))} "

@@ -42,8 +42,20 @@ class SizeResult:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     around: pd.DataFrame | None = None
 
+    def lower_levels_meeting(self) -> list[float]:
+        """Levels below the answer that met the target anyway (in the search or the table
+        around it): the target is then not monotone in this resource, and the answer is only
+        the edge of the bracket found, not the smallest level that works."""
+        if self.level is None:
+            return []
+        rows = list(self.evaluations) + ([] if self.around is None else self.around.to_dict(orient="records"))
+        return sorted(
+            {float(r["level"]) for r in rows if r.get("meets_target") and float(r["level"]) < self.level - 1e-9}
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
+            "lower_levels_meeting": self.lower_levels_meeting(),
             "path": self.path,
             "target": self.target,
             "level": self.level,
