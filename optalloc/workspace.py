@@ -149,9 +149,21 @@ def _private_sqlite(url: str) -> None:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL and a busy timeout: several optalloc processes may record into one file at once."""
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first, so that switching to WAL waits too
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def ensure_tables(engine: Engine, metadata: MetaData, tables: list[Table]) -> None:
+    """Create ``tables`` if missing; another process creating them at the same moment is fine."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        metadata.create_all(engine, tables=tables)
+    except (OperationalError, ProgrammingError):
+        existing = set(inspect(engine).get_table_names())
+        if not all(table.name in existing for table in tables):
+            raise
 
 
 class Workspace:
@@ -189,7 +201,7 @@ class Workspace:
             )
         from datetime import datetime
 
-        RUNS_METADATA.create_all(self.engine, tables=[COHORTS])
+        ensure_tables(self.engine, RUNS_METADATA, [COHORTS])
         with self.engine.begin() as connection:
             cohort.to_sql(table, connection, if_exists="replace", index=False)
             interrupts.check()  # roll back rather than commit an interrupted import
@@ -257,7 +269,7 @@ class Workspace:
     @_guarded
     def save_run(self, record: dict[str, Any]) -> int:
         """Store one run in its own transaction; returns its id."""
-        RUNS_METADATA.create_all(self.engine, tables=[RUNS])
+        ensure_tables(self.engine, RUNS_METADATA, [RUNS])
         interrupts.check()
         with self.engine.begin() as connection:
             result = connection.execute(RUNS.insert().values(**record))

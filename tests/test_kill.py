@@ -205,6 +205,7 @@ def test_eight_concurrent_solves_record_into_one_sqlite(env: dict[str, str], tmp
     ]
     codes = [(p.wait(timeout=600), p.stderr.read() if p.stderr else "") for p in processes]
     assert all(code == 0 for code, _ in codes), codes
+    assert not any("not recorded" in text for _, text in codes), codes
     listed = subprocess.run([CLI, "runs", "list", "--json"], env=env, capture_output=True, text=True, timeout=60)
     import json
 

@@ -197,6 +197,24 @@ def plan_result(
     return result
 
 
+def no_plan_result(
+    solver: str,
+    bound: float | None,
+    seconds: float,
+    build: float,
+    duals: dict[str, float],
+    message: str,
+    extra: dict[str, object] | None = None,
+) -> AllocationResult:
+    """The result of a backend that stopped (time limit) before any plan: its bound, if any,
+    still stands."""
+    from optalloc.allocation.result import Status
+
+    return AllocationResult(
+        Status.NO_SOLUTION, solver, None, bound, None, seconds, build, duals, message=message, extra=extra or {}
+    )
+
+
 def infeasible_result(
     problem: AllocationProblem, solver: str, build: float, seconds: float, explain: bool = True, diagnosis=None
 ) -> AllocationResult:

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, 
 
 from optalloc.io import jsonable
 from optalloc.monitoring.track import TrackReport
-from optalloc.workspace import Workspace
+from optalloc.workspace import Workspace, ensure_tables
 
 METADATA = MetaData()
 TRACKING = Table(
@@ -112,7 +112,7 @@ def save_tracking(report: TrackReport, model_sha256: str, data_sha256: str, work
                 **clean,
             }
         )
-    METADATA.create_all(workspace.engine, tables=[TRACKING])
+    ensure_tables(workspace.engine, METADATA, [TRACKING])
     with workspace.engine.begin() as connection:
         connection.execute(TRACKING.insert(), rows)
     return run
@@ -135,7 +135,7 @@ def tracking_history(workspace: Workspace | None = None, model_sha256: str | Non
 def save_decision(record: dict[str, Any], workspace: Workspace | None = None) -> int:
     """Store one champion/challenger decision; returns its id."""
     workspace = workspace or Workspace()
-    METADATA.create_all(workspace.engine, tables=[DECISIONS])
+    ensure_tables(workspace.engine, METADATA, [DECISIONS])
     values = {**record, "created_at": _now(), "figures": json.loads(json.dumps(jsonable(record["figures"])))}
     with workspace.engine.begin() as connection:
         return int(connection.execute(DECISIONS.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]

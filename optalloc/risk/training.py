@@ -228,11 +228,15 @@ def load_design(path: Path | str | None = None) -> Design:
 
 
 def _header(path: Path) -> list[str]:
+    """Column names of a table file, without reading its rows (separator detected as on load)."""
     if path.name.lower().endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
+    from optalloc.io import csv_dialect
+
+    dialect = {k: v for k, v in csv_dialect(path).items() if k in ("sep", "encoding")}
+    return list(pd.read_csv(path, nrows=0, **dialect).columns)
 
 
 def _is_stay_file(path: Path) -> bool:
@@ -246,12 +250,7 @@ def _looks_like_diabetes130(path: Path) -> bool:
     """True if the file's header has the Diabetes 130 identifiers (or cannot be read at all,
     so the Diabetes 130 loader produces the clear error)."""
     try:
-        if path.name.lower().endswith((".parquet", ".pq")):
-            import pyarrow.parquet as pq
-
-            header = pq.read_schema(path).names
-        else:
-            header = list(pd.read_csv(path, nrows=0).columns)
+        header = _header(path)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
         return True
     return "patient_nbr" in header or "encounter_id" in header

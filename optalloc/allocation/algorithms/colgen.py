@@ -45,6 +45,7 @@ from optalloc.allocation.structure import (
     better_plan,
     integer_scale,
     knapsack_structure,
+    no_plan_result,
     plan_result,
     tighten_bound,
 )
@@ -238,12 +239,9 @@ class ColumnGenerationBackend(Backend):
         seconds = time.perf_counter() - t0
         bound = tighten_bound(problem, -lower) if np.isfinite(lower) else None
         if best is None:
-            return AllocationResult(
-                Status.NO_SOLUTION,
+            return no_plan_result(
                 self.name,
-                None,
                 bound,
-                None,
                 seconds,
                 build,
                 duals,

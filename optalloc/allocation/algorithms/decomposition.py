@@ -22,10 +22,11 @@ from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.backends.highs import HighsBackend
 from optalloc.allocation.lagrangian import LagrangianOracle, solve_dual
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status, relative_gap
+from optalloc.allocation.result import AllocationResult, relative_gap
 from optalloc.allocation.structure import (
     better_plan,
     infeasible_result,
+    no_plan_result,
     plan_result,
     subproblem,
 )
@@ -121,12 +122,9 @@ class DecompositionBackend(Backend):
             infeasible = self._infeasible(problem, build, t1)
             if infeasible is not None:
                 return infeasible
-            return AllocationResult(
-                Status.NO_SOLUTION,
+            return no_plan_result(
                 self.name,
-                None,
                 bound,
-                None,
                 time.perf_counter() - t1,
                 build,
                 duals,

@@ -23,6 +23,7 @@ from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
     matrix_form,
+    no_plan_result,
     objective_grid,
     tighten_bound,
 )
@@ -157,12 +158,9 @@ class CbcBackend(Backend):
         lower = summary.get("Lower bound")
         if not has_plan:
             bound = -lower if lower is not None else None
-            return AllocationResult(
-                Status.NO_SOLUTION,
+            return no_plan_result(
                 self.name,
-                None,
                 bound,
-                None,
                 seconds,
                 build,
                 duals,

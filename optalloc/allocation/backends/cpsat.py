@@ -27,10 +27,11 @@ import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult
 from optalloc.allocation.structure import (
     integer_scale,
     matrix_form,
+    no_plan_result,
     plan_result,
     tighten_bound,
 )
@@ -171,12 +172,9 @@ class CpSatBackend(Backend):
             extra["cpsat_bound"] = cp_bound
         bound = tighten_bound(problem, min(valid_bounds)) if valid_bounds else None
         if not candidates:
-            return AllocationResult(
-                Status.NO_SOLUTION,
+            return no_plan_result(
                 self.name,
-                None,
                 bound,
-                None,
                 seconds,
                 build,
                 duals,

@@ -23,6 +23,7 @@ from optalloc.allocation.structure import (
     MatrixForm,
     infeasible_result,
     matrix_form,
+    no_plan_result,
     objective_grid,
     tighten_bound,
 )
@@ -187,12 +188,9 @@ def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, expl
     if lp_bound is not None and bound is not None:
         bound = min(bound, lp_bound)
     if not has_solution:
-        return AllocationResult(
-            Status.NO_SOLUTION,
+        return no_plan_result(
             solver,
-            None,
             bound,
-            None,
             seconds,
             build,
             duals,
