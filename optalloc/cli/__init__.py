@@ -21,6 +21,7 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "cohort",
     "solve",
+    "demo",
     "risk",
     "segment",
     "bench",

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from optalloc.cli.common import out, print_json, progress, user_errors
+from optalloc.cli.options import Solver
 from optalloc.cli.render import fmt
-from optalloc.cli.solve import Solver
 
 bench_app = typer.Typer(help="Benchmark the allocation solvers on public instances.", no_args_is_help=True)
 

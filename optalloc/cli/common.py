@@ -138,3 +138,30 @@ def progress(enabled: bool = True) -> Iterator[Any]:
     )
     with bar:
         yield bar
+
+
+def record(
+    kind: str, prepared: list, params: dict[str, Any], results: Any, timings: dict[str, float], quiet: bool = False
+) -> int | None:
+    """Record a run; a database that cannot be written is a warning, never a lost result.
+
+    ``quiet`` drops the "recorded as run N" line (with ``--json`` the id is in the payload, and
+    stderr stays empty for callers that merge it with stdout).
+    """
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from optalloc.errors import OptallocError
+    from optalloc.studio.runs import record_run
+
+    try:
+        run_id = record_run(kind, prepared, params, results, timings)
+    except (OptallocError, SQLAlchemyError, OSError) as exc:
+        err.print(
+            f"[yellow]warning:[/] the results above stand, but the run was not recorded: {escape(str(exc))}",
+            soft_wrap=True,
+        )
+        return None
+    if not quiet:
+        err.print(f"recorded as run {run_id} (optalloc runs show {run_id})", highlight=False)
+    return run_id

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from optalloc.cli.common import err, out, progress
+import typer
+
+from optalloc.cli.common import err, out, progress, user_errors
+from optalloc.cli.options import Solver, SolverOption
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
@@ -27,9 +31,8 @@ def scenario_files(folder: Path) -> list[Path]:
 
 def run_demo(folder: Path, solver: str) -> None:
     """Segments, risk metrics and the comparison of every scenario in ``folder``."""
-    from optalloc.cli.segment import render_segments
-    from optalloc.cli.solve import exit_if_no_plan, solve_with_progress
-    from optalloc.cli.studio import differences_table
+    from optalloc.cli.render import differences_table, render_segments
+    from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
     from optalloc.studio.kpis import differences_frame
 
     files = scenario_files(folder)
@@ -62,3 +65,18 @@ def run_demo(folder: Path, solver: str) -> None:
         out.print(frame_table(frame, title="Scenario comparison (a wider terminal also shows differences)"))
     err.print("[dim]Every figure: optalloc compare scenarios/home_transfusion/*.toml [--json][/]")
     exit_if_no_plan(kpis)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``optalloc demo`` to the main app."""
+
+    @app.command()
+    @user_errors
+    def demo(
+        scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path(
+            "scenarios/home_transfusion"
+        ),
+        solver: SolverOption = Solver.auto,
+    ) -> None:
+        """Run the whole chain on the built-in cohort: segments, risk, and every scenario compared."""
+        run_demo(scenario_dir, solver.value)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from optalloc.cli.common import out, print_json, user_errors
+from optalloc.cli.options import JsonOption, Solver, SolverOption, TimeLimitOption
 from optalloc.cli.render import frame_table
-from optalloc.cli.solve import JsonOption, Solver, SolverOption, TimeLimitOption
 
 
 def register(app: typer.Typer) -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
+
+from optalloc.cli.common import out
+
+if TYPE_CHECKING:
+    from optalloc.segments import SegmentationResult
 
 
 def fmt(value: Any) -> str:
@@ -46,3 +52,191 @@ def frame_table(frame: pd.DataFrame, title: str | None = None, index: bool = Tru
         cells = [fmt(v) for v in row.tolist()]
         table.add_row(*([str(label)] if index else []), *cells)
     return table
+
+
+def signed(diff: float | None, pct: float | None, better: int) -> str:
+    """``+12.3 (+4.5%)`` coloured green when better, red when worse, blue when just different."""
+    if diff is None or diff != diff:
+        return ""
+    text = f"{'+' if diff > 0 else ''}{fmt(float(diff))}"
+    if pct is not None and pct == pct:
+        text += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
+    if abs(diff) < 1e-12:
+        return f"[dim]{text}[/]"
+    colour = "blue" if better == 0 else ("green" if diff * better > 0 else "red")
+    return f"[{colour}]{text}[/]"
+
+
+def differences_table(long: pd.DataFrame, title: str) -> Table:
+    """Scenarios side by side; after each scenario but the first, its difference from the first."""
+    scenarios = list(dict.fromkeys(long["scenario"]))
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("kpi", style="bold")
+    for k, name in enumerate(scenarios):
+        table.add_column(name, justify="right")
+        if k:
+            table.add_column(f"vs {scenarios[0]}", justify="right")
+    for kpi, rows in long.groupby("kpi", sort=False):
+        cells = []
+        for k, row in enumerate(rows.itertuples(index=False)):
+            cells.append(fmt(row.value))
+            if k:
+                cells.append(signed(row.diff, row.diff_pct, row.better))
+        table.add_row(str(kpi), *cells)
+    return table
+
+
+def short_label(column: str) -> str:
+    """Narrow column headings for the terminal (the CSV keeps the full names)."""
+    if column.startswith("patients:"):
+        return "n " + column.split(":", 1)[1]
+    if column.startswith("marginal_value:"):
+        return "value/unit " + column.split(":", 1)[1]
+    return {"objective": "benefit", "readmissions_avoided": "readm. avoided"}.get(column, column.split(".")[-1])
+
+
+def sweep_table(frame: pd.DataFrame, paths: list[str], title: str) -> Table:
+    """The swept values, status, benefit, outcomes, patients per setting and the marginal value
+    of each varied limit (of every limit when no limit is varied)."""
+    varied = [p.split(".")[-1] for p in paths if p == "budget" or p.startswith("resources.")]
+    duals = [c for c in frame.columns if c.startswith("marginal_value:")]
+    chosen = [c for c in duals if c.split(":", 1)[1] in varied] or duals
+    columns = [*paths, "status", "objective", "readmissions_avoided", "cost"]
+    columns += [c for c in frame.columns if c.startswith("patients:")] + chosen
+    shown = frame[[c for c in columns if c in frame.columns]].rename(columns=lambda c: short_label(str(c)))
+    return frame_table(shown, title=title, index=False)
+
+
+def size_table(around: list[dict[str, Any]], title: str) -> Table:
+    """The levels solved around the sizing answer, one row each."""
+    frame = pd.DataFrame(around)
+    if not frame.empty and "patients" in frame:
+        patients = pd.DataFrame(list(frame.pop("patients"))).add_prefix("n ")
+        frame = pd.concat([frame, patients], axis=1)
+    frame = frame.rename(columns={"vs_answer_pct": "vs answer %", "meets_target": "meets target"})
+    return frame_table(frame, title=title, index=False)
+
+
+def uncertainty_tables(summary: dict[str, Any]) -> list[Table]:
+    """Outcome distributions per scenario, then the expected-value plan under the draws."""
+    tables = []
+    outcomes = Table(title=f"Outcomes over {summary['draws']} draws", title_justify="left", header_style="bold")
+    for column in ("scenario", "outcome", "mean", "5%", "50%", "95%"):
+        outcomes.add_column(column, justify="left" if column in ("scenario", "outcome") else "right")
+    for item in summary["scenarios"]:
+        for k, (name, d) in enumerate(item["outcomes"].items()):
+            outcomes.add_row(
+                item["scenario"] if k == 0 else "", name, fmt(d["mean"]), fmt(d["p5"]), fmt(d["p50"]), fmt(d["p95"])
+            )
+        if item["p_beats_first"] is not None:
+            outcomes.add_row(
+                "",
+                "[bold]P(beats first)[/]",
+                f"{100 * item['p_beats_first']:.0f}%",
+                "",
+                "",
+                f"mean gain {fmt(item['mean_gain_over_first'])}",
+            )
+        outcomes.add_section()
+    tables.append(outcomes)
+    ev = Table(
+        title="Benefit of the plan made for the expected values, under every draw (shortfall: below "
+        "each draw's own optimum, over the draws where the plan keeps every limit)",
+        title_justify="left",
+        header_style="bold",
+    )
+    for column in ("scenario", "as expected", "mean", "5%", "95%", "shortfall", "P(break)", "broken (P, mean excess)"):
+        ev.add_column(column, justify="left" if column in ("scenario", "broken (P, mean excess)") else "right")
+    for item in summary["scenarios"]:
+        plan = item["expected_value_plan"]
+        broken = (
+            "; ".join(
+                f"{name} {100 * b['p_broken']:.0f}%, {fmt(b['mean_excess_when_broken'])}"
+                for name, b in plan["breaks"].items()
+            )
+            or "none"
+        )
+        p_break = plan["p_breaks_any_limit"]
+        if p_break is None:
+            broken = f"no plan at the expected values ({plan['status']})"
+        ev.add_row(
+            item["scenario"],
+            fmt(plan["benefit_at_expected_values"]),
+            fmt(plan["realised_benefit"]["mean"]),
+            fmt(plan["realised_benefit"]["p5"]),
+            fmt(plan["realised_benefit"]["p95"]),
+            fmt(plan["mean_shortfall_vs_drawn_optimum"]),
+            "-" if p_break is None else f"{100 * p_break:.0f}%",
+            broken,
+        )
+    tables.append(ev)
+    return tables
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    return format(value, spec) if isinstance(value, int | float) else str(value)
+
+
+# Profile means shown in the table, in this order, when the profiles hold them.
+PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("mean_age", "age", ".0f"),
+    ("mean_transfusions_per_28d", "tx/28d", ".2f"),
+    ("mean_distance_km", "km", ".0f"),
+    ("mean_frailty", "frailty", ".1f"),
+    ("mean_age_years", "age", ".0f"),
+    ("mean_length_of_stay", "days", ".1f"),
+    ("mean_medications", "meds", ".1f"),
+    ("mean_procedures", "procs", ".1f"),
+    ("mean_prior_visits", "prior visits", ".2f"),
+)
+
+
+MAX_PROFILE_COLUMNS = 5
+
+
+def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
+    """Print the k-selection table, the segment profiles and the rules (Rich, stdout)."""
+    k_table = Table(title=f"Choosing the number of segments ({source})", title_justify="left")
+    for name in ("k", "PAC", "consensus", "silhouette", "smallest", "why"):
+        k_table.add_column(name, justify="left" if name == "why" else "right")
+    for row in result.k_table.itertuples():
+        style = "bold green" if row.chosen else None
+        k_table.add_row(
+            str(row.k),
+            f"{row.pac:.3f}",
+            f"{row.consensus_index:.3f}",
+            _fmt(row.silhouette, ".3f"),
+            f"{row.min_segment_share:.1%}",
+            row.reason,
+            style=style,
+        )
+    out.print(k_table)
+    table = Table(title=f"{result.k} segments", title_justify="left")
+    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
+        :MAX_PROFILE_COLUMNS
+    ]
+    for name in ("#", "name", "patients", "share", "readmitted", *(header for _, header, _ in means)):
+        table.add_column(name, justify="left" if name == "name" else "right")
+    for row in result.profiles.to_dict(orient="records"):
+        table.add_row(
+            str(row["segment"]),
+            str(row["name"]),
+            _fmt(row["n"], ","),
+            _fmt(row["share"], ".1%"),
+            _fmt(row.get("readmission_rate"), ".1%"),
+            *(_fmt(row.get(column), spec) for column, _, spec in means),
+        )
+    out.print(table)
+    rules = Table(title="Rules (expression usable as a scenario eligibility filter)", title_justify="left")
+    for name in ("#", "rule", "coverage", "precision"):
+        rules.add_column(name, justify="left" if name == "rule" else "right")
+    for row in result.rules.itertuples():
+        rules.add_row(
+            str(row.segment),
+            f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
+            _fmt(row.coverage, ".0%"),
+            _fmt(row.precision, ".0%"),
+        )
+    out.print(rules)

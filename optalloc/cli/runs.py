@@ -9,25 +9,25 @@ import typer
 from rich.table import Table
 
 from optalloc.cli.common import out, print_json, progress, user_errors
+from optalloc.cli.options import JsonOption
 from optalloc.cli.render import fmt
-from optalloc.cli.solve import JsonOption
 
 
 def _show_results(record: dict[str, Any]) -> None:
     """The recorded results in the same shape the original command printed."""
     kind, results = record["kind"], record["results"]
     if kind in ("solve", "compare"):
-        from optalloc.cli.studio import differences_table
+        from optalloc.cli.render import differences_table
         from optalloc.studio.kpis import differences_frame
 
         out.print(differences_table(differences_frame(results), title="Recorded results"))
     elif kind == "sweep":
-        from optalloc.cli.studio import sweep_table
+        from optalloc.cli.render import sweep_table
 
         paths = [text.split("=", 1)[0] for text in record["params"]["vary"]]
         out.print(sweep_table(pd.DataFrame(results), paths, "Recorded sweep"))
     elif kind == "size":
-        from optalloc.cli.studio import size_table
+        from optalloc.cli.render import size_table
 
         out.print(
             size_table(
@@ -36,7 +36,7 @@ def _show_results(record: dict[str, Any]) -> None:
             )
         )
     elif kind == "uncertainty":
-        from optalloc.cli.studio import uncertainty_tables
+        from optalloc.cli.render import uncertainty_tables
 
         for table in uncertainty_tables(results):
             out.print(table)

@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from optalloc.cli.common import err, out, print_json, progress, user_errors
+from optalloc.cli.common import err, print_json, progress, user_errors
+from optalloc.cli.render import render_segments
 from optalloc.cohort.load import load_cohort_file
 from optalloc.errors import OptallocError
 from optalloc.io import check_output, table_format, write_table
@@ -90,73 +89,6 @@ def _columns(path: Path) -> list[str]:
         return list(pd.read_csv(path, nrows=0).columns)
     except Exception:  # unreadable: read_table gives the clear message
         return []
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "-"
-    return format(value, spec) if isinstance(value, int | float) else str(value)
-
-
-# Profile means shown in the table, in this order, when the profiles hold them.
-PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("mean_age", "age", ".0f"),
-    ("mean_transfusions_per_28d", "tx/28d", ".2f"),
-    ("mean_distance_km", "km", ".0f"),
-    ("mean_frailty", "frailty", ".1f"),
-    ("mean_age_years", "age", ".0f"),
-    ("mean_length_of_stay", "days", ".1f"),
-    ("mean_medications", "meds", ".1f"),
-    ("mean_procedures", "procs", ".1f"),
-    ("mean_prior_visits", "prior visits", ".2f"),
-)
-MAX_PROFILE_COLUMNS = 5
-
-
-def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
-    """Print the k-selection table, the segment profiles and the rules (Rich, stdout)."""
-    k_table = Table(title=f"Choosing the number of segments ({source})", title_justify="left")
-    for name in ("k", "PAC", "consensus", "silhouette", "smallest", "why"):
-        k_table.add_column(name, justify="left" if name == "why" else "right")
-    for row in result.k_table.itertuples():
-        style = "bold green" if row.chosen else None
-        k_table.add_row(
-            str(row.k),
-            f"{row.pac:.3f}",
-            f"{row.consensus_index:.3f}",
-            _fmt(row.silhouette, ".3f"),
-            f"{row.min_segment_share:.1%}",
-            row.reason,
-            style=style,
-        )
-    out.print(k_table)
-    table = Table(title=f"{result.k} segments", title_justify="left")
-    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
-        :MAX_PROFILE_COLUMNS
-    ]
-    for name in ("#", "name", "patients", "share", "readmitted", *(header for _, header, _ in means)):
-        table.add_column(name, justify="left" if name == "name" else "right")
-    for row in result.profiles.to_dict(orient="records"):
-        table.add_row(
-            str(row["segment"]),
-            str(row["name"]),
-            _fmt(row["n"], ","),
-            _fmt(row["share"], ".1%"),
-            _fmt(row.get("readmission_rate"), ".1%"),
-            *(_fmt(row.get(column), spec) for column, _, spec in means),
-        )
-    out.print(table)
-    rules = Table(title="Rules (expression usable as a scenario eligibility filter)", title_justify="left")
-    for name in ("#", "rule", "coverage", "precision"):
-        rules.add_column(name, justify="left" if name == "rule" else "right")
-    for row in result.rules.itertuples():
-        rules.add_row(
-            str(row.segment),
-            f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
-            _fmt(row.coverage, ".0%"),
-            _fmt(row.precision, ".0%"),
-        )
-    out.print(rules)
 
 
 @user_errors

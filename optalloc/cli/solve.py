@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from optalloc.cli.common import err, out, print_json, progress, user_errors
-from optalloc.cli.render import frame_table
-from optalloc.errors import OptallocError
+from optalloc.cli.common import out, print_json, record, user_errors
+from optalloc.cli.options import JsonOption, Solver, SolverOption, TimeLimitOption
+from optalloc.cli.render import differences_table, frame_table
+from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
 from optalloc.io import check_output, write_table
-from optalloc.pipeline import PipelineCache, prepare, prepare_from_estimates, solve_prepared
+from optalloc.pipeline import prepare, prepare_from_estimates, solve_prepared
 from optalloc.studio.kpis import comparison_frame, scenario_kpis
 from optalloc.studio.plan_export import plan_table
-
-
-class Solver(str, Enum):
-    auto = "auto"
-    cbc = "cbc"
-    cpsat = "cpsat"
-    highs = "highs"
-    decomp = "decomp"
-    colgen = "colgen"
-
-
-SolverOption = Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
-TimeLimitOption = Annotated[
-    float | None, typer.Option("--time-limit", help="Seconds per solve (default: the scenario's).")
-]
-
-
-def exit_if_no_plan(kpis: list[dict]) -> None:
-    """Explain every scenario that has no plan (the infeasibility diagnosis) and exit 3.
-
-    The numbers were already printed, so scripts still get them; the exit code tells them
-    that at least one scenario could not be planned.
-    """
-    failed = [item for item in kpis if item["status"] not in ("OPTIMAL", "FEASIBLE")]
-    for item in failed:
-        reason = item["message"] or "no plan was found within the time limit; allow more time (--time-limit)."
-        err.print(f"[bold red]{item['scenario']}: {item['status']}.[/] {reason}", highlight=False, soft_wrap=True)
-    if failed:
-        raise typer.Exit(3)
 
 
 def print_explanations(outcome, kpis: dict) -> None:
@@ -71,33 +41,6 @@ def print_explanations(outcome, kpis: dict) -> None:
     for sentence in marginal_value_sentences(outcome.prepared.problem, outcome.result):
         if "does not bind" not in sentence:
             out.print(f"  - {sentence}", highlight=False)
-
-
-def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | None = None) -> tuple[list, list[dict]]:
-    """Prepare (sharing cohort and risk) and solve each scenario, with a progress bar on stderr."""
-    from optalloc.scenario.loader import load_scenario
-    from optalloc.studio.runs import compare_results
-
-    cache = cache if cache is not None else PipelineCache()
-    loaded = [load_scenario(path) for path in paths]  # every file checked before any solve
-    names = [item.name for item in loaded]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        files = ", ".join(str(p) for p, n in zip(paths, names) if n in repeated)
-        raise OptallocError(
-            f"scenario name(s) {', '.join(repr(n) for n in repeated)} appear more than once ({files}); "
-            'a comparison needs one column per scenario. Give each file its own name = "...".'
-        )
-    prepared, kpis = [], []
-    with progress(True) as bar:
-        task = bar.add_task("solving scenarios", total=len(paths))
-        for path, scenario in zip(paths, loaded):
-            bar.update(task, description=f"solving {path.name}")
-            ready, (item,) = compare_results([scenario], params, cache)
-            prepared += ready
-            kpis.append(item)
-            bar.advance(task)
-    return prepared, kpis
 
 
 def register(app: typer.Typer) -> None:
@@ -127,8 +70,6 @@ def register(app: typer.Typer) -> None:
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
         outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
         kpis = scenario_kpis(outcome)
-        from optalloc.cli.studio import record
-
         if keep:
             record(
                 "solve",
@@ -171,7 +112,6 @@ def register(app: typer.Typer) -> None:
         """Solve several scenarios and compare them side by side, with each one's difference from the first."""
         import time
 
-        from optalloc.cli.studio import differences_table, record
         from optalloc.studio.kpis import differences_by_scenario, differences_frame
 
         check_output(csv, option="--csv")
@@ -194,16 +134,3 @@ def register(app: typer.Typer) -> None:
             if csv is not None:
                 out.print(f"wrote {csv}", highlight=False)
         exit_if_no_plan(kpis)
-
-    @app.command()
-    @user_errors
-    def demo(
-        scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path(
-            "scenarios/home_transfusion"
-        ),
-        solver: SolverOption = Solver.auto,
-    ) -> None:
-        """Run the whole chain on the built-in cohort: segments, risk, and every scenario compared."""
-        from optalloc.cli.demo import run_demo
-
-        run_demo(scenario_dir, solver.value)

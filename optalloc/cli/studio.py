@@ -11,86 +11,22 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from optalloc.cli.common import err, out, print_json, progress, user_errors
-from optalloc.cli.render import fmt, frame_table
-from optalloc.cli.solve import JsonOption, Solver, SolverOption, TimeLimitOption
+from optalloc.cli.common import out, print_json, progress, record, user_errors
+from optalloc.cli.options import (
+    DaskOption,
+    GapOption,
+    JsonOption,
+    RecordOption,
+    Solver,
+    SolverOption,
+    TimeLimitOption,
+    WorkersOption,
+)
+from optalloc.cli.render import fmt, size_table, sweep_table, uncertainty_tables
 from optalloc.io import PLOT_SUFFIXES, check_output
-
-WorkersOption = Annotated[
-    int | None, typer.Option("--workers", min=1, help="Local processes (default: every core; 1 = serial).")
-]
-DaskOption = Annotated[
-    str | None, typer.Option("--dask", help="Run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786.")
-]
-GapOption = Annotated[
-    float | None,
-    typer.Option("--gap", min=0.0, help="Relative MIP gap at which each solve may stop (default: the scenario's)."),
-]
-RecordOption = Annotated[bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")]
-
-
-def record(
-    kind: str, prepared: list, params: dict[str, Any], results: Any, timings: dict[str, float], quiet: bool = False
-) -> int | None:
-    """Record a run; a database that cannot be written is a warning, never a lost result.
-
-    ``quiet`` drops the "recorded as run N" line (with ``--json`` the id is in the payload, and
-    stderr stays empty for callers that merge it with stdout).
-    """
-    from rich.markup import escape
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from optalloc.errors import OptallocError
-    from optalloc.studio.runs import record_run
-
-    try:
-        run_id = record_run(kind, prepared, params, results, timings)
-    except (OptallocError, SQLAlchemyError, OSError) as exc:
-        err.print(
-            f"[yellow]warning:[/] the results above stand, but the run was not recorded: {escape(str(exc))}",
-            soft_wrap=True,
-        )
-        return None
-    if not quiet:
-        err.print(f"recorded as run {run_id} (optalloc runs show {run_id})", highlight=False)
-    return run_id
-
-
-def signed(diff: float | None, pct: float | None, better: int) -> str:
-    """``+12.3 (+4.5%)`` coloured green when better, red when worse, blue when just different."""
-    if diff is None or diff != diff:
-        return ""
-    text = f"{'+' if diff > 0 else ''}{fmt(float(diff))}"
-    if pct is not None and pct == pct:
-        text += f" ({'+' if pct > 0 else ''}{pct:.1f}%)"
-    if abs(diff) < 1e-12:
-        return f"[dim]{text}[/]"
-    colour = "blue" if better == 0 else ("green" if diff * better > 0 else "red")
-    return f"[{colour}]{text}[/]"
-
-
-def differences_table(long: pd.DataFrame, title: str) -> Table:
-    """Scenarios side by side; after each scenario but the first, its difference from the first."""
-    scenarios = list(dict.fromkeys(long["scenario"]))
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("kpi", style="bold")
-    for k, name in enumerate(scenarios):
-        table.add_column(name, justify="right")
-        if k:
-            table.add_column(f"vs {scenarios[0]}", justify="right")
-    for kpi, rows in long.groupby("kpi", sort=False):
-        cells = []
-        for k, row in enumerate(rows.itertuples(index=False)):
-            cells.append(fmt(row.value))
-            if k:
-                cells.append(signed(row.diff, row.diff_pct, row.better))
-        table.add_row(str(kpi), *cells)
-    return table
 
 
 def _execution(workers: int | None, dask: str | None):
@@ -398,90 +334,3 @@ def register(app: typer.Typer) -> None:
             + (f"; every draw in {csv}" if csv else ""),
             highlight=False,
         )
-
-
-def short_label(column: str) -> str:
-    """Narrow column headings for the terminal (the CSV keeps the full names)."""
-    if column.startswith("patients:"):
-        return "n " + column.split(":", 1)[1]
-    if column.startswith("marginal_value:"):
-        return "value/unit " + column.split(":", 1)[1]
-    return {"objective": "benefit", "readmissions_avoided": "readm. avoided"}.get(column, column.split(".")[-1])
-
-
-def sweep_table(frame: pd.DataFrame, paths: list[str], title: str) -> Table:
-    """The swept values, status, benefit, outcomes, patients per setting and the marginal value
-    of each varied limit (of every limit when no limit is varied)."""
-    varied = [p.split(".")[-1] for p in paths if p == "budget" or p.startswith("resources.")]
-    duals = [c for c in frame.columns if c.startswith("marginal_value:")]
-    chosen = [c for c in duals if c.split(":", 1)[1] in varied] or duals
-    columns = [*paths, "status", "objective", "readmissions_avoided", "cost"]
-    columns += [c for c in frame.columns if c.startswith("patients:")] + chosen
-    shown = frame[[c for c in columns if c in frame.columns]].rename(columns=lambda c: short_label(str(c)))
-    return frame_table(shown, title=title, index=False)
-
-
-def size_table(around: list[dict[str, Any]], title: str) -> Table:
-    """The levels solved around the sizing answer, one row each."""
-    frame = pd.DataFrame(around)
-    if not frame.empty and "patients" in frame:
-        patients = pd.DataFrame(list(frame.pop("patients"))).add_prefix("n ")
-        frame = pd.concat([frame, patients], axis=1)
-    frame = frame.rename(columns={"vs_answer_pct": "vs answer %", "meets_target": "meets target"})
-    return frame_table(frame, title=title, index=False)
-
-
-def uncertainty_tables(summary: dict[str, Any]) -> list[Table]:
-    """Outcome distributions per scenario, then the expected-value plan under the draws."""
-    tables = []
-    outcomes = Table(title=f"Outcomes over {summary['draws']} draws", title_justify="left", header_style="bold")
-    for column in ("scenario", "outcome", "mean", "5%", "50%", "95%"):
-        outcomes.add_column(column, justify="left" if column in ("scenario", "outcome") else "right")
-    for item in summary["scenarios"]:
-        for k, (name, d) in enumerate(item["outcomes"].items()):
-            outcomes.add_row(
-                item["scenario"] if k == 0 else "", name, fmt(d["mean"]), fmt(d["p5"]), fmt(d["p50"]), fmt(d["p95"])
-            )
-        if item["p_beats_first"] is not None:
-            outcomes.add_row(
-                "",
-                "[bold]P(beats first)[/]",
-                f"{100 * item['p_beats_first']:.0f}%",
-                "",
-                "",
-                f"mean gain {fmt(item['mean_gain_over_first'])}",
-            )
-        outcomes.add_section()
-    tables.append(outcomes)
-    ev = Table(
-        title="Benefit of the plan made for the expected values, under every draw (shortfall: below "
-        "each draw's own optimum, over the draws where the plan keeps every limit)",
-        title_justify="left",
-        header_style="bold",
-    )
-    for column in ("scenario", "as expected", "mean", "5%", "95%", "shortfall", "P(break)", "broken (P, mean excess)"):
-        ev.add_column(column, justify="left" if column in ("scenario", "broken (P, mean excess)") else "right")
-    for item in summary["scenarios"]:
-        plan = item["expected_value_plan"]
-        broken = (
-            "; ".join(
-                f"{name} {100 * b['p_broken']:.0f}%, {fmt(b['mean_excess_when_broken'])}"
-                for name, b in plan["breaks"].items()
-            )
-            or "none"
-        )
-        p_break = plan["p_breaks_any_limit"]
-        if p_break is None:
-            broken = f"no plan at the expected values ({plan['status']})"
-        ev.add_row(
-            item["scenario"],
-            fmt(plan["benefit_at_expected_values"]),
-            fmt(plan["realised_benefit"]["mean"]),
-            fmt(plan["realised_benefit"]["p5"]),
-            fmt(plan["realised_benefit"]["p95"]),
-            fmt(plan["mean_shortfall_vs_drawn_optimum"]),
-            "-" if p_break is None else f"{100 * p_break:.0f}%",
-            broken,
-        )
-    tables.append(ev)
-    return tables

@@ -1,0 +1,53 @@
+"""Solving scenarios from the command line: the progress-reporting loop and the exit code of a
+scenario without a plan, shared by ``compare`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from optalloc.cli.common import err, progress
+from optalloc.errors import OptallocError
+from optalloc.pipeline import PipelineCache
+
+
+def exit_if_no_plan(kpis: list[dict]) -> None:
+    """Explain every scenario that has no plan (the infeasibility diagnosis) and exit 3.
+
+    The numbers were already printed, so scripts still get them; the exit code tells them
+    that at least one scenario could not be planned.
+    """
+    failed = [item for item in kpis if item["status"] not in ("OPTIMAL", "FEASIBLE")]
+    for item in failed:
+        reason = item["message"] or "no plan was found within the time limit; allow more time (--time-limit)."
+        err.print(f"[bold red]{item['scenario']}: {item['status']}.[/] {reason}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(3)
+
+
+def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | None = None) -> tuple[list, list[dict]]:
+    """Prepare (sharing cohort and risk) and solve each scenario, with a progress bar on stderr."""
+    from optalloc.scenario.loader import load_scenario
+    from optalloc.studio.runs import compare_results
+
+    cache = cache if cache is not None else PipelineCache()
+    loaded = [load_scenario(path) for path in paths]  # every file checked before any solve
+    names = [item.name for item in loaded]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        files = ", ".join(str(p) for p, n in zip(paths, names) if n in repeated)
+        raise OptallocError(
+            f"scenario name(s) {', '.join(repr(n) for n in repeated)} appear more than once ({files}); "
+            'a comparison needs one column per scenario. Give each file its own name = "...".'
+        )
+    prepared, kpis = [], []
+    with progress(True) as bar:
+        task = bar.add_task("solving scenarios", total=len(paths))
+        for path, scenario in zip(paths, loaded):
+            bar.update(task, description=f"solving {path.name}")
+            ready, (item,) = compare_results([scenario], params, cache)
+            prepared += ready
+            kpis.append(item)
+            bar.advance(task)
+    return prepared, kpis
