@@ -47,6 +47,18 @@ class Prepared:
     problem: AllocationProblem
     seconds: dict[str, float]
 
+    @property
+    def notes(self) -> list[str]:
+        """What the scenario assumed that a planner should know: a setting nobody may use."""
+        found = []
+        for j, name in enumerate(self.problem.settings):
+            if name != self.loaded.scenario.default_setting and not self.problem.allowed[:, j].any():
+                found.append(
+                    f"{self.loaded.path.name}: no patient may use setting {name!r} (its eligibility matches nobody"
+                    " in the cohort, or pins exclude everyone); the plan leaves it empty."
+                )
+        return found
+
 
 @dataclass
 class Outcome:

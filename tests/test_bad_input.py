@@ -172,3 +172,14 @@ def test_equity_group_matching_nobody_is_an_error(tmp_path: Path) -> None:
     )
     result = runner.invoke(app, ["solve", str(path)])
     assert result.exit_code == 2 and "equity[0].group" in result.output and "matches no patient" in result.output
+
+
+def test_an_eligibility_nobody_meets_is_said(tmp_path: Path) -> None:
+    path = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "n"\n[cohort]\npatients = 300\n'
+        '[settings.home]\neligibility = "distance_km < 0"\n',
+    )
+    result = runner.invoke(app, ["solve", str(path), "--no-record"])
+    assert result.exit_code == 0, result.output
+    assert "no patient may use setting 'home'" in result.stderr

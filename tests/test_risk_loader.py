@@ -81,11 +81,19 @@ def test_unknown_readmitted_value(raw_head: pd.DataFrame, tmp_path: Path) -> Non
         load_diabetes130(_write(frame, tmp_path))
 
 
-@pytest.mark.parametrize("age", ["75", "?", "[70-80"])
+@pytest.mark.parametrize("age", ["75", "?", "[70-80", "[80-70)", "[110-120)", "[70-75)"])
 def test_age_outside_the_band_coding(raw_head: pd.DataFrame, tmp_path: Path, age: str) -> None:
     frame = raw_head.copy()
     frame.loc[1, "age"] = age
     with pytest.raises(CohortError, match=r"'age' at row 2 .*ten-year band"):
+        load_diabetes130(_write(frame, tmp_path))
+
+
+@pytest.mark.parametrize("code", ["XYZ", "4280.1", "250,83", "V4511.2"])
+def test_impossible_diagnosis_code(raw_head: pd.DataFrame, tmp_path: Path, code: str) -> None:
+    frame = raw_head.copy()
+    frame.loc[3, "diag_2"] = code
+    with pytest.raises(CohortError, match=r"'diag_2' at row 4 .*not an ICD-9-CM code"):
         load_diabetes130(_write(frame, tmp_path))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from optalloc.cli.common import out, print_json, record, user_errors
+from optalloc.cli.common import err, out, print_json, record, user_errors
 from optalloc.cli.options import JsonOption, Solver, SolverOption, TimeLimitOption
 from optalloc.cli.render import differences_table, frame_table
 from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
@@ -26,10 +26,11 @@ def print_explanations(outcome, kpis: dict) -> None:
     greedy = kpis.get("greedy") or {}
     unit = kpis["objective_unit"]
     if greedy.get("gain") is not None:
+        # the share is undefined when current practice gains nothing (gain_pct is null)
+        pct = f" ({greedy['gain_pct']:+.1f}%)" if greedy.get("gain_pct") is not None else ""
         out.print(
-            f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more "
-            f"({greedy['gain_pct']:+.1f}%) than filling each programme in priority order "
-            f"({greedy['objective']:.4g}).",
+            f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more{pct} "
+            f"than filling each programme in priority order ({greedy['objective']:.4g}).",
             highlight=False,
         )
     elif greedy:
@@ -68,6 +69,8 @@ def register(app: typer.Typer) -> None:
         """Solve one scenario and show the plan's key figures."""
         check_output(plan)  # before the work, not after it
         prepared = prepare(scenario) if estimates is None else prepare_from_estimates(scenario, estimates)
+        for note in prepared.notes:
+            err.print(f"note: {note}", highlight=False, soft_wrap=True)
         outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
         kpis = scenario_kpis(outcome)
         if keep:

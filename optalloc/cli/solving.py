@@ -47,6 +47,8 @@ def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | 
         for path, scenario in zip(paths, loaded):
             bar.update(task, description=f"solving {path.name}")
             ready, (item,) = compare_results([scenario], params, cache)
+            for note in ready[0].notes:
+                err.print(f"note: {note}", highlight=False, soft_wrap=True)
             prepared += ready
             kpis.append(item)
             bar.advance(task)

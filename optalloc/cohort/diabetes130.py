@@ -96,6 +96,9 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     + ("readmitted",)
 )
 LABEL = "readmitted_30d"
+DIAGNOSIS_CODE_COLUMNS = ("diag_1", "diag_2", "diag_3")
+#: ICD-9-CM as the published file writes it: leading zeros dropped (8 is 008), up to two decimals.
+ICD9_SHAPE = r"\d{1,3}(\.\d{1,2})?|V\d{1,2}(\.\d{1,2})?|E\d{3}(\.\d)?"
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,23 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
             f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}; it must be a "
             "ten-year band such as [70-80) (the published coding). Recode the value and load again."
         )
+    bounds = raw["age"].astype("string").str.extract(r"\[(\d+)-(\d+)\)").astype(float)
+    bad = ~((bounds[1] - bounds[0] == 10) & (bounds[0] % 10 == 0) & bounds[0].between(0, 90))
+    if bad.any():  # e.g. [80-70) or [110-120): well formed, but no band of the published coding
+        row = first_bad_row(bad)
+        raise CohortError(
+            f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}, which is no ten-year band "
+            "from [0-10) to [90-100) (the published coding). Recode the value and load again."
+        )
+    for column in DIAGNOSIS_CODE_COLUMNS:
+        text = raw[column].astype("string")
+        bad = text.notna() & ~text.str.fullmatch(ICD9_SHAPE).fillna(False).astype(bool)
+        if bad.any():  # a code of no ICD-9 shape would silently fall into "other"
+            row = first_bad_row(bad)
+            raise CohortError(
+                f"{source}: column {column!r} at row {row} holds {raw[column].iloc[row - 1]!r}, which is not an "
+                "ICD-9-CM code (e.g. 428, 250.83, V45 or E909; ? when missing). Correct the value and load again."
+            )
     bad = ~raw["readmitted"].isin(READMITTED_VALUES)
     if bad.any():
         row = first_bad_row(bad)
