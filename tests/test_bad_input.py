@@ -183,3 +183,11 @@ def test_an_eligibility_nobody_meets_is_said(tmp_path: Path) -> None:
     result = runner.invoke(app, ["solve", str(path), "--no-record"])
     assert result.exit_code == 0, result.output
     assert "no patient may use setting 'home'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["solve"], ["compare"], ["sweep"], ["track"], ["risk", "train"], ["cohort", "import"]]
+)
+def test_help_shows_no_bool_metavar(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and "<bool>" not in result.output

@@ -10,6 +10,24 @@ import sys
 
 import typer
 
+
+def _hide_flag_metavars() -> None:
+    """Typer 0.29 shows ``<bool>`` after every on/off flag, which takes no value; show nothing."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_optalloc", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)  # type: ignore[arg-type]
+
+    display_type_rich._optalloc = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_metavars()
+
 app = typer.Typer(
     name="optalloc",
     help="Allocate patients to care settings under staff, equipment and budget limits.",

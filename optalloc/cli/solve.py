@@ -52,7 +52,11 @@ def register(app: typer.Typer) -> None:
         solver: SolverOption = Solver.auto,
         time_limit: TimeLimitOption = None,
         plan: Annotated[
-            Path | None, typer.Option("--out", help="Write the plan (patient_id, setting) as CSV/Parquet.")
+            Path | None,
+            typer.Option(
+                "--out",
+                help="Write the plan as CSV/Parquet: per patient the setting, benefit, cost, resource use, risk, segment and runner-up.",
+            ),
         ] = None,
         estimates: Annotated[
             Path | None,
