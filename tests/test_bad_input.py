@@ -191,3 +191,42 @@ def test_an_eligibility_nobody_meets_is_said(tmp_path: Path) -> None:
 def test_help_shows_no_bool_metavar(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
     assert result.exit_code == 0 and "<bool>" not in result.output
+
+
+def test_plan_moves_by_hand() -> None:
+    import pandas as pd
+
+    from optalloc.studio.moves import plan_moves
+
+    a = pd.DataFrame({"patient_id": ["p1", "p2", "p3", "p4"], "setting": ["clinic", "home", "clinic", "clinic"]})
+    b = pd.DataFrame({"patient_id": ["p1", "p2", "p3", "p5"], "setting": ["home", "clinic", "clinic", "home"]})
+    moves = plan_moves(a, b, pd.Series({"p1": "old", "p2": "young", "p3": "old"}))
+    assert moves.patients["patient_id"].tolist() == ["p1", "p2"]
+    assert moves.by_move.set_index(["from", "to"])["patients"].to_dict() == {
+        ("clinic", "home"): 1,
+        ("home", "clinic"): 1,
+    }
+    assert moves.by_segment.set_index("segment")["patients"].to_dict() == {"old": 1, "young": 1}
+
+
+def test_compare_moves_cli(tmp_path: Path) -> None:
+    import pandas as pd
+
+    base = write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "a"\n[cohort]\npatients = 300\n', name="a.toml")
+    more = write_scenario(
+        tmp_path, 'extends = "a.toml"\nname = "b"\n[resources]\nhome_nurse_hours = 3000\n', name="b.toml"
+    )
+    out_csv = tmp_path / "moves.csv"
+    result = runner.invoke(
+        app,
+        ["compare", str(base), str(more), "--moves-csv", str(out_csv), "--json", "--no-record", "--solver", "highs"],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    by_move = {(m["from"], m["to"]): m["patients"] for m in payload["moves"]["by_move"]}
+    first, second = payload["scenarios"]
+    gained = second["patients_per_setting"]["home"] - first["patients_per_setting"]["home"]
+    assert by_move.get(("clinic", "home"), 0) - by_move.get(("home", "clinic"), 0) == gained
+    assert len(pd.read_csv(out_csv)) == sum(by_move.values())
+    three = runner.invoke(app, ["compare", str(base), str(more), str(base), "--moves"])
+    assert three.exit_code == 2 and "exactly two" in three.output

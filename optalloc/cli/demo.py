@@ -54,7 +54,7 @@ def run_demo(folder: Path, solver: str) -> None:
     if reference.risk_metrics is not None:
         out.print(frame_table(reference.risk_metrics.set_index(reference.risk_metrics.columns[0])))
     out.rule("[bold]4. Scenarios[/]")
-    _, kpis = solve_with_progress(files, {"solver": solver}, cache)
+    _, kpis, _ = solve_with_progress(files, {"solver": solver}, cache)
     if out.width >= 40 + 30 * len(kpis):
         long = differences_frame(kpis)
         long = long[~long["kpi"].astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]

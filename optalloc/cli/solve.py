@@ -11,9 +11,11 @@ from optalloc.cli.common import err, out, print_json, record, user_errors
 from optalloc.cli.options import JsonOption, Solver, SolverOption, TimeLimitOption
 from optalloc.cli.render import differences_table, frame_table
 from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
+from optalloc.errors import OptallocError
 from optalloc.io import check_output, write_table
 from optalloc.pipeline import prepare, prepare_from_estimates, solve_prepared
 from optalloc.studio.kpis import comparison_frame, scenario_kpis
+from optalloc.studio.moves import Moves, plan_moves
 from optalloc.studio.plan_export import plan_table
 
 
@@ -115,6 +117,15 @@ def register(app: typer.Typer) -> None:
         keep: Annotated[
             bool, typer.Option("--record/--no-record", help="Record the run in the workspace database.")
         ] = True,
+        moves: Annotated[
+            bool,
+            typer.Option(
+                "--moves", help="With two scenarios: the patients whose setting differs, per move and segment."
+            ),
+        ] = False,
+        moves_csv: Annotated[
+            Path | None, typer.Option("--moves-csv", help="With --moves: write the patients who move (CSV/Parquet).")
+        ] = None,
     ) -> None:
         """Solve several scenarios and compare them side by side, with each one's difference from the first."""
         import time
@@ -122,9 +133,15 @@ def register(app: typer.Typer) -> None:
         from optalloc.studio.kpis import differences_by_scenario, differences_frame
 
         check_output(csv, option="--csv")
+        check_output(moves_csv, option="--moves-csv")
+        if (moves or moves_csv) and len(scenarios) != 2:
+            raise OptallocError(f"--moves compares two plans: give exactly two scenarios (got {len(scenarios)}).")
         start = time.perf_counter()
         params = {"solver": solver.value, "time_limit": time_limit}
-        prepared, kpis = solve_with_progress(scenarios, params)
+        prepared, kpis, outcomes = solve_with_progress(scenarios, params)
+        found = plan_moves_of(outcomes) if (moves or moves_csv) else None
+        if found is not None and moves_csv is not None:
+            write_table(found.patients, moves_csv)
         long = differences_frame(kpis)
         if csv is not None:
             write_table(long, csv)
@@ -135,9 +152,37 @@ def register(app: typer.Typer) -> None:
         )
         if as_json:
             diffs = differences_by_scenario(kpis)
-            print_json([{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis])
+            payload: object = [{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis]
+            if found is not None:
+                payload = {
+                    "scenarios": payload,
+                    "moves": {
+                        "by_move": found.by_move.to_dict("records"),
+                        "by_segment": found.by_segment.to_dict("records"),
+                        "patients": found.patients.to_dict("records"),
+                    },
+                }
+            print_json(payload)
         else:
             out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
             if csv is not None:
                 out.print(f"wrote {csv}", highlight=False)
+            if found is not None:
+                out.print(
+                    frame_table(found.by_move, title=f"{len(found.patients):,} patients change setting", index=False)
+                )
+                if len(found.by_segment):
+                    out.print(frame_table(found.by_segment, title="by segment", index=False))
+                if moves_csv is not None:
+                    out.print(f"wrote {moves_csv}", highlight=False)
         exit_if_no_plan(kpis)
+
+
+def plan_moves_of(outcomes: list) -> Moves | None:
+    """The moves between two solved scenarios' plans (None if either has no plan)."""
+    first, second = outcomes
+    if first.result.assignment is None or second.result.assignment is None:
+        return None
+    cohort = first.prepared.cohort
+    segments = cohort.set_index("patient_id")["segment"] if "segment" in cohort.columns else None
+    return plan_moves(first.result.plan(first.prepared.problem), second.result.plan(second.prepared.problem), segments)

@@ -26,10 +26,13 @@ def exit_if_no_plan(kpis: list[dict]) -> None:
         raise typer.Exit(3)
 
 
-def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | None = None) -> tuple[list, list[dict]]:
+def solve_with_progress(
+    paths: list[Path], params: dict, cache: PipelineCache | None = None
+) -> tuple[list, list[dict], list]:
     """Prepare (sharing cohort and risk) and solve each scenario, with a progress bar on stderr."""
     from optalloc.scenario.loader import load_scenario
-    from optalloc.studio.runs import compare_results
+    from optalloc.studio.kpis import scenario_kpis
+    from optalloc.studio.runs import solve_scenarios
 
     cache = cache if cache is not None else PipelineCache()
     loaded = [load_scenario(path) for path in paths]  # every file checked before any solve
@@ -41,15 +44,14 @@ def solve_with_progress(paths: list[Path], params: dict, cache: PipelineCache | 
             f"scenario name(s) {', '.join(repr(n) for n in repeated)} appear more than once ({files}); "
             'a comparison needs one column per scenario. Give each file its own name = "...".'
         )
-    prepared, kpis = [], []
+    outcomes = []
     with progress(True) as bar:
         task = bar.add_task("solving scenarios", total=len(paths))
         for path, scenario in zip(paths, loaded):
             bar.update(task, description=f"solving {path.name}")
-            ready, (item,) = compare_results([scenario], params, cache)
-            for note in ready[0].notes:
+            (outcome,) = solve_scenarios([scenario], params, cache)
+            for note in outcome.prepared.notes:
                 err.print(f"note: {note}", highlight=False, soft_wrap=True)
-            prepared += ready
-            kpis.append(item)
+            outcomes.append(outcome)
             bar.advance(task)
-    return prepared, kpis
+    return [o.prepared for o in outcomes], [scenario_kpis(o) for o in outcomes], outcomes

@@ -24,7 +24,7 @@ import pandas as pd
 import optalloc
 from optalloc.errors import OptallocError
 from optalloc.io import jsonable
-from optalloc.pipeline import PipelineCache, Prepared, prepare, solve_prepared
+from optalloc.pipeline import Outcome, PipelineCache, Prepared, prepare, solve_prepared
 from optalloc.scenario.loader import LoadedScenario, from_raw
 
 KINDS = ("solve", "compare", "sweep", "size", "uncertainty")
@@ -110,14 +110,12 @@ def loaded_from_record(record: Mapping[str, Any]) -> list[LoadedScenario]:
 # --- What each kind of run computes: called by the CLI and again by ``runs show --rerun`` ----
 
 
-def compare_results(
+def solve_scenarios(
     loaded: list[LoadedScenario], params: Mapping[str, Any], cache: PipelineCache | None = None
-) -> tuple[list[Prepared], list[dict[str, Any]]]:
-    """Prepare (sharing cohort and risk) and solve each scenario; its KPI dicts."""
-    from optalloc.studio.kpis import scenario_kpis
-
+) -> list[Outcome]:
+    """Prepare (sharing cohort and risk) and solve each scenario as ``solve``/``compare`` do."""
     cache = cache if cache is not None else PipelineCache()
-    prepared, kpis = [], []
+    outcomes = []
     for item in loaded:
         if params.get("estimates"):
             from optalloc.pipeline import prepare_from_estimates
@@ -125,10 +123,18 @@ def compare_results(
             ready = prepare_from_estimates(item, params["estimates"])
         else:
             ready = prepare(item, cache)
-        outcome = solve_prepared(ready, solver=params.get("solver", "auto"), time_limit=params.get("time_limit"))
-        prepared.append(ready)
-        kpis.append(scenario_kpis(outcome))
-    return prepared, kpis
+        outcomes.append(solve_prepared(ready, solver=params.get("solver", "auto"), time_limit=params.get("time_limit")))
+    return outcomes
+
+
+def compare_results(
+    loaded: list[LoadedScenario], params: Mapping[str, Any], cache: PipelineCache | None = None
+) -> tuple[list[Prepared], list[dict[str, Any]]]:
+    """Prepare and solve each scenario; its KPI dicts (what a compare run records)."""
+    from optalloc.studio.kpis import scenario_kpis
+
+    outcomes = solve_scenarios(loaded, params, cache)
+    return [o.prepared for o in outcomes], [scenario_kpis(o) for o in outcomes]
 
 
 def _rerun_sweep(loaded: list[LoadedScenario], params: Mapping[str, Any]) -> tuple[list[Prepared], Any]:
