@@ -7,6 +7,8 @@ that paragraph and exits non-zero, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+
 
 class OptallocError(ValueError):
     """Bad input the user can fix; the message says where and how."""
@@ -26,3 +28,13 @@ class InfeasibleError(OptallocError):
 
 class ModelFileError(OptallocError):
     """A saved model that is corrupt or was written by incompatible library versions."""
+
+
+def shown(value: object) -> str:
+    """A value as an error paragraph quotes it: ``repr`` of the plain Python value, so numpy
+    scalars read ``-5`` or ``3.5``, not ``np.int64(-5)``."""
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str | bytes):
+        with contextlib.suppress(TypeError, ValueError):
+            value = item()
+    return repr(value)

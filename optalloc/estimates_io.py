@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.cohort.schema import booleans, numbers
-from optalloc.errors import OptallocError
+from optalloc.errors import OptallocError, shown
 from optalloc.estimates import Estimates
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize_column
@@ -38,7 +38,7 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
     if unknown.any():
         row = int(np.flatnonzero(unknown.to_numpy())[0]) + 1
         raise OptallocError(
-            f"{source}: row {row} names the setting {frame['setting'].iloc[row - 1]!r}, which "
+            f"{source}: row {row} names the setting {shown(frame['setting'].iloc[row - 1])}, which "
             f"{loaded.path.name} does not define (its settings: {', '.join(settings)})."
         )
     optional = [c for c in ("readmissions_avoided", "travel_hours_saved") if c in frame.columns]

@@ -230,3 +230,13 @@ def test_compare_moves_cli(tmp_path: Path) -> None:
     assert len(pd.read_csv(out_csv)) == sum(by_move.values())
     three = runner.invoke(app, ["compare", str(base), str(more), str(base), "--moves"])
     assert three.exit_code == 2 and "exactly two" in three.output
+
+
+def test_numbers_in_messages_are_plain(tmp_path: Path) -> None:
+    frame = synthesize_cohort(30, seed=7)
+    frame["frailty"] = frame["frailty"].astype(int)
+    frame.loc[4, "frailty"] = -5
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    result = runner.invoke(app, ["cohort", "import", str(tmp_path / "c.csv"), "--name", "c"])
+    assert result.exit_code == 2 and "row 5" in result.output
+    assert "np." not in result.output and "-5" in result.output

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.cohort.schema import first_bad_row
-from optalloc.errors import CohortError, OptallocError
+from optalloc.errors import CohortError, OptallocError, shown
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize_column
 
@@ -214,7 +214,7 @@ def _check_identifiers(raw: pd.DataFrame, source: str) -> pd.Series:
         row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column 'encounter_id' must be a number but row {row} holds "
-            f"{raw['encounter_id'].iloc[row - 1]!r}. Correct the value and load again."
+            f"{shown(raw['encounter_id'].iloc[row - 1])}. Correct the value and load again."
         )
     dup = order.duplicated()
     if dup.any():
@@ -236,7 +236,7 @@ def _check_codes(
             row = first_bad_row(~known)
             raise CohortError(
                 f"{source}: column {column!r} at row {row} holds the code "
-                f"{raw[column].iloc[row - 1]!r}, which the code table {mapping_source} does not "
+                f"{shown(raw[column].iloc[row - 1])}, which the code table {mapping_source} does not "
                 f"define. Use one of its codes ({', '.join(map(str, sorted(tables[column])))}) "
                 "or add the new code with its description to the table."
             )
@@ -252,21 +252,21 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
             row = first_bad_row(bad)
             raise CohortError(
                 f"{source}: column {column!r} must be a whole number of zero or more but row "
-                f"{row} holds {raw[column].iloc[row - 1]!r}. Correct the value and load again."
+                f"{row} holds {shown(raw[column].iloc[row - 1])}. Correct the value and load again."
             )
     for column in MEDICATION_COLUMNS:
         bad = ~raw[column].isin(MEDICATION_VALUES)
         if bad.any():
             row = first_bad_row(bad)
             raise CohortError(
-                f"{source}: column {column!r} at row {row} holds {raw[column].iloc[row - 1]!r}; "
+                f"{source}: column {column!r} at row {row} holds {shown(raw[column].iloc[row - 1])}; "
                 f"medication columns take {', '.join(MEDICATION_VALUES)}. Correct the value."
             )
     bad = ~raw["age"].astype("string").str.fullmatch(r"\[\d+-\d+\)").fillna(False).astype(bool)
     if bad.any():  # the features read the band's lower end; anything else would become NaN
         row = first_bad_row(bad)
         raise CohortError(
-            f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}; it must be a "
+            f"{source}: column 'age' at row {row} holds {shown(raw['age'].iloc[row - 1])}; it must be a "
             "ten-year band such as [70-80) (the published coding). Recode the value and load again."
         )
     bounds = raw["age"].astype("string").str.extract(r"\[(\d+)-(\d+)\)").astype(float)
@@ -274,7 +274,7 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
     if bad.any():  # e.g. [80-70) or [110-120): well formed, but no band of the published coding
         row = first_bad_row(bad)
         raise CohortError(
-            f"{source}: column 'age' at row {row} holds {raw['age'].iloc[row - 1]!r}, which is no ten-year band "
+            f"{source}: column 'age' at row {row} holds {shown(raw['age'].iloc[row - 1])}, which is no ten-year band "
             "from [0-10) to [90-100) (the published coding). Recode the value and load again."
         )
     for column in DIAGNOSIS_CODE_COLUMNS:
@@ -283,14 +283,14 @@ def _check_values(raw: pd.DataFrame, source: str) -> None:
         if bad.any():  # a code of no ICD-9 shape would silently fall into "other"
             row = first_bad_row(bad)
             raise CohortError(
-                f"{source}: column {column!r} at row {row} holds {raw[column].iloc[row - 1]!r}, which is not an "
+                f"{source}: column {column!r} at row {row} holds {shown(raw[column].iloc[row - 1])}, which is not an "
                 "ICD-9-CM code (e.g. 428, 250.83, V45 or E909; ? when missing). Correct the value and load again."
             )
     bad = ~raw["readmitted"].isin(READMITTED_VALUES)
     if bad.any():
         row = first_bad_row(bad)
         raise CohortError(
-            f"{source}: column 'readmitted' at row {row} holds {raw['readmitted'].iloc[row - 1]!r}; "
+            f"{source}: column 'readmitted' at row {row} holds {shown(raw['readmitted'].iloc[row - 1])}; "
             f"it must be one of {', '.join(READMITTED_VALUES)} (the published coding). Recode "
             "the value or drop the row, then load again."
         )

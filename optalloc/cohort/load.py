@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.cohort.schema import COHORT_COLUMNS, first_bad_row, validate_cohort
-from optalloc.errors import CohortError
+from optalloc.errors import CohortError, shown
 from optalloc.io import read_table
 from optalloc.privacy import pseudonymize_column
 
@@ -63,7 +63,7 @@ def pseudonymize_identifiers(
             row = first_bad_row(pd.Series(dup.to_numpy()))
             first = int(np.flatnonzero((text == text.iloc[row - 1]).to_numpy())[0]) + 1
             raise CohortError(
-                f"{source}: row {row} repeats the identifier {text.iloc[row - 1]!r} of row {first} "
+                f"{source}: row {row} repeats the identifier {shown(text.iloc[row - 1])} of row {first} "
                 f"(column {column!r}). A cohort has one row per patient; merge or drop the repeat."
             )
     out = frame.drop(columns=[c for c in {column, *IDENTIFIER_COLUMNS} if c in frame.columns])

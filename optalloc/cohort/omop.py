@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optalloc.errors import CohortError
+from optalloc.errors import CohortError, shown
 from optalloc.io import redact_url
 from optalloc.privacy import pseudonymize_column
 
@@ -125,7 +125,7 @@ def _dates(frame: pd.DataFrame, column: str, table: str, source: str) -> pd.Seri
     bad = values.isna() & frame[column].notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-        raise CohortError(f"{source}: {table}.{column} row {row} is not a date ({frame[column].iloc[row - 1]!r}).")
+        raise CohortError(f"{source}: {table}.{column} row {row} is not a date ({shown(frame[column].iloc[row - 1])}).")
     return values.dt.normalize()
 
 

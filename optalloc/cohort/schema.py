@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optalloc.errors import CohortError
+from optalloc.errors import CohortError, shown
 
 DIAGNOSES: tuple[str, ...] = (
     "myelodysplastic_syndrome",
@@ -91,7 +91,7 @@ def booleans(values: pd.Series, source: str, name: str) -> pd.Series:
         row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column {name!r} must be true/false (or 1/0) but row {row} "
-            f"holds {values.iloc[row - 1]!r}. Correct the value and load again."
+            f"holds {shown(values.iloc[row - 1])}. Correct the value and load again."
         )
     return mapped.astype(bool)
 
@@ -108,7 +108,7 @@ def numbers(
         row = first_bad_row(bad)
         raise CohortError(
             f"{source}: column {name!r} must be a number but row {row} holds "
-            f"{values.iloc[row - 1]!r}. Correct the value and load again."
+            f"{shown(values.iloc[row - 1])}. Correct the value and load again."
         )
     floats = numeric.to_numpy(dtype=float)
     low = -maximum if minimum is None else minimum
@@ -119,7 +119,7 @@ def numbers(
             f"between {low:g} and {maximum:g}" if minimum is not None else f"finite and at most {maximum:g} in size"
         )
         raise CohortError(
-            f"{source}: column {name!r} row {row} holds {values.iloc[row - 1]!r}; it must be {allowed}. "
+            f"{source}: column {name!r} row {row} holds {shown(values.iloc[row - 1])}; it must be {allowed}. "
             "Correct the value and load again."
         )
     return numeric
@@ -156,7 +156,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             if dup.any():
                 row = first_bad_row(dup)
                 raise CohortError(
-                    f"{source}: patient_id {out[column.name].iloc[row - 1]!r} at row {row} appears "
+                    f"{source}: patient_id {shown(out[column.name].iloc[row - 1])} at row {row} appears "
                     "more than once. Keep one row per patient."
                 )
             continue
@@ -166,7 +166,7 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
             if bad.any():
                 row = first_bad_row(bad)
                 raise CohortError(
-                    f"{source}: column {column.name!r} has the unknown value {text.iloc[row - 1]!r} "
+                    f"{source}: column {column.name!r} has the unknown value {shown(text.iloc[row - 1])} "
                     f"at row {row}. Allowed values: {', '.join(column.categories)}."
                 )
             out[column.name] = text
@@ -181,13 +181,13 @@ def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame
                 row = first_bad_row(not_whole)
                 raise CohortError(
                     f"{source}: column {column.name!r} must be a whole number but row {row} "
-                    f"holds {values.iloc[row - 1]!r}."
+                    f"holds {shown(values.iloc[row - 1])}."
                 )
         out_of_range = (numeric < column.low) | (numeric > column.high)
         if out_of_range.any():
             row = first_bad_row(out_of_range)
             raise CohortError(
-                f"{source}: column {column.name!r} at row {row} is {numeric.iloc[row - 1]!r}, "
+                f"{source}: column {column.name!r} at row {row} is {shown(numeric.iloc[row - 1])}, "
                 f"outside the plausible range {column.low:g} to {column.high:g} "
                 f"({column.description}). Check the unit and the value."
             )

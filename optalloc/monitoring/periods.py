@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optalloc.errors import CohortError
+from optalloc.errors import CohortError, shown
 
 DATE_COLUMNS = ("admission_date", "visit_start_date", "admit_date")
 ORDER_COLUMN = "encounter_order"
@@ -61,7 +61,7 @@ def assign_periods(frame: pd.DataFrame, period: str = "blocks", n_blocks: int = 
             row = int(np.flatnonzero(dates.isna().to_numpy())[0]) + 1
             raise CohortError(
                 f"{source}: column {date_column!r} row {row} is not a date "
-                f"({frame[date_column].iloc[row - 1]!r}). Correct it and run again."
+                f"({shown(frame[date_column].iloc[row - 1])}). Correct it and run again."
             )
         labels = dates.dt.to_period(CALENDAR_FREQUENCIES[period]).astype(str).to_numpy()
         order = tuple(sorted(set(labels)))
