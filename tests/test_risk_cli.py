@@ -140,3 +140,47 @@ def test_evaluate_warns_on_the_training_data_and_on_shared_patients(
     fresh.to_csv(clean, index=False)
     result = runner.invoke(app, ["risk", "evaluate", str(model_file[0]), str(clean), "--json", "--bootstrap", "0"])
     assert json.loads(result.stdout)["overlap"]["shared_patients"] == 0 and "warning" not in result.stderr
+
+
+def test_split_by_patient(small_data: Path, tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    result = runner.invoke(
+        app,
+        [
+            "risk",
+            "split",
+            str(small_data),
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--share",
+            "0.25",
+            "--seed",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    a, b = pd.read_csv(train, dtype=str), pd.read_csv(test, dtype=str)
+    raw = pd.read_csv(small_data, dtype=str)
+    assert len(a) + len(b) == len(raw)
+    assert not set(a["patient_nbr"]) & set(b["patient_nbr"])
+    assert abs(b["patient_nbr"].nunique() - 0.25 * raw["patient_nbr"].nunique()) <= 1
+    again = tmp_path / "again.csv"
+    runner.invoke(
+        app,
+        [
+            "risk",
+            "split",
+            str(small_data),
+            "--train",
+            str(tmp_path / "t2.csv"),
+            "--test",
+            str(again),
+            "--share",
+            "0.25",
+            "--seed",
+            "3",
+        ],
+    )
+    assert again.read_text() == test.read_text()  # seeded

@@ -159,6 +159,34 @@ def _load(model_path: Path, data: Path | None):
     return trained, design
 
 
+@risk_app.command("split")
+@user_errors
+def split(
+    data: Path = typer.Argument(None, help=DATA_HELP, show_default=False),
+    train_path: Path = typer.Option(..., "--train", help="Where to write the training part (CSV/Parquet)."),
+    test_path: Path = typer.Option(..., "--test", help="Where to write the held-back part (CSV/Parquet)."),
+    share: float = typer.Option(0.2, "--share", min=0.01, max=0.99, help="Share of patients held back."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split; the same seed gives the same parts."),
+) -> None:
+    """Split encounter records by patient into a training part and a held-back part (same format)."""
+    from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+    from optalloc.io import check_output, read_table, write_table
+    from optalloc.risk.validation import split_by_patient
+
+    check_output(train_path, option="--train")
+    check_output(test_path, option="--test")
+    source = data or DEV_DATA_PATH
+    frame = read_table(source, dtype=str, keep_default_na=False)
+    train, test = split_by_patient(frame, share, seed, str(source))
+    write_table(train, train_path)
+    write_table(test, test_path)
+    out.print(
+        f"wrote {len(train):,} rows to {train_path} and {len(test):,} rows ({share:.0%} of the patients, "
+        f"seed {seed}) to {test_path}",
+        highlight=False,
+    )
+
+
 @risk_app.command("evaluate")
 @user_errors
 def evaluate(

@@ -271,3 +271,24 @@ def summarize_cv(
     """
     flagged = result.probability >= result.threshold
     return bootstrap_metrics(y, result.probability, groups, flagged, n_boot, random_state)
+
+
+def split_by_patient(
+    frame: pd.DataFrame, share: float, seed: int, source: str = "table"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows split so that every patient's encounters fall in one part: ``share`` of the
+    patients (seeded) held back. The patient column is ``patient_nbr`` (Diabetes 130), else
+    ``patient_id``, ``mrn`` or ``person_id``; rows keep their order."""
+    from optalloc.errors import CohortError
+
+    column = next((c for c in ("patient_nbr", "patient_id", "mrn", "person_id") if c in frame.columns), None)
+    if column is None:
+        raise CohortError(f"{source}: no patient column (patient_nbr, patient_id, mrn or person_id) to split by.")
+    patients = pd.unique(frame[column].astype(str))
+    if len(patients) < 2:
+        raise CohortError(f"{source}: {len(patients)} patient(s) cannot be split in two parts.")
+    rng = np.random.default_rng(seed)
+    n_test = min(len(patients) - 1, max(1, int(round(share * len(patients)))))
+    held = set(rng.choice(patients, size=n_test, replace=False))
+    in_test = frame[column].astype(str).isin(held).to_numpy()
+    return frame.loc[~in_test].reset_index(drop=True), frame.loc[in_test].reset_index(drop=True)
