@@ -91,3 +91,17 @@ def test_bench_cli_json_and_bad_file(tmp_path: Path) -> None:
     done = runner.invoke(app, ["bench", "gap", str(bad)])
     assert done.exit_code != 0
     assert "ends early" in done.output
+
+
+def test_bench_gap_runs_on_the_shipped_file_without_shared_data() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from optalloc.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "gap", "--solver", "highs", "--time-limit", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["instance"] for r in rows] == [f"gap1-{k}" for k in range(1, 6)]
+    assert all(r["reaches_reference"] for r in rows)

@@ -18,14 +18,21 @@ bench_app = typer.Typer(help="Benchmark the allocation solvers on public instanc
 @bench_app.command("gap")
 @user_errors
 def gap(
-    file: Annotated[Path, typer.Argument(help="OR-Library GAP file (gap1.txt ... gap12.txt, gapa.txt ... gapd.txt).")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="OR-Library GAP file (gap1.txt ... gap12.txt, gapa.txt ... gapd.txt); default: the shipped gap1.txt.",
+            show_default=False,
+        ),
+    ] = None,
     solver: Annotated[Solver, typer.Option("--solver", help="Solver backend; auto chooses by size.")] = Solver.auto,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Seconds per instance.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
 ) -> None:
     """Solve every instance of FILE; show objective, bound, status, seconds and the reference value."""
-    from optalloc.allocation.instances.gap import read_gap_file, solve_gap_file
+    from optalloc.allocation.instances.gap import SHIPPED_GAP_FILE, read_gap_file, solve_gap_file
 
+    file = file or SHIPPED_GAP_FILE
     count = len(read_gap_file(file))  # a bad file fails here, before any solve
     with progress(not as_json) as bar:
         task = bar.add_task(f"solving {count} instance(s) of {file.name} with {solver.value}", total=count)

@@ -24,7 +24,11 @@ import numpy as np
 from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.errors import OptallocError
 
+#: gap1.txt of OR-Library, shipped with the package (see its ATTRIBUTION.md).
+SHIPPED_GAP_FILE = Path(__file__).resolve().parents[2] / "data" / "gap-orlib" / "gap1.txt"
+
 #: Published optimal values (maximisation) of OR-Library gap1..gap12, five instances each.
+
 PUBLISHED_OPTIMA: dict[str, tuple[int, ...]] = {
     "gap1": (336, 327, 339, 341, 326),
     "gap2": (434, 436, 420, 419, 428),
