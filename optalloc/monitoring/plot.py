@@ -27,12 +27,24 @@ def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Pat
     x = np.arange(len(table))
     expected = table["expected"].to_numpy(dtype=float)
     sd = np.sqrt(table["variance"].to_numpy(dtype=float) + report.limits.tau2 * expected**2)
-    band = report.limits.sigma * sd / np.where(expected > 0, expected, np.nan)
+    relative_sd = sd / np.where(expected > 0, expected, np.nan)
+    band = report.limits.sigma * relative_sd
+    warning = report.limits.warning_sigma * relative_sd
     oe = table["oe"].to_numpy(dtype=float)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     top.fill_between(
         x, 1 - band, 1 + band, color=GREY, alpha=0.25, step="mid", label=f"control limits (±{report.limits.sigma:g} sd)"
     )
+    for sign in (-1, 1):  # the run rule's limits: an alarm inside the grey band comes from here
+        top.step(
+            x,
+            1 + sign * warning,
+            where="mid",
+            color=GREY,
+            ls="--",
+            lw=1,
+            label=f"warning limits (±{report.limits.warning_sigma:g} sd; 2 of 3 beyond alarms)" if sign > 0 else None,
+        )
     top.axhline(1.0, color="black", lw=0.8)
     top.errorbar(
         x,
