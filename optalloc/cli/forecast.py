@@ -38,15 +38,16 @@ def forecast(
     from optalloc.monitoring.forecast import counts
     from optalloc.monitoring.forecast import forecast as make_forecast
     from optalloc.monitoring.periods import assign_periods
-    from optalloc.monitoring.scoring import group_labels, load_tracked
+    from optalloc.monitoring.scoring import group_labels
     from optalloc.monitoring.track import GROUP_COLUMNS
+    from optalloc.risk.training import load_table
 
     if out_path is not None:
         check_output(out_path)  # before the work
     source = str(data) if data else "the shipped Diabetes 130 developer part"
     with progress(not as_json) as bar:
         task = bar.add_task("forecasting", total=2)
-        frame, _ = load_tracked(data)
+        frame, _ = load_table(data)
         frame = frame.reset_index(drop=True)
         labels = assign_periods(frame, period, periods, source)
         groups = group_labels(frame, [by], source)[by] if by else None

@@ -341,9 +341,9 @@ def retrain(
     from optalloc.monitoring.history import save_decision
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.retrain import champion_challenger
-    from optalloc.monitoring.scoring import load_tracked
     from optalloc.privacy import workspace_dir
     from optalloc.risk.persistence import load_model, save_model
+    from optalloc.risk.training import load_table
 
     if model is ModelChoice.best:
         raise OptallocError("--model best is for 'risk train'; name the challenger's kind (lr, tree, rf or hgb).")
@@ -351,7 +351,7 @@ def retrain(
     source = str(data) if data else "the shipped Diabetes 130 developer part"
     with progress(not as_json) as bar:
         task = bar.add_task("fitting the challenger", total=2)
-        frame, design = load_tracked(data)
+        frame, design = load_table(data)
         if design.domain != champion.domain:
             raise OptallocError(
                 f"{source}: this is a {design.domain} table but {champion_path} is a {champion.domain} model."

@@ -115,9 +115,10 @@ def track(
     from optalloc.cohort.diabetes130 import file_sha256
     from optalloc.io import PLOT_SUFFIXES, check_output, read_table
     from optalloc.monitoring.periods import assign_periods
-    from optalloc.monitoring.scoring import group_labels, load_tracked, score
+    from optalloc.monitoring.scoring import group_labels, score
     from optalloc.monitoring.track import track as track_table
     from optalloc.risk.persistence import load_model
+    from optalloc.risk.training import load_table
 
     if setting and not (start and plan_path):
         raise OptallocError("--setting needs --intervention-start and --plan (the plan says who went to the setting).")
@@ -126,7 +127,7 @@ def track(
     with progress(not as_json) as bar:
         task = bar.add_task("loading and scoring", total=3)
         model = load_model(model_path)
-        frame, design = load_tracked(data)
+        frame, design = load_table(data)
         scored = score(model, frame, design, source)
         bar.advance(task)
         frame = scored.frame.reset_index(drop=True)
@@ -144,10 +145,10 @@ def track(
         profile = model.metadata.get("reference_profile")
         notes = []
         if profile is None:
-            from optalloc.risk.drift import profile_from_frame
+            from optalloc.risk.drift import build_profile
 
             first = labels.label == labels.order[0]
-            profile = profile_from_frame(design.X[first], list(design.numeric))
+            profile = build_profile(design.X[first], list(design.numeric))
             notes.append(
                 f"the model file has no training-data profile; drift is measured against the first "
                 f"period ({labels.order[0]}). Re-train with 'optalloc risk train' to compare with the "
@@ -179,7 +180,12 @@ def track(
             effect = intervention_effect(
                 scored.y, scored.probability, after, design.groups, start, treated, setting, seed=seed
             )
-        run = save_tracking_if(record, report, file_sha256(model_path), design.sha256)
+        model_sha = file_sha256(model_path)
+        run = None
+        if record:
+            from optalloc.monitoring.history import save_tracking
+
+            run = save_tracking(report, model_sha, design.sha256)
         if plot is not None:
             from optalloc.monitoring.plot import plot_tracking
 
@@ -189,7 +195,7 @@ def track(
     if as_json:
         payload = {
             "model": model.name,
-            "model_sha256": file_sha256(model_path),
+            "model_sha256": model_sha,
             "data": source,
             "data_sha256": design.sha256,
             "period_kind": report.period_kind,
@@ -238,14 +244,6 @@ def track(
         _print_effect(effect)
     if plot is not None:
         out.print(f"wrote {plot}", highlight=False)
-
-
-def save_tracking_if(record: bool, report, model_sha: str, data_sha: str) -> str | None:
-    if not record:
-        return None
-    from optalloc.monitoring.history import save_tracking
-
-    return save_tracking(report, model_sha, data_sha)
 
 
 def _print_effect(effect) -> None:

@@ -1,21 +1,16 @@
-"""Load a tracked table and score it with a saved model: what ``track`` and ``retrain`` read.
-
-The Diabetes 130 format is recognised by its identifiers and loaded through its own checked,
-pseudonymising loader; any other table goes through the cohort loader and must carry the
-model's feature columns plus ``readmitted_30d`` and an order or date column.
-"""
+"""Score a loaded table (:func:`optalloc.risk.training.load_table`) with a saved model, and
+read its groups: what ``track`` works on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from optalloc.errors import CohortError
 from optalloc.risk.persistence import TrainedRiskModel
-from optalloc.risk.training import DIABETES, Design, diabetes_design, load_design, transfusion_design
+from optalloc.risk.training import Design
 from optalloc.risk.validation import TOP_FRACTION
 
 
@@ -33,26 +28,6 @@ class ScoredTable:
     def y(self) -> np.ndarray:
         assert self.design.y is not None
         return self.design.y
-
-
-def load_tracked(path: Path | str | None) -> tuple[pd.DataFrame, Design]:
-    """The rows and the model inputs of a table to track (default: the vendored Diabetes 130)."""
-    from optalloc.risk.training import _looks_like_diabetes130
-
-    if path is None or _looks_like_diabetes130(Path(path)):
-        from optalloc.cohort.diabetes130 import load_diabetes130
-
-        data = load_diabetes130(path)
-        return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
-    from optalloc.cohort.load import load_cohort_file, pseudonymize_identifiers
-    from optalloc.io import read_table
-    from optalloc.risk.training import _is_stay_file, readmission_design
-
-    if _is_stay_file(Path(path)):
-        frame = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
-        return frame, readmission_design(frame, str(path))
-    frame = load_cohort_file(path)
-    return frame, transfusion_design(frame, str(path))
 
 
 def score(model: TrainedRiskModel, frame: pd.DataFrame, design: Design, source: str) -> ScoredTable:
@@ -94,10 +69,3 @@ def group_labels(frame: pd.DataFrame, by: list[str], source: str) -> dict[str, p
             raise CohortError(f"{source}: --by {name} needs the column {column!r}, which this table lacks; {hint}.")
         groups[name] = frame[column].reset_index(drop=True)
     return groups
-
-
-def diabetes_default(design: Design) -> bool:
-    return design.domain == DIABETES
-
-
-__all__ = ["ScoredTable", "group_labels", "load_design", "load_tracked", "score"]

@@ -99,11 +99,6 @@ def build_profile(X: pd.DataFrame, numeric: list[str], order: np.ndarray | None 
     return {"features": features, "n_rows": int(len(X)), "blocks": PROFILE_BLOCKS if blocks is not None else 0}
 
 
-def profile_from_frame(X: pd.DataFrame, numeric: list[str]) -> dict[str, Any]:
-    """A profile of a baseline table when the model file carries none (older models)."""
-    return build_profile(X, numeric, None)
-
-
 def threshold(spec: Mapping[str, Any]) -> float:
     """PSI at which a period's feature alarms (see the module docstring)."""
     return max(MAJOR_PSI, NOISE_FACTOR * float(spec.get("noise", 0.0)))

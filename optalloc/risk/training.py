@@ -204,27 +204,31 @@ def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str |
     )
 
 
-def load_design(path: Path | str | None = None) -> Design:
-    """Read a Diabetes 130 file (default: the vendored developer part) or a transfusion cohort."""
+def load_table(path: Path | str | None = None) -> tuple[pd.DataFrame, Design]:
+    """Read a Diabetes 130 file (default: the vendored developer part), a readmission stays table
+    or a transfusion cohort, told apart by their columns: the loaded rows (pseudonymised, for
+    groups and periods) and the model inputs."""
     from optalloc.cohort.diabetes130 import load_diabetes130
-    from optalloc.cohort.load import load_cohort_file
+    from optalloc.cohort.load import load_cohort_file, pseudonymize_identifiers
+    from optalloc.errors import OptallocError
+    from optalloc.io import read_table
 
     if path is None or _looks_like_diabetes130(Path(path)):
         data = load_diabetes130(path)
-        return diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
-    from optalloc.errors import OptallocError
-
+        return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
     if _is_stay_file(Path(path)):
-        from optalloc.cohort.load import pseudonymize_identifiers
-        from optalloc.io import read_table
-
         stays = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
-        return readmission_design(stays, str(path))
+        return stays, readmission_design(stays, str(path))
     try:
         cohort = load_cohort_file(path)  # identifiers pseudonymised like every other loader
     except OptallocError as exc:
         raise CohortError(str(exc)) from exc
-    return transfusion_design(cohort, str(path))
+    return cohort, transfusion_design(cohort, str(path))
+
+
+def load_design(path: Path | str | None = None) -> Design:
+    """The model inputs of a table (see :func:`load_table`)."""
+    return load_table(path)[1]
 
 
 def _header(path: Path) -> list[str]:
