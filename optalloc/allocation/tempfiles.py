@@ -26,30 +26,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _lock = threading.Lock()
-_root: Path | None = None
+_roots: dict[int, Path] = {}  # process id -> its private folder (a forked worker makes its own)
 _PR_SET_PDEATHSIG = 1
 
 
 def _process_root() -> Path:
     """This process's private folder under the system temporary folder, and its guardian."""
-    global _root
     with _lock:
-        if _root is not None and _root.exists() and _root_owner == os.getpid():
-            return _root
+        root = _roots.get(os.getpid())
+        if root is not None and root.exists():
+            return root
         root = Path(tempfile.mkdtemp(prefix=f"optalloc-{os.getpid()}-"))
         os.chmod(root, 0o700)
         _start_guardian(root)
         atexit.register(shutil.rmtree, root, True)
-        _set_root(root)
+        _roots[os.getpid()] = root
         return root
-
-
-_root_owner = -1
-
-
-def _set_root(root: Path) -> None:
-    global _root, _root_owner
-    _root, _root_owner = root, os.getpid()
 
 
 def _start_guardian(root: Path) -> None:
