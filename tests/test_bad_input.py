@@ -240,3 +240,50 @@ def test_numbers_in_messages_are_plain(tmp_path: Path) -> None:
     result = runner.invoke(app, ["cohort", "import", str(tmp_path / "c.csv"), "--name", "c"])
     assert result.exit_code == 2 and "row 5" in result.output
     assert "np." not in result.output and "-5" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["cohort", "import", "--name", "x"], "give a cohort file"),
+        (["cohort", "import", "some.csv", "--name", "x", "--omop", "sqlite:///nowhere.db"], "give no SOURCE"),
+        (["risk", "retrain", "--champion", "m.skops", "--model", "best"], "--model best is for 'risk train'"),
+        (
+            [
+                "size",
+                str(SCENARIOS / "baseline.toml"),
+                "--target",
+                "patients(home) >= 1",
+                "--resource",
+                "home_nurse_hours",
+                "--demand",
+                "f.csv",
+                "--quantile",
+                "1.5",
+            ],
+            "--quantile",
+        ),
+    ],
+)
+def test_more_refusals(args: list[str], words: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and words in result.output, result.output
+
+
+def test_reveal_needs_an_identifier_column(tmp_path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"patient_id": ["p1"], "setting": ["home"]}).to_csv(tmp_path / "plan.csv", index=False)
+    pd.DataFrame({"name": ["x"]}).to_csv(tmp_path / "records.csv", index=False)
+    result = runner.invoke(
+        app,
+        [
+            "reveal",
+            str(tmp_path / "plan.csv"),
+            "--records",
+            str(tmp_path / "records.csv"),
+            "--out",
+            str(tmp_path / "out.csv"),
+        ],
+    )
+    assert result.exit_code == 2 and "--id-column" in result.output and not (tmp_path / "out.csv").exists()
