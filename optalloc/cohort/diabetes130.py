@@ -73,15 +73,14 @@ INTEGER_COLUMNS: tuple[str, ...] = (
     "number_inpatient",
     "number_diagnoses",
 )
+DIAGNOSIS_CODE_COLUMNS: tuple[str, ...] = ("diag_1", "diag_2", "diag_3")
 TEXT_COLUMNS: tuple[str, ...] = (
     "race",
     "gender",
     "age",
     "payer_code",
     "medical_specialty",
-    "diag_1",
-    "diag_2",
-    "diag_3",
+    *DIAGNOSIS_CODE_COLUMNS,
     "max_glu_serum",
     "A1Cresult",
     "change",
@@ -96,7 +95,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     + ("readmitted",)
 )
 LABEL = "readmitted_30d"
-DIAGNOSIS_CODE_COLUMNS = ("diag_1", "diag_2", "diag_3")
 #: ICD-9-CM as the published file writes it: leading zeros dropped (8 is 008), up to two decimals.
 ICD9_SHAPE = r"\d{1,3}(\.\d{1,2})?|V\d{1,2}(\.\d{1,2})?|E\d{3}(\.\d)?"
 

@@ -13,23 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optalloc.cohort.diabetes130 import MEDICATION_COLUMNS
+from optalloc.cohort.diabetes130 import DIAGNOSIS_CODE_COLUMNS, INTEGER_COLUMNS, MEDICATION_COLUMNS
 from optalloc.errors import CohortError
 from optalloc.risk.charlson import ICD9_GROUPS, charlson_index, icd9_groups
 from optalloc.risk.lace import lace_from_encounters
 
-DIAGNOSIS_COLUMNS: tuple[str, ...] = ("diag_1", "diag_2", "diag_3")
-UTILISATION_FEATURES: tuple[str, ...] = (
-    "time_in_hospital",
-    "num_lab_procedures",
-    "num_procedures",
-    "num_medications",
-    "number_outpatient",
-    "number_emergency",
-    "number_inpatient",
-    "number_diagnoses",
-    "visits_past_year",
-)
+DIAGNOSIS_COLUMNS: tuple[str, ...] = DIAGNOSIS_CODE_COLUMNS
+UTILISATION_FEATURES: tuple[str, ...] = (*INTEGER_COLUMNS, "visits_past_year")
 MEDICATION_FEATURES: tuple[str, ...] = (
     "n_medications_used",
     "n_dose_up",
