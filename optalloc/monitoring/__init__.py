@@ -8,8 +8,9 @@ population, the outcome rate or the model's calibration has moved, in words, per
 * :mod:`optalloc.risk.drift` keeps a training-data profile in the model file and measures each period's
   population stability index (PSI) against it;
 * :mod:`control` charts observed against expected readmissions with limits widened by the
-  period-to-period variation of a baseline phase (Laney's p'-chart idea);
-* :mod:`track` puts them together per period and per group, with alarms;
+  between-period variation measured in training (an overdispersed risk-adjusted p-chart);
+* :mod:`track` puts them together per period and per group, with alarms; :mod:`plot` draws it;
 * :mod:`intervention` compares observed/expected before and after a programme started;
-* :mod:`history` stores every tracked period in the workspace database.
+* :mod:`retrain` weighs a challenger against the champion; :mod:`forecast` predicts demand;
+* :mod:`history` stores every tracked period and every retraining decision in the workspace.
 """
