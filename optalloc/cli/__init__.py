@@ -49,6 +49,8 @@ COMMAND_MODULES = (
     "track",
     "forecast",
     "reveal",
+    "report",
+    "serve",
 )
 
 

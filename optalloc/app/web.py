@@ -1,0 +1,226 @@
+"""The browser studio (``optalloc serve``): a Dash page over :class:`StudioSession`.
+
+Dash was chosen over Streamlit and Panel for this page (README, "Why these libraries"): it
+starts fastest in our measurement, re-solves without re-running a script, and its callbacks are
+plain functions. This module only lays the page out, parses what the planner typed and renders
+what the session returns; charts are the report's own Vega-Lite specs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dash_vega_components as dvc
+import pandas as pd
+from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from optalloc.app.session import StudioSession, charts_of, controls
+from optalloc.errors import OptallocError
+from optalloc.report.tables import number, signed
+
+STYLE = {"fontFamily": "system-ui, sans-serif", "maxWidth": "1100px", "margin": "1.5rem auto", "padding": "0 1rem"}
+CELL = {"borderBottom": "1px solid #ddd", "padding": "0.2rem 0.6rem", "textAlign": "right"}
+VEGA_OPTIONS = {"renderer": "svg", "actions": False}
+
+
+def table(frame: pd.DataFrame, table_id: str | None = None) -> html.Table:
+    """A plain HTML table of ``frame`` (numbers with thousands separators)."""
+    head = html.Thead(html.Tr([html.Th(str(c), style={**CELL, "textAlign": "left"}) for c in frame.columns]))
+    body = html.Tbody(
+        [html.Tr([html.Td(number(v, 4), style=CELL) for v in row]) for row in frame.itertuples(index=False)]
+    )
+    return html.Table([head, body], id=table_id or "", style={"borderCollapse": "collapse", "fontSize": "0.9rem"})
+
+
+def control_row(control: Any) -> html.Div:
+    key = control.key
+    return html.Div(
+        [
+            html.Label(control.label, style={"width": "16rem", "display": "inline-block"}),
+            dcc.Input(
+                id={"type": "num", "key": key},
+                type="number",
+                value=control.value,
+                min=control.low,
+                step="any",
+                debounce=True,
+                style={"width": "11rem"},
+            ),
+            html.Div(
+                dcc.Slider(
+                    id={"type": "slider", "key": key},
+                    min=control.low,
+                    max=control.high,
+                    step=control.step,
+                    value=control.value,
+                    marks=None,
+                    allow_direct_input=False,
+                ),
+                style={"width": "22rem", "display": "inline-block", "verticalAlign": "middle"},
+            ),
+        ],
+        style={"margin": "0.3rem 0"},
+    )
+
+
+def create_app(session: StudioSession) -> Dash:
+    """The Dash application (not started); ``app.run(port=...)`` serves it."""
+    paths = session.scenarios()
+    options = [{"label": str(p.relative_to(session.folder)), "value": str(p)} for p in paths]
+    app = Dash(__name__, title="optalloc studio", serve_locally=True, update_title="")
+    app.layout = html.Div(
+        [
+            html.H1("optalloc studio"),
+            html.P("Choose a scenario, change its limits, effects and budget, and solve.", style={"color": "#555"}),
+            dcc.Dropdown(id="scenario", options=options, value=str(paths[0]), clearable=False),
+            html.Div(id="controls", style={"margin": "1rem 0"}),
+            html.Button("Solve", id="solve", n_clicks=0, style={"fontSize": "1.05rem", "padding": "0.3rem 1.2rem"}),
+            html.Span(id="status", style={"marginLeft": "1rem", "color": "#0072B2"}),
+            html.Div(id="error", role="alert", style={"color": "#b00020", "margin": "0.5rem 0"}),
+            dcc.Store(id="token"),
+            dcc.Loading(
+                html.Div(
+                    [
+                        html.H2("Plan"),
+                        html.P(["Benefit: ", html.Strong(id="benefit"), html.Span(id="benefit-unit")]),
+                        html.Div(id="summary"),
+                        # the component keeps its id to itself: the boxes let a page (and a test) find the charts
+                        html.Div(dvc.Vega(id="chart-settings", opt=VEGA_OPTIONS, spec={}), id="settings-chart"),
+                        html.Div(dvc.Vega(id="chart-limits", opt=VEGA_OPTIONS, spec={}), id="limits-chart"),
+                        html.H2("Who moves"),
+                        html.P("Patients the changed plan places differently from the scenario as written."),
+                        html.Div(id="moves"),
+                    ]
+                ),
+                type="default",
+            ),
+            html.H2("Compare with a recorded run"),
+            dcc.Dropdown(id="run", placeholder="a recorded run"),
+            html.Div(id="run-diff", style={"marginTop": "0.5rem"}),
+            html.H2("Downloads"),
+            html.Button("Plan (CSV)", id="get-plan", n_clicks=0),
+            html.Button("Report (HTML)", id="get-report", n_clicks=0, style={"marginLeft": "0.6rem"}),
+            dcc.Download(id="download-plan"),
+            dcc.Download(id="download-report"),
+        ],
+        style=STYLE,
+    )
+
+    @app.callback(Output("controls", "children"), Input("scenario", "value"))
+    def show_controls(path: str) -> list[html.Div]:
+        return [control_row(c) for c in controls(session.load(path))]
+
+    @app.callback(
+        Output({"type": "num", "key": MATCH}, "value"),
+        Output({"type": "slider", "key": MATCH}, "value"),
+        Input({"type": "num", "key": MATCH}, "value"),
+        Input({"type": "slider", "key": MATCH}, "value"),
+        prevent_initial_call=True,
+    )
+    def keep_in_step(typed: float | None, slid: float | None) -> tuple[Any, Any]:
+        trigger = ctx.triggered_id or {}
+        if trigger.get("type") == "slider":
+            return slid, no_update
+        return no_update, typed
+
+    @app.callback(
+        Output("token", "data"),
+        Output("benefit", "children"),
+        Output("benefit-unit", "children"),
+        Output("summary", "children"),
+        Output("chart-settings", "spec"),
+        Output("chart-limits", "spec"),
+        Output("moves", "children"),
+        Output("run", "options"),
+        Output("error", "children"),
+        Input("solve", "n_clicks"),
+        State("scenario", "value"),
+        State({"type": "num", "key": ALL}, "value"),
+        State({"type": "num", "key": ALL}, "id"),
+        prevent_initial_call=True,
+        running=[(Output("solve", "disabled"), True, False), (Output("status", "children"), "solving…", "")],
+    )
+    def solve(_: int, path: str, values: list[float | None], ids: list[dict[str, str]]) -> tuple[Any, ...]:
+        try:
+            base = session.baseline(path)
+            base_values = {c.key: c.value for c in controls(base.outcome.prepared.loaded)}
+            changes = {i["key"]: v for i, v in zip(ids, values) if v is None or float(v) != base_values.get(i["key"])}
+            solved = session.solve(path, changes) if changes else base
+        except OptallocError as exc:
+            return (no_update,) * 8 + (str(exc),)
+        kpis = solved.kpis
+        settings_spec, limits_spec = charts_of([kpis], [solved.outcome])
+        summary = pd.DataFrame(
+            {
+                "setting": list(kpis["patients_per_setting"]),
+                "patients": list(kpis["patients_per_setting"].values()),
+            }
+        )
+        moves = session.moves(base, solved)
+        moved: list[Any] = [html.P(f"{len(moves.patients):,} patients change setting.", id="moved-count")]
+        if len(moves.patients):
+            moved += [table(moves.by_move), html.Br(), table(moves.by_segment)]
+            moved.append(
+                html.Details([html.Summary("patients (pseudonyms)"), table(moves.patients.head(200), "moved-patients")])
+            )
+        runs = [
+            {"label": f"run {r['id']} · {r['kind']} · {r['scenario_names']} · {r['created_at']}", "value": r["id"]}
+            for r in session.recorded_runs()
+        ]
+        benefit = "–" if kpis["objective"] is None else f"{kpis['objective']:,.4f}"
+        unit = f" {kpis['objective_unit']} (run {solved.run_id}, {solved.seconds:.1f} s)" if solved.run_id else ""
+        return (
+            solved.token,
+            benefit,
+            unit,
+            table(summary, "summary-table"),
+            settings_spec,
+            limits_spec,
+            moved,
+            runs,
+            "",
+        )
+
+    @app.callback(
+        Output("run-diff", "children"), Input("run", "value"), State("token", "data"), prevent_initial_call=True
+    )
+    def compare_run(run_id: int | None, token: str | None) -> Any:
+        if run_id is None or token is None:
+            return "Solve first, then choose a run."
+        try:
+            long = session.compare_with_run(int(run_id), session.get(token))
+        except OptallocError as exc:
+            return str(exc)
+        wide = long.pivot_table(index="kpi", columns="scenario", values="value", aggfunc="first", sort=False)
+        diffs = long.dropna(subset=["diff"]).set_index("kpi")["diff"]
+        wide["difference"] = [signed(diffs.get(k)) for k in wide.index]
+        return table(wide.reset_index(), "run-diff-table")
+
+    @app.callback(
+        Output("download-plan", "data"),
+        Input("get-plan", "n_clicks"),
+        State("token", "data"),
+        prevent_initial_call=True,
+    )
+    def download_plan(_: int, token: str | None) -> Any:
+        if token is None:
+            return no_update
+        solved = session.get(token)
+        name = f"{Path(solved.outcome.prepared.loaded.path).stem}-plan.csv"
+        return {"content": session.plan_csv(solved), "filename": name, "type": "text/csv"}
+
+    @app.callback(
+        Output("download-report", "data"),
+        Input("get-report", "n_clicks"),
+        State("token", "data"),
+        prevent_initial_call=True,
+    )
+    def download_report(_: int, token: str | None) -> Any:
+        if token is None:
+            return no_update
+        solved = session.get(token)
+        name = f"{Path(solved.outcome.prepared.loaded.path).stem}-report.html"
+        return {"content": session.report_html(solved), "filename": name, "type": "text/html"}
+
+    return app

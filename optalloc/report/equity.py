@@ -1,0 +1,71 @@
+"""Who gets each setting: access and expected readmissions by age band, sex, segment and race,
+against each group's share of the cohort.
+
+A plan can raise the total benefit by concentrating a scarce programme on one group; the board
+needs to see that. For each group the table gives its share of the cohort, its share of each
+non-default setting's places, and the readmissions expected under the plan per 100 patients of
+the group (risk minus what the assigned setting avoids).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from optalloc.pipeline import Outcome
+
+AGE_EDGES = (0, 45, 65, 75, 85, np.inf)
+AGE_LABELS = ("<45", "45-64", "65-74", "75-84", "85+")
+
+
+def group_columns(cohort: pd.DataFrame, segments: np.ndarray | None = None) -> dict[str, pd.Series]:
+    """The dimensions a cohort supports: age band, sex, segment and race where present."""
+    groups: dict[str, pd.Series] = {}
+    if "age" in cohort.columns:
+        age = cohort["age"]
+        if pd.api.types.is_numeric_dtype(age):
+            bands = pd.cut(age, AGE_EDGES, right=False, labels=AGE_LABELS).astype(str)
+        else:
+            bands = age.astype(str)  # already banded, as Diabetes 130 records are ([70-80))
+        groups["age band"] = bands.reset_index(drop=True)
+    for column, name in (("sex", "sex"), ("gender", "sex"), ("race", "race")):
+        if column in cohort.columns and name not in groups:
+            groups[name] = cohort[column].astype(str).reset_index(drop=True)
+    if segments is not None:
+        groups["segment"] = pd.Series([f"S{int(s) + 1}" for s in segments])
+    return groups
+
+
+def equity_long(outcomes: list[Outcome], groups: dict[str, pd.Series]) -> pd.DataFrame:
+    """One row per dimension, group, scenario and setting: the group's size, the places it
+    receives, the setting's total places and the group's expected readmissions under the plan."""
+    rows = []
+    for outcome in outcomes:
+        problem, result = outcome.prepared.problem, outcome.result
+        if result.assignment is None or len(outcome.prepared.cohort) != problem.n_patients:
+            continue
+        assignment = result.assignment
+        avoided = outcome.prepared.estimates.readmissions_avoided[np.arange(problem.n_patients), assignment]
+        expected = np.asarray(outcome.prepared.risk, dtype=float) - avoided
+        totals = np.bincount(assignment, minlength=problem.n_settings)
+        for dimension, values in groups.items():
+            labels = values.to_numpy()
+            for group in sorted(pd.unique(labels), key=str):
+                mask = labels == group
+                placed = np.bincount(assignment[mask], minlength=problem.n_settings)
+                for j, setting in enumerate(problem.settings):
+                    rows.append(
+                        {
+                            "dimension": dimension,
+                            "group": str(group),
+                            "scenario": outcome.prepared.loaded.name,
+                            "setting": setting,
+                            "default": j == problem.default_setting,
+                            "group_patients": int(mask.sum()),
+                            "cohort_patients": problem.n_patients,
+                            "placed": int(placed[j]),
+                            "setting_places": int(totals[j]),
+                            "expected_readmissions": float(expected[mask].sum()),
+                        }
+                    )
+    return pd.DataFrame(rows)
