@@ -184,3 +184,14 @@ def test_split_by_patient(small_data: Path, tmp_path: Path) -> None:
         ],
     )
     assert again.read_text() == test.read_text()  # seeded
+
+
+def test_model_file_carries_the_lace_baseline_for_the_model_card(model_file: tuple[Path, str]) -> None:
+    from optalloc.report.model_card import lace_sentence
+    from optalloc.risk.persistence import read_header
+
+    header, _ = read_header(model_file[0])
+    lace = header["metadata"]["baselines"]["lace"]
+    assert 0.3 < lace["auroc"] < 0.9 and lace["brier"] > 0
+    assert f"AUROC {lace['auroc']:.3f}" in lace_sentence(header)
+    assert "not computable" in lace_sentence(None)

@@ -130,6 +130,12 @@ def train(
                 # between-period variance of O/E beyond the binomial, from out-of-fold risks by time
                 # block: what 'optalloc track' widens its control limits by
                 "outcome_tau2": outcome_tau2(design, comparison.results[chosen].probability),
+                # the clinical baseline, cross-validated the same way: what the report's model card compares with
+                "baselines": {
+                    name: {k: (None if pd.isna(v) else float(v)) for k, v in comparison.table.loc[name].items()}
+                    for name in ("lace",)
+                    if name in comparison.table.index and name != chosen
+                },
             },
         )
         bar.advance(task)

@@ -103,7 +103,7 @@ def _cohort_source(prepared: Prepared) -> str:
     return f"the workspace cohort {spec.table} ({n:,} patients), pseudonymised on import"
 
 
-def _lace_sentence(header: dict | None) -> str:
+def lace_sentence(header: dict | None) -> str:
     baselines = ((header or {}).get("metadata") or {}).get("baselines") or {}
     lace = baselines.get("lace")
     if lace:
@@ -131,7 +131,7 @@ def model_card(prepared: Prepared, groups: dict[str, pd.Series], n_boot: int = 2
     y = cohort[OUTCOME].to_numpy(dtype=int) if has_outcome else np.zeros(len(cohort), dtype=int)
     p = np.asarray(prepared.risk, dtype=float)
     items = _tripod_items(prepared, header, y if has_outcome else None, n_boot)
-    baseline = _lace_sentence(header)
+    baseline = lace_sentence(header)
     models = None
     if prepared.risk_metrics is not None:
         models = prepared.risk_metrics.copy()
