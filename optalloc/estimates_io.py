@@ -17,7 +17,7 @@ from optalloc.cohort.schema import booleans, numbers
 from optalloc.errors import OptallocError, shown
 from optalloc.estimates import Estimates
 from optalloc.io import read_table
-from optalloc.privacy import pseudonymize_column
+from optalloc.privacy import pseudonym_codes
 from optalloc.scenario.loader import LoadedScenario
 
 
@@ -49,15 +49,16 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
         frame[column] = numbers(frame[column], source, column, minimum=0.0)
     if "eligible" in frame.columns:
         frame["eligible"] = booleans(frame["eligible"], source, "eligible")  # "no" is False
-    frame["patient_id"] = pseudonymize_column(frame["patient_id"])
-    if frame.duplicated(["patient_id", "setting"]).any():
-        row = int(np.flatnonzero(frame.duplicated(["patient_id", "setting"]).to_numpy())[0]) + 1
-        raise OptallocError(f"{source}: row {row} repeats a (patient_id, setting) pair; keep one row each.")
-
-    patients = pd.Index(frame["patient_id"].unique())
-    rows = patients.get_indexer(frame["patient_id"])
-    cols = pd.Index(settings).get_indexer(frame["setting"].astype(str))
+    # integer codes, not text lookups: 6 million rows (1M patients x 6 settings) in about a second
+    rows, pseudonyms = pseudonym_codes(frame["patient_id"])
+    patients = pd.Index(pseudonyms)
+    setting_codes, setting_names = pd.factorize(frame["setting"].astype(str))
+    cols = pd.Index(settings).get_indexer(setting_names)[setting_codes]
     n, m = len(patients), len(settings)
+    pairs = rows.astype(np.int64) * m + cols
+    if np.bincount(pairs, minlength=n * m).max(initial=0) > 1:
+        row = int(np.flatnonzero(pd.Series(pairs).duplicated().to_numpy())[0]) + 1
+        raise OptallocError(f"{source}: row {row} repeats a (patient_id, setting) pair; keep one row each.")
 
     def matrix(column: str) -> np.ndarray:
         out = np.zeros((n, m))
