@@ -60,7 +60,10 @@ def test_a_change_is_solved_recorded_and_reruns_from_its_record(session) -> None
 
     moves = studio.moves(base, more)
     added = more.kpis["patients_per_setting"]["home"] - base.kpis["patients_per_setting"]["home"]
-    gained = moves.by_move.query("to == 'home'")["patients"].sum() - moves.by_move.query("`from` == 'home'")["patients"].sum()
+    gained = (
+        moves.by_move.query("to == 'home'")["patients"].sum()
+        - moves.by_move.query("`from` == 'home'")["patients"].sum()
+    )
     assert gained == added > 0
     assert moves.by_segment["patients"].sum() == len(moves.patients)
 
