@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
 
 
@@ -79,6 +80,14 @@ def evaluate_expression(cohort: pd.DataFrame, expression: str, field: str, loade
 def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> Estimates:
     """Compute every per-patient, per-setting quantity of the scenario (see module docstring)."""
     scenario = loaded.scenario
+    unused = scenario.unused_resources()
+    if unused:
+        raise ScenarioError(
+            f"{loaded.path.name}: resources.{unused[0]} is declared but no setting uses it, so its limit "
+            "would hold nothing back. Give a setting a use of it (staff_hours_per_visit, "
+            "staff_hours_per_unit, staff_travel_hours_per_km or equipment_per_patient) or remove it; "
+            "with 'solve --estimates' the table's column of that name gives its use."
+        )
     settings = tuple(scenario.settings)
     n, m = len(cohort), len(settings)
     visits = cohort["transfusions_per_28d"].to_numpy(float) * scenario.horizon_weeks / 4.0

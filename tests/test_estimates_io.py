@@ -92,3 +92,32 @@ def test_equity_needs_a_cohort(tmp_path: Path) -> None:
     est = read_estimates(write_table(long, tmp_path / "e.csv"), loaded)
     with pytest.raises(ScenarioError, match="equity"):
         build_problem(loaded, est, None)
+
+
+def test_a_resource_used_only_in_the_estimates_table_is_accepted(tmp_path: Path) -> None:
+    """Bringing your own estimates needs no fake use of a resource on some setting."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from optalloc.cli import app
+    from tests.conftest import write_scenario
+
+    scenario = write_scenario(
+        tmp_path,
+        'extends = "baseline.toml"\nname = "own"\n[resources]\nsocial_worker_hours = 40\n',
+        "own.toml",
+    )
+    loaded, est, long = _long_table(tmp_path)
+    long["social_worker_hours"] = np.where(long["setting"] == "home", 1.0, 0.0)
+    table = write_table(long, tmp_path / "own.csv")
+    result = CliRunner().invoke(app, ["solve", str(scenario), "--estimates", str(table), "--json", "--no-record"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["resources"]["social_worker_hours"]["use"] <= 40 + 1e-6
+    assert payload["patients_per_setting"]["home"] <= 40  # one hour each: the table's use binds
+
+    # without the table, optalloc would estimate no use of it: refused, naming the resource
+    plain = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
+    assert plain.exit_code == 2
+    assert "resources.social_worker_hours is declared but no setting uses it" in plain.output.replace("\n", " ")

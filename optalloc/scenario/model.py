@@ -184,15 +184,11 @@ class Scenario(Strict):
                 and spec.min_patients > spec.max_patients
             ):
                 raise ValueError(f"settings.{name}: min_patients exceeds max_patients")
-        used = set().union(*(spec.resources_used() for spec in self.settings.values()))
-        for resource in self.resources:
-            if resource not in used:
-                hint = (
-                    " (the budget is a top-level key: put 'budget = ...' above the first [table])"
-                    if resource == "budget"
-                    else ""
-                )
-                raise ValueError(f"resources.{resource} is declared but no setting uses it{hint}")
+        if "budget" in self.resources and "budget" not in self.used_resources():
+            raise ValueError(
+                "resources.budget is declared but no setting uses it (the budget is a top-level key: "
+                "put 'budget = ...' above the first [table])"
+            )
         known = ", ".join(self.settings)
         for k, rule in enumerate(self.equity):
             if rule.setting not in self.settings:
@@ -201,6 +197,16 @@ class Scenario(Strict):
             if setting not in self.settings:
                 raise ValueError(f"pins.{patient}: unknown setting {setting!r} (known: {known})")
         return self
+
+    def used_resources(self) -> set[str]:
+        """The resources some setting's per-visit, per-unit, travel or equipment terms use."""
+        return set().union(*(spec.resources_used() for spec in self.settings.values()))
+
+    def unused_resources(self) -> list[str]:
+        """Declared resources no setting uses: an error when optalloc estimates the use (the
+        limit would bind nothing), fine with ``--estimates``, whose table gives each one's use."""
+        used = self.used_resources()
+        return [name for name in self.resources if name not in used]
 
     @property
     def default_setting(self) -> str:
