@@ -1,17 +1,21 @@
 """Per patient and care setting: what care would need, cost and achieve over the horizon.
 
-For patient ``i`` with ``v_i = transfusions_per_28d * horizon_weeks / 4`` visits, ``u_i`` units
-per visit and distance ``d_i`` km, in setting ``s``::
+For patient ``i`` with ``v_i`` visits over the horizon, ``u_i`` units per visit and distance
+``d_i`` km (the scenario's ``[quantities]`` expressions; by default the transfusion model's
+``transfusions_per_28d * horizon_weeks / 4``, ``units_per_visit`` and ``distance_km``), in
+setting ``s``::
 
     hours[r, i, s]  = v_i * (hours_per_visit[s, r] + u_i * hours_per_unit[s, r]
                              + d_i * travel_hours_per_km[s, r])   + equipment_per_patient[s, r]
     cost[i, s]      = v_i * (cost_per_visit[s] + d_i * cost_per_km[s]) + cost_per_patient[s]
-    readm[i, s]     = risk_i * effect[s]                 (30-day readmissions avoided)
+    readm[i, s]     = risk_i * effect[i, s]              (30-day readmissions avoided)
     travel[i, s]    = (1 - patient_travel_share[s]) * v_i * 2 d_i / speed   (patient hours saved)
     benefit[i, s]   = readmission_weight * readm[i, s] + travel_hour_weight * travel[i, s]
 
 A resource may be staff hours or equipment units; the formula adds whichever the setting
-declares. Eligibility comes from each setting's expression; the default setting is always allowed.
+declares. ``effect`` is a number or an expression over the cohort's columns and ``risk`` (a larger
+effect for the frailest, say). Eligibility comes from each setting's expression; the default
+setting is always allowed. Every expression goes through :mod:`optalloc.expressions`.
 """
 
 from __future__ import annotations
@@ -77,6 +81,45 @@ def evaluate_expression(cohort: pd.DataFrame, expression: str, field: str, loade
     return parse(expression, field, str(loaded.path)).condition(cohort)
 
 
+def _constants(loaded: LoadedScenario) -> dict[str, float]:
+    return {"horizon_weeks": loaded.scenario.horizon_weeks, "travel_speed_kmh": loaded.scenario.travel_speed_kmh}
+
+
+def patient_quantities(cohort: pd.DataFrame, loaded: LoadedScenario) -> list[tuple[str, np.ndarray]]:
+    """Visits, units per visit and distance per patient, from the scenario's ``[quantities]``;
+    a negative value is refused naming the field and the row."""
+    from optalloc.expressions import parse
+
+    out = []
+    for name, text in loaded.scenario.quantities.items():
+        expression = parse(text, f"quantities.{name}", str(loaded.path))
+        values = expression.quantity(cohort, _constants(loaded))
+        if (values < 0).any():
+            row = int(np.flatnonzero(values < 0)[0]) + 1
+            raise expression.error(f"gives {values[row - 1]:g} for row {row}", None, "It must not be negative.")
+        out.append((name, values))
+    return out
+
+
+def setting_effect(cohort: pd.DataFrame, risk: np.ndarray, setting: str, loaded: LoadedScenario) -> np.ndarray | float:
+    """The setting's relative risk reduction: its number, or its expression per patient
+    (over the cohort's columns and ``risk``), each value within -1..1."""
+    from optalloc.expressions import parse
+
+    effect = loaded.scenario.settings[setting].effect
+    if not isinstance(effect, str):
+        return effect
+    expression = parse(effect, f"settings.{setting}.effect", str(loaded.path))
+    values = expression.quantity(cohort, {**_constants(loaded), "risk": np.asarray(risk, dtype=float)})
+    outside = (values < -1.0) | (values > 1.0)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0]) + 1
+        raise expression.error(
+            f"gives {values[row - 1]:g} for row {row}", None, "An effect is a relative risk reduction, from -1 to 1."
+        )
+    return values
+
+
 def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> Estimates:
     """Compute every per-patient, per-setting quantity of the scenario (see module docstring)."""
     scenario = loaded.scenario
@@ -90,9 +133,7 @@ def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> 
         )
     settings = tuple(scenario.settings)
     n, m = len(cohort), len(settings)
-    visits = cohort["transfusions_per_28d"].to_numpy(float) * scenario.horizon_weeks / 4.0
-    units = cohort["units_per_visit"].to_numpy(float)
-    distance = cohort["distance_km"].to_numpy(float)
+    visits, units, distance = (quantity for _, quantity in patient_quantities(cohort, loaded))
     round_trip_hours = 2.0 * distance / scenario.travel_speed_kmh
 
     cost = np.empty((n, m))
@@ -102,7 +143,7 @@ def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> 
     usage = {name: np.zeros((n, m)) for name in scenario.resources}
     for j, (name, spec) in enumerate(scenario.settings.items()):
         cost[:, j] = visits * (spec.cost_per_visit + distance * spec.cost_per_km) + spec.cost_per_patient
-        readmissions[:, j] = risk * spec.effect
+        readmissions[:, j] = risk * setting_effect(cohort, risk, name, loaded)
         travel[:, j] = (1.0 - spec.patient_travel_share) * visits * round_trip_hours
         for resource, hours in spec.staff_hours_per_visit.items():
             usage[resource][:, j] += visits * hours

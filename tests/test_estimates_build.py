@@ -91,3 +91,45 @@ def test_unknown_pinned_patient_and_bad_expression(tmp_path: Path, cohort: pd.Da
     )
     with pytest.raises(ScenarioError, match=r"settings\.home\.eligibility.*distnce_km"):
         estimate(cohort, np.full(len(cohort), 0.2), load_scenario(path))
+
+
+def test_quantities_and_effects_as_expressions(tmp_path: Path) -> None:
+    """[quantities] and an effect per patient come from the scenario; the stated defaults give
+    exactly the built-in transfusion estimates."""
+    cohort = prepare_cohort(synthesize_cohort(300, seed=4), source="t")
+    risk = np.linspace(0.05, 0.5, 300)
+    stated = estimate(cohort, risk, load_scenario(write_scenario(tmp_path, 'extends = "baseline.toml"\nname = "a"\n')))
+    doubled = estimate(
+        cohort,
+        risk,
+        load_scenario(
+            write_scenario(
+                tmp_path,
+                'extends = "baseline.toml"\nname = "b"\n[quantities]\nvisits = "transfusions_per_28d * horizon_weeks / 2"\n'
+                '[settings.home]\neffect = "where(frailty >= 6, 0.35, 0.2)"\n',
+                "b.toml",
+            )
+        ),
+    )
+    home = stated.settings.index("home")
+    per_visit = stated.usage["day_unit_nurse_hours"][:, 0]
+    assert np.allclose(doubled.usage["day_unit_nurse_hours"][:, 0], 2 * per_visit)
+    frail = cohort["frailty"].to_numpy() >= 6
+    assert np.allclose(doubled.readmissions_avoided[frail, home], 0.35 * risk[frail])
+    assert np.allclose(doubled.readmissions_avoided[~frail, home], 0.2 * risk[~frail])
+
+    too_big = write_scenario(
+        tmp_path, 'extends = "baseline.toml"\nname = "c"\n[settings.home]\neffect = "risk * 5"\n', "c.toml"
+    )
+    with pytest.raises(ScenarioError, match=r"settings\.home\.effect.*An effect is a relative risk reduction"):
+        estimate(cohort, risk, load_scenario(too_big))
+    negative = write_scenario(
+        tmp_path, 'extends = "baseline.toml"\nname = "d"\n[quantities]\ndistance_km = "distance_km - 1000"\n', "d.toml"
+    )
+    with pytest.raises(ScenarioError, match=r"quantities\.distance_km.*must not be negative"):
+        estimate(cohort, risk, load_scenario(negative))
+    hostile = write_scenario(
+        tmp_path, 'extends = "baseline.toml"\nname = "e"\n[quantities]\nvisits = "__import__(\'os\')"\n', "e.toml"
+    )
+    with pytest.raises(ScenarioError, match=r"quantities\.visits"):
+        load_scenario(hostile)

@@ -108,7 +108,7 @@ def test_a_resource_used_only_in_the_estimates_table_is_accepted(tmp_path: Path)
         'extends = "baseline.toml"\nname = "own"\n[resources]\nsocial_worker_hours = 40\n',
         "own.toml",
     )
-    loaded, est, long = _long_table(tmp_path)
+    _, _, long = _long_table(tmp_path)
     long["social_worker_hours"] = np.where(long["setting"] == "home", 1.0, 0.0)
     table = write_table(long, tmp_path / "own.csv")
     result = CliRunner().invoke(app, ["solve", str(scenario), "--estimates", str(table), "--json", "--no-record"])

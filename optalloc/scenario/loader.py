@@ -162,8 +162,12 @@ def check_expressions(scenario: Scenario, path: Path) -> None:
     for name, setting in scenario.settings.items():
         if setting.eligibility:
             parse(setting.eligibility, f"settings.{name}.eligibility", str(path))
+        if isinstance(setting.effect, str):
+            parse(setting.effect, f"settings.{name}.effect", str(path))
     for k, rule in enumerate(scenario.equity):
         parse(rule.group, f"equity[{k}].group", str(path))
+    for name, text in scenario.quantities.items():
+        parse(text, f"quantities.{name}", str(path))
 
 
 def _patched(raw: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:

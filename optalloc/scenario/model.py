@@ -77,7 +77,11 @@ class SettingSpec(Strict):
 
     label: str = ""
     default: bool = False
-    effect: float = Field(0.0, ge=-1.0, le=1.0, description="relative reduction of 30-day readmission risk")
+    effect: Annotated[float, Field(ge=-1.0, le=1.0)] | str = Field(
+        0.0,
+        description="relative reduction of 30-day readmission risk: a number, or an expression over the "
+        "cohort's columns and 'risk' (optalloc.expressions) giving one per patient",
+    )
     cost_per_visit: PerVisit = 0.0
     cost_per_km: PerVisit = Field(0.0, description="cost per km of the patient's distance, per visit")
     cost_per_patient: PerVisit = 0.0
@@ -103,6 +107,19 @@ class SettingSpec(Strict):
             | set(self.staff_travel_hours_per_km)
             | set(self.equipment_per_patient)
         )
+
+
+class QuantitiesSpec(Strict):
+    """The per-patient quantities the estimates are built from, as expressions over the cohort's
+    columns and the scenario's ``horizon_weeks`` and ``travel_speed_kmh``. The defaults are the
+    transfusion model's; a scenario states them to make its assumptions explicit or change them."""
+
+    visits: str = Field("transfusions_per_28d * horizon_weeks / 4", description="visits per patient over the horizon")
+    units_per_visit: str = Field("units_per_visit", description="units (red-cell units, doses) given per visit")
+    distance_km: str = Field("distance_km", description="distance from the patient's home to the hospital, km")
+
+    def items(self) -> list[tuple[str, str]]:
+        return [("visits", self.visits), ("units_per_visit", self.units_per_visit), ("distance_km", self.distance_km)]
 
 
 class EquitySpec(Strict):
@@ -146,6 +163,7 @@ class Scenario(Strict):
     cohort: CohortSpec = CohortSpec()
     risk: RiskSpec = RiskSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
+    quantities: QuantitiesSpec = QuantitiesSpec()
     settings: dict[str, SettingSpec]
     resources: dict[str, Amount] = Field(default_factory=dict, description="limit per resource over the horizon")
     budget: Amount | None = None
