@@ -73,12 +73,19 @@ class Estimates:
         return frame
 
 
-def evaluate_expression(cohort: pd.DataFrame, expression: str, field: str, loaded: LoadedScenario) -> np.ndarray:
+def evaluate_expression(
+    cohort: pd.DataFrame, expression: str, field: str, loaded: LoadedScenario, risk: np.ndarray | None = None
+) -> np.ndarray:
     """A scenario's condition as one true/false per patient, through the one safe language
-    (:mod:`optalloc.expressions`): nothing in a scenario file can run code."""
+    (:mod:`optalloc.expressions`): nothing in a scenario file can run code. ``risk`` (the
+    patient's predicted readmission probability) may be named too, as in ``"risk >= 0.15"``."""
     from optalloc.expressions import parse
 
-    return parse(expression, field, str(loaded.path)).condition(cohort)
+    parsed = parse(expression, field, str(loaded.path))
+    frame = cohort
+    if risk is not None and "risk" in parsed.names and "risk" not in cohort.columns:
+        frame = cohort[[c for c in cohort.columns if c in parsed.names]].assign(risk=np.asarray(risk, dtype=float))
+    return parsed.condition(frame)
 
 
 def _constants(loaded: LoadedScenario) -> dict[str, float]:
@@ -154,7 +161,7 @@ def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> 
         for resource, amount in spec.equipment_per_patient.items():
             usage[resource][:, j] += amount
         if spec.eligibility and not spec.default:
-            eligible[:, j] = evaluate_expression(cohort, spec.eligibility, f"settings.{name}.eligibility", loaded)
+            eligible[:, j] = evaluate_expression(cohort, spec.eligibility, f"settings.{name}.eligibility", loaded, risk)
     weights = scenario.objective
     benefit = weights.readmission_weight * readmissions + weights.travel_hour_weight * travel
     return Estimates(

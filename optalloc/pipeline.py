@@ -20,7 +20,8 @@ from optalloc.allocation.greedy import greedy_allocation
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult
 from optalloc.cohort.demand import Demand, scale_cohort
-from optalloc.cohort.load import load_cohort_file, prepare_cohort
+from optalloc.domains import Domain, get_domain
+from optalloc.errors import ScenarioError
 from optalloc.estimates import Estimates, estimate
 from optalloc.scenario.loader import LoadedScenario, load_scenario
 from optalloc.scenario.model import Scenario
@@ -33,6 +34,7 @@ class PipelineCache:
     cohorts: dict[str, pd.DataFrame] = field(default_factory=dict)
     risks: dict[str, np.ndarray] = field(default_factory=dict)
     risk_metrics: dict[str, pd.DataFrame] = field(default_factory=dict)
+    contexts: dict[str, object] = field(default_factory=dict)  # what a domain's risk needs besides
 
 
 @dataclass
@@ -71,38 +73,36 @@ class Outcome:
 
 def _cohort_key(loaded: LoadedScenario) -> str:
     spec = loaded.scenario.cohort
-    if spec.source == "file":
-        return f"file:{loaded.resolve(spec.path or '')}"
-    if spec.source == "workspace":
-        return f"workspace:{spec.table}"
-    return f"synthetic:{spec.patients}:{spec.seed}"
+    if spec.source in ("file", "vendored"):
+        where = f"file:{loaded.resolve(spec.path or '')}" if spec.source == "file" else "vendored"
+    elif spec.source == "workspace":
+        where = f"workspace:{spec.table}"
+    else:
+        where = f"synthetic:{spec.patients}:{spec.seed}"
+    return f"{spec.domain}|{where}"
+
+
+def _domain(loaded: LoadedScenario) -> Domain:
+    domain = get_domain(loaded.scenario.cohort.domain, f"{loaded.path.name}: ")
+    if loaded.scenario.cohort.source not in domain.sources:
+        raise ScenarioError(
+            f"{loaded.path.name}: cohort.source {loaded.scenario.cohort.source!r} does not fit the "
+            f"{domain.name} domain ({domain.description}); use one of {', '.join(domain.sources)}."
+        )
+    return domain
 
 
 def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
-    """The scenario's cohort: synthesised, read from a file, or taken from the workspace."""
-    spec = loaded.scenario.cohort
-    if spec.source == "file":
-        return load_cohort_file(loaded.resolve(spec.path or ""))
-    if spec.source == "workspace":
-        from optalloc.workspace import Workspace
-
-        return prepare_cohort(
-            Workspace().load_cohort(spec.table or ""), source=f"workspace cohort {spec.table}", pseudonymised=True
-        )
-    from optalloc.cohort.synth import synthesize_cohort
-
-    return prepare_cohort(synthesize_cohort(spec.patients, spec.seed), source="synthetic cohort")
+    """The scenario's cohort, one row per patient, as its domain reads it."""
+    return _domain(loaded).cohort(loaded)[0]
 
 
-def score_risk(loaded: LoadedScenario, cohort: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame | None]:
+def score_risk(
+    loaded: LoadedScenario, cohort: pd.DataFrame, context: object = None
+) -> tuple[np.ndarray, pd.DataFrame | None]:
     """30-day readmission probabilities: from a saved model if the scenario names one, else
     out-of-fold probabilities of models fitted on the cohort itself."""
-    from optalloc import risk
-
-    spec = loaded.scenario.risk
-    if spec.model:
-        return risk.predict_cohort(loaded.resolve(spec.model), cohort), None
-    scored = risk.cohort_risk(cohort, seed=spec.seed)
+    scored = _domain(loaded).risk(loaded, cohort, context)
     return scored.probability, scored.metrics
 
 
@@ -123,17 +123,18 @@ def prepare(
     if demand is not None:
         cohort_key += f"|demand:{demand.column}:{sorted(demand.targets.items())}"
     if cohort_key not in cache.cohorts:
-        cohort = load_cohort(loaded)
+        cohort, context = _domain(loaded).cohort(loaded)
         if demand is not None:
-            cohort = scale_cohort(cohort, demand, seed=loaded.scenario.cohort.seed or 0)
+            cohort, context = scale_cohort(cohort, demand, seed=loaded.scenario.cohort.seed or 0), None
         cache.cohorts[cohort_key] = cohort
+        cache.contexts[cohort_key] = context
     cohort = cache.cohorts[cohort_key]
     seconds["cohort"] = time.perf_counter() - start
 
     start = time.perf_counter()
     risk_key = f"{cohort_key}|{loaded.scenario.risk.model}|{loaded.scenario.risk.seed}"
     if risk_key not in cache.risks:
-        cache.risks[risk_key], metrics = score_risk(loaded, cohort)
+        cache.risks[risk_key], metrics = score_risk(loaded, cohort, cache.contexts.get(cohort_key))
         if metrics is not None:
             cache.risk_metrics[risk_key] = metrics
     risk = cache.risks[risk_key]

@@ -22,7 +22,7 @@ UNCERTAIN = REPO / "scenarios" / "uncertainty"
 SMALL = {"cohort.patients": 300, "solver.time_limit": 20.0}
 
 
-def fixed_risk(loaded: object, cohort: pd.DataFrame) -> tuple[np.ndarray, None]:
+def fixed_risk(loaded: object, cohort: pd.DataFrame, context: object = None) -> tuple[np.ndarray, None]:
     """A deterministic readmission probability from the cohort's own columns."""
     admissions = cohort["admissions_past_year"].to_numpy(float)
     frailty = cohort["frailty"].to_numpy(float)

@@ -132,7 +132,9 @@ def build_report(
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         futures = [pool.submit(solve_prepared, ready, solver, time_limit) for ready in prepared]
         segmentation = None
-        if segments and reference.cohort.shape[1] > 1:
+        # the consensus segmentation reads the transfusion features; other domains' cohorts are
+        # described by their equity groups until their own segment features are declared
+        if segments and reference.loaded.scenario.cohort.domain == "transfusion" and reference.cohort.shape[1] > 1:
             from optalloc.segments import segment_cohort
 
             say("segmenting the cohort")

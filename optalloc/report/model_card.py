@@ -98,6 +98,8 @@ def _cohort_source(prepared: Prepared) -> str:
     n = len(prepared.cohort)
     if spec.source == "synthetic":
         return f"optalloc's built-in synthetic transfusion cohort ({n:,} patients, seed {spec.seed}); not real patients"
+    if spec.source == "vendored":
+        return f"the shipped UCI Diabetes 130 discharge records, developer part ({n:,} patients, first discharge each)"
     if spec.source == "file":
         return f"the patient file {spec.path} ({n:,} patients), pseudonymised on loading"
     return f"the workspace cohort {spec.table} ({n:,} patients), pseudonymised on import"
@@ -162,11 +164,16 @@ def _tripod_items(prepared: Prepared, header: dict | None, y: np.ndarray | None,
 
     cohort = prepared.cohort
     events = f"{int(y.sum()):,} readmissions ({100 * y.mean():.1f} %)" if y is not None else "outcome not recorded"
+    transfusion = prepared.loaded.scenario.cohort.domain == "transfusion"
     if header is None:
-        predictors = ", ".join(FEATURE_COLUMNS)
+        hidden = {"patient_id", OUTCOME, "age", "true_type"}
+        predictors = ", ".join(FEATURE_COLUMNS if transfusion else [c for c in cohort.columns if c not in hidden])
         building = (
             "Logistic regression and gradient boosting, each calibrated inside its training folds; the one with "
             "the lower out-of-fold Brier score supplies the probabilities."
+            if transfusion
+            else "Logistic regression, calibrated inside its training folds, fitted on every encounter (the "
+            "patient's history included); the plan and this card use each patient's first discharge."
         )
         validation = (
             "Internal validation: 5-fold cross-validation with folds by patient (no patient in both parts), "

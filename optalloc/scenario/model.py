@@ -42,7 +42,10 @@ class Strict(BaseModel):
 class CohortSpec(Strict):
     """Where the patients come from: the built-in synthesiser, a file, or the workspace."""
 
-    source: Literal["synthetic", "file", "workspace"] = "synthetic"
+    domain: str = Field("transfusion", description="kind of cohort (optalloc.domains): transfusion or readmission")
+    source: Literal["synthetic", "file", "workspace", "vendored"] = Field(
+        "synthetic", description="vendored: the shipped Diabetes 130 records (readmission domain)"
+    )
     patients: int = Field(5000, gt=0, le=MAX_PATIENTS, description="number of synthetic patients")
     seed: int = 0
     path: str | None = Field(None, description="cohort file (CSV/Parquet), relative to the scenario")
