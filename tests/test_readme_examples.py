@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 README = REPO / "README.md"
@@ -69,6 +71,7 @@ def test_every_readme_example_is_run_or_skipped_for_a_reason() -> None:
         assert command.startswith(RUN) != command.startswith(tuple(SKIPPED)), command
 
 
+@pytest.mark.slow
 def test_cheap_readme_examples_exit_0(tmp_path: Path) -> None:
     shutil.copytree(REPO / "scenarios", tmp_path / "scenarios")
     env = {

@@ -7,11 +7,15 @@ so the chart reads in grey print and for colour-blind readers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optalloc.io import atomic_path
 from optalloc.monitoring.track import TrackReport
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BLUE, ORANGE, VERMILION, GREY = "#0072B2", "#E69F00", "#D55E00", "#999999"
 
@@ -28,7 +32,7 @@ def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Pat
     return target
 
 
-def tracking_figure(report: TrackReport, title: str = ""):
+def tracking_figure(report: TrackReport, title: str = "") -> Figure:
     """O/E per period with its control and warning limits (top), drift per period (bottom)."""
     import matplotlib
 

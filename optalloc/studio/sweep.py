@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from optalloc.pipeline import Prepared
 from optalloc.scenario.loader import LoadedScenario, with_overrides
 from optalloc.studio.parallel import Execution, chunks, map_shared
 from optalloc.studio.points import SolveSettings, solve_chain
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _VARY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^:]+):([^:]+):(\d+)\s*$")
 MAX_POINTS = 10_000
@@ -241,7 +244,9 @@ def plain_numbers(axis: Any) -> None:
     axis.set_major_formatter(FuncFormatter(text))
 
 
-def sweep_figure(frame: pd.DataFrame, varies: Sequence[Vary], title: str = "", units: dict[str, Any] | None = None):
+def sweep_figure(
+    frame: pd.DataFrame, varies: Sequence[Vary], title: str = "", units: dict[str, Any] | None = None
+) -> Figure:
     """The sweep as a figure: the benefit frontier, then one panel of marginal values per unit
     of the limits (benefit per hour, per 1,000 EUR, ...: quantities in different units never
     share an axis), all against the first value swept; with two values, one line per level of
