@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optalloc.errors import NonFiniteError
+
 INF = float("inf")
 
 
@@ -104,6 +106,7 @@ class AllocationProblem:
         for limit in self.limits:
             if limit.coef.shape != (n, m):
                 raise ValueError(f"limit {limit.name!r} has shape {limit.coef.shape}, expected {(n, m)}")
+        refuse_non_finite(self)
         stranded = ~self.allowed.any(axis=1)
         if stranded.any():
             first = int(np.flatnonzero(stranded)[0])
@@ -144,3 +147,42 @@ class AllocationProblem:
 
     def is_feasible(self, assignment: np.ndarray, tol: float = 1e-6) -> bool:
         return not self.violations(assignment, tol)
+
+
+def refuse_non_finite(problem: AllocationProblem) -> None:
+    """Raise :class:`NonFiniteError` on the first NaN or infinite number a solver would get.
+
+    Checked: every benefit coefficient, every coefficient of every limit (staff hours and
+    equipment by resource, cost for the budget, ...), and the bounds, where a NaN, an upper
+    bound of ``-inf``, a lower bound of ``+inf`` or a limit with no finite bound at all (its
+    capacity missing) is refused; ``+inf`` above or ``-inf`` below is how a side without a bound
+    is written. Every problem passes here (built from a scenario or an estimates table, a
+    sweep's variant, a decomposition's subproblem), so no route reaches a solver unchecked.
+    """
+    arrays = [("the benefit (objective coefficient)", problem.benefit)]
+    for limit in problem.limits:
+        column = "cost" if limit.kind == "budget" else limit.name
+        place = f"limit {limit.name!r}" + (f", scenario field {limit.origin!r}" if limit.origin else "")
+        arrays.append((f"the {column} coefficient ({place})", limit.coef))
+    for what, values in arrays:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise NonFiniteError(
+                problem.name,
+                what,
+                values[i, j],
+                setting=problem.settings[j],
+                patient=str(problem.patient_ids[i]),
+                count=int(bad.sum()),
+            )
+    for limit in problem.limits:
+        for side, value, wrong in (("upper", limit.upper, -INF), ("lower", limit.lower, INF)):
+            if np.isnan(value) or value == wrong:
+                raise NonFiniteError(problem.name, f"the {side} bound of {_place(limit, side)}", value)
+        if not (np.isfinite(limit.upper) or np.isfinite(limit.lower)):
+            raise NonFiniteError(problem.name, f"the capacity of {_place(limit, 'upper')}", limit.upper)
+
+
+def _place(limit: Limit, side: str) -> str:
+    return f"limit {limit.name!r}" + (f" (scenario field {limit.field(side)!r})" if limit.origin else "")

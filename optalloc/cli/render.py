@@ -6,8 +6,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rich import box
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from optalloc.cli.common import out
 
@@ -84,6 +88,148 @@ def differences_table(long: pd.DataFrame, title: str) -> Table:
                 cells.append(signed(row.diff, row.diff_pct, row.better))
         table.add_row(str(kpi), *cells)
     return table
+
+
+# Row labels of the compact comparison (the CSV and JSON keep the full names).
+COMPACT_LABELS = {
+    "readmissions avoided": "readm. avoided",
+    "travel hours saved": "travel h saved",
+    "gain over greedy %": "gain vs greedy %",
+}
+# The rows about one limit, under a heading naming it: prefix -> label.
+LIMIT_ROWS = {"use": "  use", "limit": "  limit", "value of 1 more": "  +1 worth"}
+
+
+def _compact_diff(diff: float) -> str:
+    if diff.is_integer() and abs(diff) >= 1:
+        return f"{diff:+,.0f}"
+    sign = "+" if diff > 0 else ""
+    return f"{sign}{diff:.1e}" if abs(diff) < 0.01 else sign + fmt(diff)
+
+
+def folded(value: Any, diff: Any, better: int) -> str:
+    """A value with its difference from the reference folded in: ``512 (+37)``; the value alone
+    when there is no difference (the reference itself, text, or an equal figure)."""
+    text = escape(fmt(value))
+    if diff is None or diff != diff or abs(float(diff)) < 1e-12:
+        return text
+    diff = float(diff)
+    colour = "blue" if better == 0 else ("green" if diff * better > 0 else "red")
+    return f"{text} [{colour}]({_compact_diff(diff)})[/]"
+
+
+def compact_differences_table(long: pd.DataFrame, title: str, units: dict[str, str] | None = None) -> Table:
+    """Scenarios side by side in few columns: one row per key figure, one column per scenario,
+    each cell the value with its difference from the first scenario in brackets; the rows of
+    each limit under a heading with its name (and ``units[name]`` when the name does not say it)."""
+    units = units or {}
+    scenarios = list(dict.fromkeys(long["scenario"]))
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    table.add_column("")
+    for name in scenarios:
+        table.add_column(escape(name.replace("_", " ")), justify="right")
+    group = None
+    for kpi, rows in long.groupby("kpi", sort=False):
+        head, _, name = str(kpi).partition(": ")
+        if head == "patients":
+            label = f"n {name}"
+        elif head in LIMIT_ROWS:
+            if name != group:
+                group = name
+                unit = units.get(name, "")
+                shown = name.replace("_", " ") + (f" ({unit})" if unit and not name.endswith(unit) else "")
+                table.add_row(f"[bold]{escape(shown)}[/]")
+            label = LIMIT_ROWS[head]
+        else:
+            label = COMPACT_LABELS.get(str(kpi), str(kpi))
+        cells = [folded(row.value, row.diff, row.better) for row in rows.itertuples(index=False)]
+        table.add_row(escape(label), *cells)
+    return table
+
+
+def comparison_tables(
+    long: pd.DataFrame, width: int, wide: bool = False, units: dict[str, str] | None = None
+) -> list[Table]:
+    """The comparison as it reads best at ``width`` columns.
+
+    The full layout (a difference column after each scenario) when ``wide`` or when it fits
+    without wrapping; otherwise the compact one, split into tables that each repeat the
+    reference scenario when even the compact table would not fit.
+    """
+    title = "Scenario comparison (differences against the first)"
+    full = differences_table(long, title=title)
+    if wide or _widths(full).maximum <= width:
+        return [full]
+    scenarios = list(dict.fromkeys(long["scenario"]))
+    title = f"Scenarios vs {scenarios[0]} (the difference in brackets)"
+    for size in range(max(len(scenarios) - 1, 1), 0, -1):  # scenarios besides the reference per table
+        groups = [scenarios[k : k + size] for k in range(1, len(scenarios), size)] or [[]]
+        tables = [
+            compact_differences_table(long[long["scenario"].isin([scenarios[0], *g])], title, units) for g in groups
+        ]
+        if all(fit_columns(t, width) for t in tables):
+            return tables
+    return tables
+
+
+def _widths(table: Table) -> Measurement:
+    console = Console(width=10_000)
+    return Measurement.get(console, console.options, table)
+
+
+LABEL_WIDTH = 16  # the row labels get this much room before any value column grows
+
+
+def fit_columns(table: Table, width: int) -> bool:
+    """Fix the column widths of a borderless ``table`` so that it fits ``width`` columns with no
+    word cut, giving the room left first to the labels (up to ``LABEL_WIDTH``), then to the
+    columns that need least to stay unwrapped. False when some column's longest word does not
+    fit."""
+    console = Console(width=10_000)
+    ranges = []
+    for column in table.columns:
+        sizes = [Measurement.get(console, console.options, _text(c)) for c in (column.header, *column.cells)]
+        ranges.append(Measurement(max(m.minimum for m in sizes), max(m.maximum for m in sizes)))
+    pad = table.padding[1] + table.padding[3]
+    room = width - (len(ranges) - 1) * (pad + 1)  # padding between columns plus one separator
+    widths = [r.minimum for r in ranges]
+    if sum(widths) > room:
+        return False
+    left = room - sum(widths)
+    extra = max(0, min(left, min(LABEL_WIDTH, ranges[0].maximum) - widths[0]))
+    widths[0] += extra
+    left -= extra
+    for k in sorted(range(len(ranges)), key=lambda k: ranges[k].maximum - widths[k]):
+        extra = min(left, ranges[k].maximum - widths[k])
+        widths[k] += extra
+        left -= extra
+    for column, w in zip(table.columns, widths):
+        column.width = w
+    return True
+
+
+def _text(cell: Any) -> Any:
+    return Text.from_markup(cell) if isinstance(cell, str) else cell
+
+
+def print_comparison(long: pd.DataFrame, wide: bool = False, units: dict[str, str] | None = None) -> None:
+    """Print the comparison for the terminal's width now (``COLUMNS`` when set, read afresh
+    rather than at import): compact when the full layout would wrap, the full layout at its
+    natural width, however wide, with ``wide``."""
+    width = Console().width
+    tables = comparison_tables(long, width, wide=wide, units=units)
+    needed = max([width, *(_widths(t).maximum for t in tables)]) if wide else width
+    console = out if out.width == needed else Console(width=needed)
+    for table in tables:
+        console.print(table)
 
 
 def short_label(column: str) -> str:

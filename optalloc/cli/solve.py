@@ -9,7 +9,7 @@ import typer
 
 from optalloc.cli.common import err, out, print_json, record, user_errors
 from optalloc.cli.options import JsonOption, Solver, SolverOption, TimeLimitOption
-from optalloc.cli.render import differences_table, frame_table
+from optalloc.cli.render import frame_table, print_comparison
 from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
 from optalloc.errors import OptallocError
 from optalloc.io import check_output, write_table
@@ -126,6 +126,15 @@ def register(app: typer.Typer) -> None:
         moves_csv: Annotated[
             Path | None, typer.Option("--moves-csv", help="With --moves: write the patients who move (CSV/Parquet).")
         ] = None,
+        wide: Annotated[
+            bool,
+            typer.Option(
+                "--wide",
+                help="A column of differences after each scenario even when the terminal is narrow "
+                "(lines may then be wider than it). Default: that layout when it fits, else one compact "
+                "table with each difference in brackets beside its value.",
+            ),
+        ] = False,
     ) -> None:
         """Solve several scenarios and compare them side by side, with each one's difference from the first."""
         import time
@@ -164,7 +173,8 @@ def register(app: typer.Typer) -> None:
                 }
             print_json(payload)
         else:
-            out.print(differences_table(long, title="Scenario comparison (differences against the first)"))
+            units = {name: info["unit"] for item in kpis for name, info in item["resources"].items()}
+            print_comparison(long, wide=wide, units=units)
             if csv is not None:
                 out.print(f"wrote {csv}", highlight=False)
             if found is not None:

@@ -7,21 +7,38 @@ so the chart reads in grey print and for colour-blind readers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optalloc.io import atomic_path
 from optalloc.monitoring.track import TrackReport
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 BLUE, ORANGE, VERMILION, GREY = "#0072B2", "#E69F00", "#D55E00", "#999999"
 
 
 def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Path:
-    """Write the chart as PNG (or PDF/SVG by suffix), atomically."""
+    """Write :func:`tracking_figure` as PNG (or PDF/SVG by suffix), atomically."""
+    import matplotlib.pyplot as plt
+
+    fig = tracking_figure(report, title)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=120, format=target.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return target
+
+
+def tracking_figure(report: TrackReport, title: str = "") -> Figure:
+    """O/E per period with its control and warning limits (top), drift per period (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
 
     table = report.periods
     x = np.arange(len(table))
@@ -88,9 +105,9 @@ def plot_tracking(report: TrackReport, path: Path | str, title: str = "") -> Pat
     bottom.set_xlabel(f"period ({report.period_kind}; {int(table['n'].median()):,} encounters each)")
     bottom.set_xticks(x, table["period"], rotation=45 if len(x) > 12 else 0)
     bottom.legend(loc="best", fontsize=8)
+    for axis in (top, bottom):  # ratios as plain numbers: never an offset or a 1e-3 above the axis
+        plain = ScalarFormatter(useOffset=False)
+        plain.set_scientific(False)
+        axis.yaxis.set_major_formatter(plain)
     fig.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=120, format=target.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return target
+    return fig

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from optalloc.pipeline import Prepared
 from optalloc.scenario.loader import LoadedScenario, with_overrides
 from optalloc.studio.parallel import Execution, chunks, map_shared
 from optalloc.studio.points import SolveSettings, solve_chain
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _VARY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^:]+):([^:]+):(\d+)\s*$")
 MAX_POINTS = 10_000
@@ -163,8 +166,9 @@ def run_sweep(
     for chain, results in zip(chain_list, outputs, strict=True):
         for point, (kpis, _assignment) in zip(chain, results, strict=True):
             rows_out.append({**point, **flatten_kpis(kpis)})
-    frame = pd.DataFrame(rows_out)
-    return frame.sort_values([v.path for v in varies], kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows_out).sort_values([v.path for v in varies], kind="stable").reset_index(drop=True)
+    frame.attrs["units"] = sweep_units(prepared, varies)  # for the plot's axis labels
+    return frame
 
 
 def flatten_kpis(kpis: dict[str, Any]) -> dict[str, Any]:
@@ -179,41 +183,149 @@ def flatten_kpis(kpis: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def plot_sweep(frame: pd.DataFrame, varies: Sequence[Vary], path: Path, title: str = "") -> Path:
-    """Benefit frontier (left) and each limit's marginal value (right) against the first value
-    swept; with two values, one line per level of the second."""
+# Okabe-Ito: told apart with every common colour-vision deficiency; with line styles and
+# markers that also differ, so every line reads in greyscale print.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# Units of swept scenario values that are not a limit, by their last name.
+VALUE_UNITS = {
+    "effect": "relative risk reduction",
+    "cost_per_visit": "EUR",
+    "cost_per_km": "EUR per km",
+    "cost_per_patient": "EUR",
+    "max_patients": "patients",
+    "min_patients": "patients",
+    "horizon_weeks": "weeks",
+    "travel_speed_kmh": "km/h",
+    "budget": "EUR",
+    "min_share": "share of the group",
+}
+SINGULAR = {"hours": "hour", "units": "unit", "patients": "patient", "boxes": "box"}
+PER_THOUSAND = ("EUR",)  # marginal values of these units are shown per 1,000 (per euro is unreadably small)
+
+
+def sweep_units(prepared: Prepared, varies: Sequence[Vary]) -> dict[str, Any]:
+    """The units a sweep's plot labels its axes with: the benefit's, each limit's, each swept value's."""
+    from optalloc.studio.points import limit_target
+
+    limits = {limit.name: limit.unit for limit in prepared.problem.limits}
+    swept = {}
+    for vary in varies:
+        target = limit_target(prepared.loaded, vary.path)
+        swept[vary.path] = limits[target[0]] if target and target[0] in limits else value_unit(vary.path)
+    return {"objective": prepared.problem.objective_unit, "limits": limits, "swept": swept}
+
+
+def value_unit(path: str) -> str:
+    """A swept value's unit from its name (``hours`` for ``resources.home_nurse_hours``), or ''."""
+    last = path.split(".")[-1]
+    if last in VALUE_UNITS:
+        return VALUE_UNITS[last]
+    return next((unit for unit in ("hours", "patients", "boxes") if last.endswith(unit)), "")
+
+
+def _labelled(name: str, unit: str) -> str:
+    return f"{name} ({unit})" if unit else name
+
+
+def plain_numbers(axis: Any) -> None:
+    """Tick labels as plain numbers with thousands separators and as many decimals as the tick
+    spacing needs (``12,000``, ``0.0015``): never an offset or a ``1e7`` above the axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    def text(value: float, _position: int | None) -> str:
+        ticks = np.asarray(axis.get_majorticklocs(), dtype=float)
+        tolerance = 1e-6 * float(np.ptp(ticks)) if len(ticks) > 1 else 1e-12
+        # the fewest decimals that show every tick exactly (2.5 and 7.5 need one, 0.0015 four)
+        decimals = next((d for d in range(9) if np.allclose(np.round(ticks, d), ticks, rtol=0, atol=tolerance)), 8)
+        return "0" if value == 0 else f"{value:,.{decimals}f}"
+
+    axis.set_major_formatter(FuncFormatter(text))
+
+
+def sweep_figure(
+    frame: pd.DataFrame, varies: Sequence[Vary], title: str = "", units: dict[str, Any] | None = None
+) -> Figure:
+    """The sweep as a figure: the benefit frontier, then one panel of marginal values per unit
+    of the limits (benefit per hour, per 1,000 EUR, ...: quantities in different units never
+    share an axis), all against the first value swept; with two values, one line per level of
+    the second. ``units`` as from :func:`sweep_units` (else ``frame.attrs["units"]``, else
+    guessed from the names)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from optalloc.io import atomic_path
-
+    units = units or frame.attrs.get("units") or {}
+    limit_units: dict[str, str] = units.get("limits", {})
+    benefit_unit = units.get("objective") or "objective value"
     x = varies[0].path
-    duals = [c for c in frame.columns if c.startswith("marginal_value:")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    x_label = _labelled(x, units.get("swept", {}).get(x) or value_unit(x))
     groups = [(None, frame)] if len(varies) == 1 else list(frame.groupby(varies[1].path, sort=True))
-    for level, part in groups:
-        label = None if level is None else f"{varies[1].path} = {level:g}"
-        left.plot(part[x], part["objective"], marker="o", ms=3, label=label)
-        for column in duals:
+    by_unit: dict[str, list[str]] = {}
+    for column in (c for c in frame.columns if c.startswith("marginal_value:")):
+        values = frame[column].to_numpy(dtype=float)
+        if np.nanmax(np.abs(values), initial=0.0) > 0:  # limits that never bind say nothing here
             name = column.split(":", 1)[1]
-            values = part[column].astype(float)
-            if np.nanmax(np.abs(values.to_numpy()), initial=0.0) > 0:
-                right.plot(part[x], values, marker=".", label=name if level is None else f"{name} ({label})")
-    left.set_xlabel(x)
-    left.set_ylabel("benefit (objective)")
-    left.set_title("Benefit frontier")
-    right.set_xlabel(x)
-    right.set_ylabel("marginal value (benefit per unit of the limit)")
-    right.set_title("Marginal value of each limit (LP duals)")
-    for axis in (left, right):
+            by_unit.setdefault(limit_units.get(name) or value_unit(name) or "unit", []).append(name)
+    panels = 1 + len(by_unit)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), squeeze=False)
+    frontier, *marginal = axes[0]
+    for k, (level, part) in enumerate(groups):
+        label = None if level is None else f"{varies[1].path} = {level:,.6g}"
+        frontier.plot(
+            part[x],
+            part["objective"],
+            color=PALETTE[k % len(PALETTE)],
+            ls=LINE_STYLES[k % len(LINE_STYLES)],
+            marker=MARKERS[k % len(MARKERS)],
+            ms=4,
+            label=label,
+        )
+    frontier.set_ylabel(f"benefit ({benefit_unit})")
+    frontier.set_title("Benefit frontier")
+    for axis, (unit, names) in zip(marginal, by_unit.items(), strict=True):
+        scale = 1000.0 if unit in PER_THOUSAND else 1.0
+        per = f"1,000 {unit}" if scale != 1.0 else SINGULAR.get(unit, unit)
+        line = 0
+        for level, part in groups:
+            for name in names:
+                label = name if level is None else f"{name}, {varies[1].path} = {level:,.6g}"
+                axis.plot(
+                    part[x],
+                    part[f"marginal_value:{name}"].astype(float) * scale,
+                    color=PALETTE[line % len(PALETTE)],
+                    ls=LINE_STYLES[line % len(LINE_STYLES)],
+                    marker=MARKERS[line % len(MARKERS)],
+                    ms=4,
+                    label=label,
+                )
+                line += 1
+        axis.set_ylabel(f"marginal value ({benefit_unit} per {per})")
+        axis.set_title(f"Marginal value per {per} (LP duals)")
+    for axis in axes[0]:
+        axis.set_xlabel(x_label)
         axis.grid(alpha=0.3)
+        plain_numbers(axis.xaxis)
+        plain_numbers(axis.yaxis)
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_sweep(
+    frame: pd.DataFrame, varies: Sequence[Vary], path: Path, title: str = "", units: dict[str, Any] | None = None
+) -> Path:
+    """Write :func:`sweep_figure` as PNG, atomically."""
+    import matplotlib.pyplot as plt
+
+    from optalloc.io import atomic_path
+
+    fig = sweep_figure(frame, varies, title, units)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
