@@ -32,6 +32,8 @@ SKIPPED = {
     "optalloc track ": "needs a model from risk train (and '...' stands for its arguments)",
     "optalloc forecast ": "needs new_records.csv, which the README does not make",
     "optalloc cohort import --omop ": "needs an OMOP database server",
+    "optalloc report ": "solves the scenarios and renders the HTML (about 10 s); tests/test_report.py runs it",
+    "optalloc serve": "starts a web server; tests/test_browser.py drives it in Chromium",
 }
 RUN = (
     "optalloc cohort synth ",
