@@ -34,6 +34,7 @@ SKIPPED = {
     "optalloc cohort import --omop ": "needs an OMOP database server",
     "optalloc report ": "solves the scenarios and renders the HTML (about 10 s); tests/test_report.py runs it",
     "optalloc serve": "starts a web server; tests/test_browser.py drives it in Chromium",
+    "optalloc cohort import export.csv ": "needs a hospital's export; tests/test_mapping_import.py makes one and runs it",
 }
 RUN = (
     "optalloc cohort synth ",

@@ -74,6 +74,18 @@ def import_cohort(
         help="Refuse a table with columns a cohort does not declare (default: drop them, with a note).",
     ),
     replace: bool = typer.Option(False, "--replace", help="Overwrite an existing cohort of the same name."),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="A TOML file mapping your column names, codes and units to the domain's.",
+        show_default=False,
+    ),
+    domain: str | None = typer.Option(
+        None,
+        "--domain",
+        help="With --mapping: transfusion or readmission (default: the mapping's domain).",
+        show_default=False,
+    ),
 ) -> None:
     """Validate a cohort, pseudonymise its identifiers and keep it in the workspace database."""
     from optalloc.cohort.load import load_cohort_file, load_cohort_sql
@@ -109,6 +121,13 @@ def import_cohort(
             f"a cohort named {name!r} exists already in the workspace. Import with --replace "
             "to overwrite it, or choose another --name."
         )
+    if mapping is not None:
+        if url:
+            raise OptallocError("--mapping reads a file: give the file as SOURCE, without --url.")
+        _import_mapped(Path(source), mapping, domain, name, replace, out_path, strict)
+        return
+    if domain is not None:
+        raise OptallocError("--domain goes with --mapping (a file whose columns have other names).")
     cohort = (
         load_cohort_sql(source, url, id_column, strict) if url else load_cohort_file(Path(source), id_column, strict)
     )
@@ -121,6 +140,39 @@ def import_cohort(
             soft_wrap=True,
         )
     out.print(f"imported {len(cohort):,} patients as cohort {name!r} into {workspace.safe_url}", highlight=False)
+
+
+def _import_mapped(
+    source: Path, mapping_path: Path, domain: str | None, name: str, replace: bool, out_path: Path | None, strict: bool
+) -> None:
+    """``cohort import FILE --mapping MAP.toml``: map, pseudonymise, validate, store."""
+    from optalloc.cohort.load import prepare_cohort, pseudonymize_identifiers
+    from optalloc.domains.mapping import apply_mapping, read_mapping
+    from optalloc.io import read_table
+    from optalloc.workspace import Workspace
+
+    if out_path is not None:
+        table_format(out_path)
+    mapping = read_mapping(mapping_path, domain)
+    ids = [theirs for ours, theirs in mapping.columns.items() if ours == "patient_id"]
+    frame = apply_mapping(read_table(source, dtype=dict.fromkeys(ids, str)), mapping, str(source))
+    if mapping.domain == "transfusion":
+        cohort = prepare_cohort(frame, source=str(source), strict=strict)
+    else:
+        from optalloc.risk.training import readmission_design
+
+        cohort = pseudonymize_identifiers(frame, str(source), unique=False)
+        readmission_design(cohort, str(source))  # every stay column checked, by row
+    Workspace().save_cohort(name, cohort, source=f"{source} mapped by {mapping_path.name}", replace=replace)
+    if out_path is not None:
+        write_table(cohort, out_path)
+    what = "patients" if mapping.domain == "transfusion" else "stays"
+    out.print(
+        f"imported {len(cohort):,} {what} as {mapping.domain} cohort {name!r} (mapped by {mapping_path.name})",
+        highlight=False,
+    )
+    if out_path is not None:
+        out.print(f"wrote {out_path}", highlight=False)
 
 
 @cohort_app.command("list")

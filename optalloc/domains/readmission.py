@@ -31,12 +31,17 @@ KEPT_COLUMNS = ("age",)
 class ReadmissionDomain:
     name: str = "readmission"
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
-    sources: tuple[str, ...] = ("vendored", "file")
+    sources: tuple[str, ...] = ("vendored", "file", "workspace")
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
-        from optalloc.risk.training import load_table
+        from optalloc.risk.training import load_table, readmission_design
 
         spec = loaded.scenario.cohort
+        if spec.source == "workspace":  # a stays table imported with --mapping or --omop
+            from optalloc.workspace import Workspace
+
+            stays = Workspace().load_cohort(spec.table or "")
+            return stays, readmission_design(stays, f"workspace cohort {spec.table}")
         path = None if spec.source == "vendored" else loaded.resolve(spec.path or "")
         return load_table(path)
 
