@@ -172,3 +172,44 @@ def test_report_of_an_infeasible_scenario_says_why_and_exits_3(tmp_path: Path) -
     assert "INFEASIBLE" in result.output
     html = out.read_text()
     assert "floor: INFEASIBLE." in html and "min_patients" in html  # the diagnosis, in the report too
+
+
+def test_a_small_segment_is_hidden_with_a_partner_in_a_shareable_report() -> None:
+    """A segment of 7 patients: its size, share and rates read <11, and so does the next
+    smallest (the cohort's total would give it back); the chart leaves both out."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from optalloc.report.content import Hider, segments_section
+
+    profiles = pd.DataFrame(
+        {
+            "segment": [0, 1, 2],
+            "name": ["Older", "Remote", "Rare"],
+            "n": [480, 113, 7],
+            "share": [0.8, 0.188, 0.012],
+            "readmitted": [90, 20, 3],
+            "readmission_rate": [90 / 480, 20 / 113, 3 / 7],
+            "mean_age": [75.0, 60.0, 40.0],
+        }
+    )
+    rules = pd.DataFrame(
+        {
+            "segment": [0, 1, 2],
+            "words": ["age at least 70", "distance at least 60", "age below 30"],
+            "precision": [0.9, 0.95, 0.8],
+            "coverage": [0.9, 0.9, 0.7],
+        }
+    )
+    k_table = pd.DataFrame({"chosen": [True], "reason": ["chosen"]})
+    segmentation = SimpleNamespace(profiles=profiles, rules=rules, k=3, k_table=k_table)
+    shared = segments_section(segmentation, Hider(ReportOptions(shareable=True)))
+    rows = {row[0]: row for row in shared.tables[0].rows}
+    assert rows["S3 Rare"][1:3] == ["<11", "<11"] and rows["S3 Rare"][6] == "<11"
+    assert rows["S2 Remote"][1] == "<11"  # the partner: 600 - 480 would give 7 back otherwise
+    assert rows["S1 Older"][1] == "480"
+    data = next(iter(shared.charts[0]["datasets"].values()))
+    assert [d["segment"] for d in data] == ["S1 Older"]
+    plain = segments_section(segmentation, Hider(ReportOptions()))
+    assert {row[0]: row for row in plain.tables[0].rows}["S3 Rare"][1] == "7"
