@@ -96,3 +96,13 @@ def test_serve_refuses_a_missing_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--scenarios", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "no such folder" in result.output
+
+
+def test_an_infeasible_change_is_solved_and_said_not_crashed(session) -> None:
+    studio, path = session
+    base = studio.baseline(path)
+    stuck = studio.solve(path, {"settings.home.effect": 0.3, "budget": 1.0})
+    assert stuck.kpis["status"] == "INFEASIBLE" and "budget" in stuck.kpis["message"]
+    assert studio.moves(base, stuck) is None
+    with pytest.raises(OptallocError, match="no plan to download"):
+        studio.plan_csv(stuck)

@@ -166,9 +166,12 @@ class StudioSession:
             raise OptallocError("That plan is no longer held by the studio (it was restarted); solve again.")
         return self.solved[token]
 
-    def moves(self, base: Solved, other: Solved) -> Moves:
-        """Who the changed plan places differently from the scenario as written."""
+    def moves(self, base: Solved, other: Solved) -> Moves | None:
+        """Who the changed plan places differently from the scenario as written (None when
+        either has no plan)."""
         a, b = base.outcome, other.outcome
+        if not (a.result.status.has_plan and b.result.status.has_plan):
+            return None
         plan_a = a.result.plan(a.prepared.problem)
         plan_b = b.result.plan(b.prepared.problem)
         return plan_moves(plan_a, plan_b, self.segments_for(a))
@@ -213,6 +216,8 @@ class StudioSession:
     @staticmethod
     def plan_csv(solved: Solved) -> str:
         """The plan as ``optalloc solve --out plan.csv`` writes it."""
+        if not solved.outcome.result.status.has_plan:
+            raise OptallocError(f"{solved.kpis['scenario']}: {solved.kpis['status']}, so there is no plan to download.")
         return plan_table(solved.outcome).to_csv(index=False)
 
     def report_html(self, solved: Solved, shareable: bool = False) -> str:

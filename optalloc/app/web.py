@@ -158,8 +158,12 @@ def create_app(session: StudioSession) -> Dash:
             }
         )
         moves = session.moves(base, solved)
-        moved: list[Any] = [html.P(f"{len(moves.patients):,} patients change setting.", id="moved-count")]
-        if len(moves.patients):
+        problem = "" if solved.outcome.result.status.has_plan else f"{kpis['status']}: {kpis['message']}"
+        if moves is None:
+            moved: list[Any] = [html.P("No plan to compare, so nobody moves.", id="moved-count")]
+        else:
+            moved = [html.P(f"{len(moves.patients):,} patients change setting.", id="moved-count")]
+        if moves is not None and len(moves.patients):
             moved += [table(moves.by_move), html.Br(), table(moves.by_segment)]
             moved.append(
                 html.Details([html.Summary("patients (pseudonyms)"), table(moves.patients.head(200), "moved-patients")])
@@ -179,7 +183,7 @@ def create_app(session: StudioSession) -> Dash:
             limits_spec,
             moved,
             runs,
-            "",
+            problem,
         )
 
     @app.callback(
@@ -208,7 +212,10 @@ def create_app(session: StudioSession) -> Dash:
             return no_update
         solved = session.get(token)
         name = f"{Path(solved.outcome.prepared.loaded.path).stem}-plan.csv"
-        return {"content": session.plan_csv(solved), "filename": name, "type": "text/csv"}
+        try:
+            return {"content": session.plan_csv(solved), "filename": name, "type": "text/csv"}
+        except OptallocError:
+            return no_update  # the page already says why there is no plan
 
     @app.callback(
         Output("download-report", "data"),
