@@ -72,7 +72,7 @@ def studio_times(changes: tuple[int, ...], folder: Path) -> tuple[float, float, 
             page = browser.new_page()
             while True:
                 try:
-                    page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=10000, wait_until="networkidle")
                     break
                 except Exception:
                     time.sleep(0.05)

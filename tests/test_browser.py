@@ -101,12 +101,13 @@ def test_studio_solves_a_change_like_the_cli_and_downloads_the_same_plan(studio,
 
     with browser_page(accept_downloads=True) as (page, errors):
         start = time.perf_counter()
-        page.goto(url)
+        page.goto(url, wait_until="networkidle")  # Dash has rendered and wired its callbacks
         box = page.locator("input[id*='home_nurse_hours']").first
         box.wait_for(timeout=20000)
         first_page = time.perf_counter() - start
         box.fill("2200")
         box.press("Enter")
+        page.wait_for_load_state("networkidle")  # the typed value has reached the server
         page.click("#solve")
         page.wait_for_function(
             "document.querySelector('#benefit').textContent.length > 0 && !document.querySelector('#solve').disabled",

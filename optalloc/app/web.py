@@ -74,7 +74,10 @@ def create_app(session: StudioSession) -> Dash:
             html.H1("optalloc studio"),
             html.P("Choose a scenario, change its limits, effects and budget, and solve.", style={"color": "#555"}),
             dcc.Dropdown(id="scenario", options=options, value=str(paths[0]), clearable=False),
-            html.Div(id="controls", style={"margin": "1rem 0"}),
+            # the first scenario's controls are in the page itself: no round trip before it is usable
+            html.Div(
+                [control_row(c) for c in controls(session.load(paths[0]))], id="controls", style={"margin": "1rem 0"}
+            ),
             html.Button("Solve", id="solve", n_clicks=0, style={"fontSize": "1.05rem", "padding": "0.3rem 1.2rem"}),
             html.Span(id="status", style={"marginLeft": "1rem", "color": "#0072B2"}),
             html.Div(id="error", role="alert", style={"color": "#b00020", "margin": "0.5rem 0"}),
@@ -107,7 +110,7 @@ def create_app(session: StudioSession) -> Dash:
         style=STYLE,
     )
 
-    @app.callback(Output("controls", "children"), Input("scenario", "value"))
+    @app.callback(Output("controls", "children"), Input("scenario", "value"), prevent_initial_call=True)
     def show_controls(path: str) -> list[html.Div]:
         return [control_row(c) for c in controls(session.load(path))]
 
