@@ -85,7 +85,7 @@ def studio_times(changes: tuple[int, ...], folder: Path) -> tuple[float, float, 
             first_solve = time.perf_counter() - t
             resolves = []
             for hours in changes:
-                old = page.inner_text("#benefit")
+                old = page.locator("#benefit").text_content()
                 box.fill(str(hours))
                 box.press("Enter")
                 page.wait_for_timeout(300)  # the typed value reaches the server before the click

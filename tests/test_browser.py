@@ -113,10 +113,10 @@ def test_studio_solves_a_change_like_the_cli_and_downloads_the_same_plan(studio,
             "document.querySelector('#benefit').textContent.length > 0 && !document.querySelector('#solve').disabled",
             timeout=60000,
         )
-        assert page.inner_text("#benefit") == f"{expected:,.4f}"
+        assert page.locator("#benefit").text_content() == f"{expected:,.4f}"
         page.wait_for_selector("#settings-chart svg.marks", timeout=20000)
         assert page.locator("#limits-chart svg.marks").count() == 1
-        assert "patients change setting" in page.inner_text("#moved-count")
+        assert "patients change setting" in page.locator("#moved-count").text_content()
         with page.expect_download() as download:
             page.click("#get-plan")
         download.value.save_as(tmp_path / "studio-plan.csv")
