@@ -16,7 +16,7 @@ from optalloc.cli import app
 from optalloc.errors import NonFiniteError
 from optalloc.workspace import Workspace
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import fixed_risk, small_file
+from tests.studio_support import fixed_risk, small_file
 
 runner = CliRunner()
 

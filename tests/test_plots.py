@@ -20,7 +20,7 @@ from optalloc.monitoring.plot import tracking_figure
 from optalloc.monitoring.track import TrackReport
 from optalloc.studio.parallel import Execution
 from optalloc.studio.sweep import PALETTE, Vary, parse_vary, run_sweep, sweep_figure
-from tests.test_studio_support import fast_risk, small_prepared  # noqa: F401
+from tests.studio_support import fast_risk, small_prepared  # noqa: F401
 
 UNIT = re.compile(r"\(.+\)$")  # "... (hours)"
 

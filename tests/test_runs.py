@@ -14,7 +14,7 @@ from optalloc.cli import app
 from optalloc.studio.runs import differences
 from optalloc.workspace import Workspace
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import fast_risk, small_file  # noqa: F401
+from tests.studio_support import fast_risk, small_file  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 KEYS = {"scenario", "status", "objective", "bound", "gap", "seconds", "patients_per_setting", "resources"}

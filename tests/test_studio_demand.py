@@ -13,7 +13,7 @@ from optalloc.cli import app
 from optalloc.cohort.demand import Demand, read_demand, scale_cohort
 from optalloc.errors import OptallocError
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import fast_risk, small_file, small_prepared  # noqa: F401
+from tests.studio_support import fast_risk, small_file, small_prepared  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 runner = CliRunner()

@@ -17,7 +17,7 @@ from optalloc.studio.size import run_size
 from optalloc.studio.sweep import Vary, run_sweep
 from optalloc.studio.target import parse_target
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import fast_risk, small_file, small_prepared  # noqa: F401
+from tests.studio_support import fast_risk, small_file, small_prepared  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 SETTINGS, LIMITS = ("clinic", "home"), ("home_nurse_hours", "budget")

@@ -16,7 +16,7 @@ from optalloc.studio.parallel import Execution
 from optalloc.studio.points import is_limit_only, variant
 from optalloc.studio.sweep import grid, parse_vary, run_sweep
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import fast_risk, small_file, small_prepared  # noqa: F401
+from tests.studio_support import fast_risk, small_file, small_prepared  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 

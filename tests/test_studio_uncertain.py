@@ -12,7 +12,7 @@ from optalloc.scenario import load_scenario, with_overrides
 from optalloc.scenario.draws import draw, draw_paired
 from optalloc.scenario.uncertain import draw_values, split_distributions
 from tests.conftest import SCENARIOS, write_scenario
-from tests.test_studio_support import UNCERTAIN
+from tests.studio_support import UNCERTAIN
 
 
 def test_distribution_stands_at_its_mean_and_is_kept() -> None:

@@ -15,7 +15,7 @@ from optalloc.pipeline import PipelineCache
 from optalloc.studio.parallel import Execution
 from optalloc.studio.uncertainty import run_uncertainty
 from tests.conftest import SCENARIOS
-from tests.test_studio_support import UNCERTAIN, fast_risk, small_file, small_prepared  # noqa: F401
+from tests.studio_support import UNCERTAIN, fast_risk, small_file, small_prepared  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 

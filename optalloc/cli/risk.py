@@ -277,42 +277,17 @@ def explain(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON alone on stdout."),
 ) -> None:
     """Permutation importance: how much AUROC drops when one feature is shuffled."""
-    from sklearn.inspection import permutation_importance
+    from optalloc.risk.importance import permutation_importance_table
 
     trained, design = _load(model_path, data)
-    if design.y is None:
-        raise OptallocError(f"{data}: no outcome column, so importance cannot be measured on it.")
-    rng = np.random.default_rng(seed)
-    patients = np.unique(design.groups)
-    rng.shuffle(patients)
-    mean_rows = design.n_rows / len(patients)
-    chosen = set(patients[: max(1, int(max_rows / mean_rows))])
-    mask = np.fromiter((g in chosen for g in design.groups), dtype=bool, count=design.n_rows)
-    X, y = design.X.loc[mask, trained.features], design.y[mask]
-    if np.unique(y).size < 2:
-        raise OptallocError(f"{data}: the sample has a single outcome class; raise --max-rows.")
     with progress() as bar:
         bar.add_task(f"shuffling {len(trained.features)} features x {repeats}", total=None)
-        result = permutation_importance(
-            trained.estimator, X, y, scoring="roc_auc", n_repeats=repeats, random_state=seed
-        )
-    table = (
-        pd.DataFrame(
-            {
-                "feature": trained.features,
-                "auroc_drop": result.importances_mean,
-                "std": result.importances_std,
-            }
-        )
-        .sort_values("auroc_drop", ascending=False)
-        .head(top)
-    )
+        full, n_rows = permutation_importance_table(trained, design, max_rows, repeats, seed, source=str(data))
+    table = full.head(top)
     if as_json:
-        print_json({"model": trained.name, "n_rows": int(mask.sum()), "features": table.to_dict(orient="records")})
+        print_json({"model": trained.name, "n_rows": n_rows, "features": table.to_dict(orient="records")})
         return
-    rich_table = Table(
-        title=f"permutation importance of {trained.name} ({int(mask.sum()):,} rows)", title_justify="left"
-    )
+    rich_table = Table(title=f"permutation importance of {trained.name} ({n_rows:,} rows)", title_justify="left")
     rich_table.add_column("feature")
     rich_table.add_column("AUROC drop", justify="right")
     rich_table.add_column("± sd", justify="right")
