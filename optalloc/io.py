@@ -136,6 +136,18 @@ def read_table(path: Path | str, **csv_options: object) -> pd.DataFrame:
         ) from exc
 
 
+def table_columns(path: Path | str) -> list[str]:
+    """Column names of a table file without reading its rows (the CSV separator and encoding
+    detected as on load); raises what reading raises, so callers decide what unreadable means."""
+    path = Path(path)
+    if path.name.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    dialect = {k: v for k, v in csv_dialect(path).items() if k in ("sep", "encoding")}
+    return list(pd.read_csv(path, nrows=0, **dialect).columns)
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types: numpy scalars to Python, NaN/inf to None, enums to their value."""
 

@@ -20,7 +20,7 @@ from optalloc.cli.common import err, print_json, progress, user_errors
 from optalloc.cli.render import render_segments
 from optalloc.cohort.load import load_cohort_file
 from optalloc.errors import OptallocError
-from optalloc.io import check_output, table_format, write_table
+from optalloc.io import check_output, table_columns, write_table
 from optalloc.segments import SegmentationResult, segment_cohort
 from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
@@ -78,16 +78,10 @@ def _number(value: Any) -> float | None:
 
 
 def _columns(path: Path) -> list[str]:
-    """Column names of a table file without reading its rows (CSV) or its data (Parquet)."""
-    if not path.exists():
-        return []  # read_table reports the missing file
+    """Column names of a table file, or none if it cannot be read (read_table then says why)."""
     try:
-        if table_format(path) == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
-    except Exception:  # unreadable: read_table gives the clear message
+        return table_columns(path)
+    except Exception:
         return []
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from optalloc.cohort import schema
 from optalloc.errors import CohortError
+from optalloc.io import table_columns
 from optalloc.risk import features as dfeatures
 from optalloc.risk.drift import build_profile
 from optalloc.risk.models import MODEL_NAMES, make_model
@@ -231,21 +232,9 @@ def load_design(path: Path | str | None = None) -> Design:
     return load_table(path)[1]
 
 
-def _header(path: Path) -> list[str]:
-    """Column names of a table file, without reading its rows (separator detected as on load)."""
-    if path.name.lower().endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    from optalloc.io import csv_dialect
-
-    dialect = {k: v for k, v in csv_dialect(path).items() if k in ("sep", "encoding")}
-    return list(pd.read_csv(path, nrows=0, **dialect).columns)
-
-
 def _is_stay_file(path: Path) -> bool:
     try:
-        return is_stay_table(_header(path))
+        return is_stay_table(table_columns(path))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
         return False
 
@@ -254,7 +243,7 @@ def _looks_like_diabetes130(path: Path) -> bool:
     """True if the file's header has the Diabetes 130 identifiers (or cannot be read at all,
     so the Diabetes 130 loader produces the clear error)."""
     try:
-        header = _header(path)
+        header = table_columns(path)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
         return True
     return "patient_nbr" in header or "encounter_id" in header
