@@ -19,7 +19,16 @@ class CohortError(OptallocError):
 
 
 class ScenarioError(OptallocError):
-    """A scenario file that does not validate."""
+    """A scenario file that does not validate.
+
+    ``problems`` holds each field's complaint on its own ("field 'budget': ..."), so code that
+    re-words the error (a distribution's support, a sweep value) reads them instead of taking
+    the message text apart.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class InfeasibleError(OptallocError):

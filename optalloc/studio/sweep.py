@@ -123,7 +123,7 @@ def check_overrides(loaded: LoadedScenario, points: Sequence[dict[str, float]]) 
             with_overrides(loaded, point)
         except ScenarioError as exc:
             values = ", ".join(f"{path}={value:g}" for path, value in point.items())
-            reason = str(exc).split("invalid scenario: ", 1)[-1].removesuffix(" Correct the file and run again.")
+            reason = "; ".join(exc.problems) or str(exc)
             raise OptallocError(
                 f"--vary sets {values}, which {loaded.path.name} does not accept ({reason}). "
                 "Choose START:STOP within the allowed range."
