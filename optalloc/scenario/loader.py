@@ -187,7 +187,7 @@ def _check_supports(point: Mapping[str, Any], distributions: Mapping[str, Any], 
             try:
                 validate_raw(_patched(point, where, value), path)
             except ScenarioError as exc:
-                reason = str(exc).split("invalid scenario: ", 1)[-1].removesuffix(" Correct the file and run again.")
+                reason = "; ".join(exc.problems) or str(exc)
                 raise ScenarioError(
                     f"{path}: field '{where}': the distribution can draw {value:.4g}, which the field "
                     f"does not accept ({reason}). Narrow it (a normal takes low and high bounds)."
