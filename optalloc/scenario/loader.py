@@ -107,7 +107,8 @@ def validate_raw(raw: dict[str, Any], path: Path) -> Scenario:
             problems.append(f"field '{where}': {message}")
         more = f" (and {len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
         raise ScenarioError(
-            f"{path}: invalid scenario: " + "; ".join(problems) + more + ". Correct the file and run again."
+            f"{path}: invalid scenario: " + "; ".join(problems) + more + ". Correct the file and run again.",
+            problems=tuple(problems),
         ) from None
 
 
