@@ -1,0 +1,163 @@
+"""Benchmark segmentation where it is hard: overlapping planted types, real labelled tables.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_segments_hard.py [--seeds 5] [--n 5000] [--skip-sanity]
+
+For each seed and domain of :func:`optalloc.cohort.synth_overlap.synthesize_overlap` (5 types,
+5,000 patients) it prints, measured in the same run:
+
+* the **supervised ceiling** (cross-validated ARI of a classifier trained on the true types,
+  :func:`optalloc.segments.benchmark.supervised_ceiling`);
+* **k-means told the true k** on the standardised numeric columns (10 starts);
+* ``segment_cohort`` with ``k="auto"``: the k it chose, its ARI, and the ARI as a share of
+  the ceiling and against k-means; and ``segment_cohort`` told the true k.
+
+Then the sanity checks: the easy built-in cohort (target ARI >= 0.9) and the wine and breast
+cancer tables that ship with scikit-learn (numeric columns only; classes as the truth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.metrics import adjusted_rand_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES  # noqa: E402
+from optalloc.cohort.synth import TYPE_COLUMN, synthesize_cohort  # noqa: E402
+from optalloc.cohort.synth_overlap import synthesize_overlap  # noqa: E402
+from optalloc.segments import segment_cohort  # noqa: E402
+from optalloc.segments.benchmark import (  # noqa: E402
+    READMISSION_CATEGORICAL,
+    READMISSION_NUMERIC,
+    kmeans_told_k,
+    supervised_ceiling,
+)
+
+FEATURES = {
+    "transfusion": (list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES)),
+    "readmission": (list(READMISSION_NUMERIC), list(READMISSION_CATEGORICAL)),
+}
+
+
+def markdown(frame: pd.DataFrame, index: bool = False) -> str:
+    """A pipe table (no optional dependency): numbers with 3 decimals."""
+    frame = frame.reset_index() if index else frame
+
+    def cell(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float | np.floating) else str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def hard_run(domain: str, seed: int, n: int) -> dict[str, object]:
+    numeric, categorical = FEATURES[domain]
+    cohort = synthesize_overlap(n, seed=seed, domain=domain)
+    truth = cohort[TYPE_COLUMN].to_numpy()
+    k_true = len(set(truth))
+    ceiling = supervised_ceiling(cohort, truth, numeric, categorical, seed=seed)["ceiling"]
+    kmeans = adjusted_rand_score(truth, kmeans_told_k(cohort, numeric, k_true, seed=seed))
+    start = time.perf_counter()
+    auto = segment_cohort(cohort, k="auto", seed=seed, numeric=numeric, categorical=categorical)
+    seconds = time.perf_counter() - start
+    told = segment_cohort(cohort, k=k_true, seed=seed, numeric=numeric, categorical=categorical)
+    chosen = auto.k_table.loc[auto.k_table["chosen"]].iloc[0]
+    return {
+        "domain": domain,
+        "seed": seed,
+        "ceiling": ceiling,
+        "kmeans_true_k": kmeans,
+        "k": auto.k,
+        "ari": adjusted_rand_score(truth, auto.labels),
+        "ari_told_k": adjusted_rand_score(truth, told.labels),
+        "seconds": seconds,
+        "verdict": str(chosen.get("verdict", "")),
+        "k_range": f"{auto.k_table['k'].min()}-{auto.k_table['k'].max()}",
+    }
+
+
+def sanity() -> pd.DataFrame:
+    rows = []
+    for seed in range(3):
+        cohort = synthesize_cohort(5000, seed=seed)
+        result = segment_cohort(cohort, k="auto", seed=seed)
+        rows.append(
+            {
+                "data": "easy cohort",
+                "seed": seed,
+                "k_true": 5,
+                "k": result.k,
+                "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
+            }
+        )
+    for name, loader in (("wine", load_wine), ("breast cancer", load_breast_cancer)):
+        data = loader(as_frame=True)
+        frame = data.frame.drop(columns=["target"]).rename(columns=lambda c: c.replace(" ", "_").replace("/", "_"))
+        truth = data.target.to_numpy()
+        k_true = len(np.unique(truth))
+        columns = list(frame.columns)
+        for seed in range(3):
+            result = segment_cohort(frame, k="auto", seed=seed, numeric=columns, categorical=[], profile_means=[])
+            rows.append(
+                {
+                    "data": name,
+                    "seed": seed,
+                    "k_true": k_true,
+                    "k": result.k,
+                    "ari": adjusted_rand_score(truth, result.labels),
+                    "kmeans_true_k": adjusted_rand_score(truth, kmeans_told_k(frame, columns, k_true, seed=seed)),
+                    "ceiling": supervised_ceiling(frame, truth, columns, [], seed=seed)["ceiling"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--domains", nargs="*", default=list(FEATURES))
+    parser.add_argument("--skip-sanity", action="store_true")
+    args = parser.parse_args()
+    print(
+        f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; `python benchmarks/bench_segments_hard.py --seeds {args.seeds}`\n"
+    )
+    rows = []
+    for domain in args.domains:
+        for seed in range(args.seeds):
+            rows.append(hard_run(domain, seed, args.n))
+            print(rows[-1], file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows)
+    table["ari/ceiling"] = table["ari"] / table["ceiling"]
+    table["ari/kmeans"] = table["ari"] / table["kmeans_true_k"]
+    print(markdown(table), flush=True)
+    print()
+    summary = table.groupby("domain")[["ceiling", "kmeans_true_k", "ari", "ari_told_k", "seconds"]].mean()
+    summary["ari/ceiling"] = summary["ari"] / summary["ceiling"]
+    summary["ari/kmeans"] = summary["ari"] / summary["kmeans_true_k"]
+    summary["k within 1 of 5"] = table.groupby("domain")["k"].apply(
+        lambda k: f"{int((abs(k - 5) <= 1).sum())}/{len(k)}"
+    )
+    print(markdown(summary, index=True), flush=True)
+    if not args.skip_sanity:
+        print()
+        print(markdown(sanity()))
+
+
+if __name__ == "__main__":
+    main()
