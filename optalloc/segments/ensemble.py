@@ -46,7 +46,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from optalloc.segments.selection import choose_k, summarise_k
+from optalloc.segments.mixture import MixedMixture
+from optalloc.segments.selection import (
+    CLEAR_GAIN,
+    choose_k,
+    choose_k_by_gain,
+    consensus_index,
+    log_dispersion,
+    proportion_ambiguous,
+    summarise_k,
+)
 
 BASE_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
 ProgressCallback = Callable[[int, int], None]
@@ -201,6 +210,12 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         min_share: float = 0.02,
         silhouette_tolerance: float = 0.25,
         random_state: int | None = 0,
+        n_null: int = 3,
+        categorical_blocks: list[list[int]] | None = None,
+        clear_gain: float = CLEAR_GAIN,
+        widen: int = 3,
+        max_k: int = 15,
+        mixture_criteria: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
         self.k_range = k_range
@@ -214,6 +229,12 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         self.min_share = min_share
         self.silhouette_tolerance = silhouette_tolerance
         self.random_state = random_state
+        self.n_null = n_null
+        self.categorical_blocks = categorical_blocks
+        self.clear_gain = clear_gain
+        self.widen = widen
+        self.max_k = max_k
+        self.mixture_criteria = mixture_criteria
 
     def _candidates(self, n: int) -> list[int]:
         if self.n_clusters == "auto":
@@ -262,37 +283,146 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         self.labels_ = mapping[labels]
         return self
 
+    def _evaluate(
+        self, sample: np.ndarray, ks: list[int], rng: np.random.RandomState
+    ) -> tuple[list[dict[str, float]], dict[int, np.ndarray], dict[int, CoAssociation]]:
+        """k-table rows, consensus partitions and votes for the candidates ``ks`` (all > 1)."""
+        m = len(sample)
+        votes = CoAssociation(
+            sample, ks, self.n_base, self.subsample, self.feature_fraction, tuple(self.algorithms), rng
+        )
+        rows, partitions = [], {}
+        for k in ks:
+            consensus = votes.matrix(k)
+            partitions[k] = _order_by_size(consensus_partition(consensus, k))
+            rows.append(summarise_k(k, consensus, partitions[k], sample, random_state=0))
+            del consensus
+        # The same consensus on structureless data with the same marginals: every column
+        # (every categorical variable's indicator block) shuffled independently.
+        blocks = self._blocks(sample.shape[1])
+        null: dict[int, list[tuple[float, float, float]]] = {k: [] for k in ks}
+        for _ in range(int(self.n_null)):
+            shuffled = np.empty_like(sample)
+            for block in blocks:
+                shuffled[:, block] = sample[rng.permutation(m)][:, block]
+            null_votes = CoAssociation(
+                shuffled, ks, self.n_base, self.subsample, self.feature_fraction, tuple(self.algorithms), rng
+            )
+            for k in ks:
+                consensus = null_votes.matrix(k)
+                labels = consensus_partition(consensus, k)
+                null[k].append(
+                    (
+                        consensus_index(consensus, labels),
+                        proportion_ambiguous(consensus),
+                        log_dispersion(shuffled, labels),
+                    )
+                )
+            del null_votes
+        numeric = sorted(set(range(sample.shape[1])) - {j for b in (self.categorical_blocks or ()) for j in b})
+        for row in rows:
+            k = int(row["k"])
+            if null[k]:
+                values = np.asarray(null[k], dtype=float)
+                row["consensus_null"] = float(values[:, 0].mean())
+                row["consensus_gain"] = row["consensus_index"] - row["consensus_null"]
+                row["pac_null"] = float(values[:, 1].mean())
+                row["gap"] = float(values[:, 2].mean()) - row["log_dispersion"]
+                row["gap_se"] = float(values[:, 2].std() * np.sqrt(1.0 + 1.0 / len(values)))
+            if self.mixture_criteria:
+                mixture = MixedMixture(
+                    k,
+                    numeric=numeric,
+                    categorical=[list(b) for b in self.categorical_blocks or ()],
+                    n_init=2,
+                    max_iter=100,
+                    random_state=int(rng.randint(0, 2**31 - 1)),
+                ).fit(sample)
+                row["bic"] = mixture.bic()
+                row["icl"] = mixture.icl(sample)
+        return rows, partitions, dict.fromkeys(ks, votes)
+
+    def _blocks(self, p: int) -> list[list[int]]:
+        grouped = [list(b) for b in self.categorical_blocks or ()]
+        taken = {j for b in grouped for j in b}
+        return [[j] for j in range(p) if j not in taken] + grouped
+
     def _fit_sample(
         self, sample: np.ndarray, candidates: list[int], rng: np.random.RandomState, progress: ProgressCallback | None
     ) -> None:
-        """Consensus matrices, partitions and the k table on the sample; sets the chosen k."""
+        """Consensus matrices, partitions and the k table on the sample; sets the chosen k.
+
+        When ``k`` is chosen and lands on the top of the range (or on its bottom, above 2),
+        the range is widened by ``widen`` candidates and scored again, up to ``max_k``; when no
+        candidate shows clear groups, it is widened upwards once more before saying so.
+        """
         m = len(sample)
-        votes: CoAssociation | None = None
-        if any(k > 1 for k in candidates):
-            votes = CoAssociation(
-                sample,
-                [k for k in candidates if k > 1],
-                self.n_base,
-                self.subsample,
-                self.feature_fraction,
-                tuple(self.algorithms),
-                rng,
-            )
-        rows, partitions = [], {}
-        for step, k in enumerate(candidates, start=1):
-            consensus = votes.matrix(k) if k > 1 and votes is not None else np.ones((m, m), dtype=np.float32)
-            partitions[k] = _order_by_size(consensus_partition(consensus, k)) if k > 1 else np.zeros(m, dtype=int)
-            rows.append(summarise_k(k, consensus, partitions[k], sample, random_state=0))
-            del consensus
+        ks = [k for k in candidates if k > 1]
+        rows: list[dict[str, float]] = []
+        partitions: dict[int, np.ndarray] = {}
+        votes: dict[int, CoAssociation] = {}
+        step = 0
+        widened_unclear = False
+        while ks:
+            new_rows, new_partitions, new_votes = self._evaluate(sample, ks, rng)
+            rows += new_rows
+            partitions.update(new_partitions)
+            votes.update(new_votes)
+            step += 1
             if progress is not None:
-                progress(step, len(candidates))
-        chosen, table = choose_k(pd.DataFrame(rows), self.pac_tolerance, self.min_share, self.silhouette_tolerance)
+                progress(step, step + 1)
+            if self.n_clusters != "auto" or not int(self.widen):
+                break
+            chosen, table, _ = self._choose(pd.DataFrame(rows))
+            tried = sorted(partitions)
+            ks = []
+            unclear = bool(table["consensus_gain"].max() < self.clear_gain) if "consensus_gain" in table else False
+            if (chosen == tried[-1] or (unclear and not widened_unclear)) and tried[-1] < min(int(self.max_k), m - 1):
+                widened_unclear = widened_unclear or chosen != tried[-1]
+                ks = list(range(tried[-1] + 1, min(tried[-1] + int(self.widen), int(self.max_k), m - 1) + 1))
+            elif chosen == tried[0] and chosen > 2:
+                ks = list(range(max(2, chosen - int(self.widen)), chosen))
+        if progress is not None:
+            progress(step + 1, step + 1)
+        if 1 in candidates:
+            rows.append(
+                {
+                    "k": 1,
+                    "pac": 0.0,
+                    "stability": 1.0,
+                    "consensus_index": 1.0,
+                    "silhouette": float("nan"),
+                    "min_segment_share": 1.0,
+                }
+            )
+            partitions[1] = np.zeros(m, dtype=int)
+        chosen, table, verdict = self._choose(pd.DataFrame(rows))
         self.n_clusters_ = chosen
         self.k_table_ = table
-        self.consensus_ = (
-            votes.matrix(chosen) if chosen > 1 and votes is not None else np.ones((m, m), dtype=np.float32)
-        )
+        self.verdict_ = verdict
+        self.partitions_ = partitions
+        self.consensus_ = votes[chosen].matrix(chosen) if chosen > 1 else np.ones((m, m), dtype=np.float32)
         self.sample_labels_ = np.asarray(partitions[chosen])
+
+    def _choose(self, table: pd.DataFrame) -> tuple[int, pd.DataFrame, str]:
+        if self.n_clusters != "auto":
+            k = int(self.n_clusters)  # type: ignore[arg-type]
+            table = table.sort_values("k").reset_index(drop=True)
+            table["chosen"] = table["k"] == k
+            table["reason"] = ["asked for" if c else "" for c in table["chosen"]]
+            verdict = ""
+            if "consensus_gain" in table and k > 1:
+                gain = float(table.loc[table["chosen"], "consensus_gain"].iloc[0])
+                verdict = f"{k} segments as asked; their consensus gain over shuffled columns is {gain:.2f}" + (
+                    " (clear groups)."
+                    if gain >= self.clear_gain
+                    else f" (below {self.clear_gain:.2f}: not natural groups, a partition described by rules)."
+                )
+            return k, table, verdict
+        if "consensus_gain" in table and table["consensus_gain"].notna().any():
+            return choose_k_by_gain(table, self.min_share, self.clear_gain)
+        chosen, table = choose_k(table, self.pac_tolerance, self.min_share, self.silhouette_tolerance)
+        return chosen, table, ""
 
     def predict(self, X: np.ndarray, chunk_size: int = 100_000) -> np.ndarray:
         """Assign rows to the fitted segments by a nearest-neighbour vote among sampled patients."""
