@@ -60,6 +60,9 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
                     "coverage": _number(rule["coverage"]),
                     "precision": _number(rule["precision"]),
                     "matched": rule["matched"],
+                    "heldout_coverage": _number(rule.get("heldout_coverage")),
+                    "heldout_precision": _number(rule.get("heldout_precision")),
+                    "note": rule.get("note", ""),
                 },
             }
         )
@@ -67,6 +70,7 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
         "n_patients": n_patients,
         "seed": seed,
         "k": result.k,
+        "verdict": result.verdict,
         "k_table": _records(result.k_table),
         "segments": segments,
     }
