@@ -204,9 +204,9 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
         for column, header, spec in (
             ("pac", "PAC", ".3f"),
             ("consensus_index", "consensus", ".3f"),
-            ("consensus_null", "shuffled", ".3f"),
+            ("consensus_null", "null", ".3f"),
             ("consensus_gain", "gain", ".3f"),
-            ("silhouette", "silhouette", ".3f"),
+            ("silhouette", "sil.", ".3f"),
             ("calinski_harabasz", "CH", ",.0f"),
             ("gap", "gap", ".3f"),
             ("bic", "BIC", ",.0f"),
@@ -214,8 +214,9 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
         )
         if column in result.k_table.columns
     ]
-    for name in ("k", *(header for _, header, _ in criteria), "why"):
-        k_table.add_column(name, justify="left" if name == "why" else "right")
+    for name in ("k", *(header for _, header, _ in criteria)):
+        k_table.add_column(name, justify="right")
+    k_table.add_column("why", justify="left", min_width=30)
     for row in result.k_table.to_dict(orient="records"):
         k_table.add_row(
             str(row["k"]),
