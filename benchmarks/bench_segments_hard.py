@@ -85,7 +85,8 @@ def hard_run(domain: str, seed: int, n: int) -> dict[str, object]:
         "ari": adjusted_rand_score(truth, auto.labels),
         "ari_told_k": adjusted_rand_score(truth, told.labels),
         "seconds": seconds,
-        "verdict": str(chosen.get("verdict", "")),
+        "verdict": auto.verdict.split(":")[0],
+        "gain": float(chosen["consensus_gain"]),
         "k_range": f"{auto.k_table['k'].min()}-{auto.k_table['k'].max()}",
     }
 
@@ -121,6 +122,7 @@ def sanity() -> pd.DataFrame:
                     "ari": adjusted_rand_score(truth, result.labels),
                     "kmeans_true_k": adjusted_rand_score(truth, kmeans_told_k(frame, columns, k_true, seed=seed)),
                     "ceiling": supervised_ceiling(frame, truth, columns, [], seed=seed)["ceiling"],
+                    "verdict": result.verdict.split(":")[0],
                 }
             )
     return pd.DataFrame(rows)
