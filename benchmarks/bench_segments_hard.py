@@ -33,6 +33,7 @@ from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.metrics import adjusted_rand_score
 
 REPO = Path(__file__).resolve().parents[1]
+DIABETES = REPO.parent / "shared" / "datasets" / "diabetes130" / "diabetic_data_dev.csv.gz"
 sys.path.insert(0, str(REPO))
 
 from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES  # noqa: E402
@@ -128,22 +129,64 @@ def sanity() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def diabetes_rules(seeds: range) -> pd.DataFrame:
+    """Diabetes 130 dev data (first encounter per patient): k, verdict, rules fitted vs held out."""
+    from optalloc.segments.diabetes import load_planner_frame, segment_diabetes
+
+    path = DIABETES if DIABETES.exists() else None
+    cohort = load_planner_frame(path, which="first", key=b"benchmark")
+    rows = []
+    for seed in seeds:
+        start = time.perf_counter()
+        result = segment_diabetes(cohort, k="auto", seed=seed)
+        seconds = time.perf_counter() - start
+        rules = result.rules
+        chosen = result.k_table.loc[result.k_table["chosen"]].iloc[0]
+        rows.append(
+            {
+                "seed": seed,
+                "patients": len(cohort),
+                "k": result.k,
+                "k tried": f"{result.k_table['k'].min()}-{result.k_table['k'].max()}",
+                "gain": float(chosen["consensus_gain"]),
+                "verdict": result.verdict.split(":")[0],
+                "fit precision": rules["fit_precision"].mean(),
+                "held-out precision": rules["heldout_precision"].mean(),
+                "fit coverage": rules["fit_coverage"].mean(),
+                "held-out coverage": rules["heldout_coverage"].mean(),
+                "max |precision gap|": (rules["fit_precision"] - rules["heldout_precision"]).abs().max(),
+                "max |coverage gap|": (rules["fit_coverage"] - rules["heldout_coverage"]).abs().max(),
+                "rules below 0.7": int((~rules["meets_precision"]).sum()),
+                "seconds": seconds,
+            }
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--domains", nargs="*", default=list(FEATURES))
     parser.add_argument("--skip-sanity", action="store_true")
+    parser.add_argument("--skip-hard", action="store_true")
+    parser.add_argument("--diabetes", action="store_true", help="also segment the Diabetes 130 dev data")
     args = parser.parse_args()
     print(
         f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; `python benchmarks/bench_segments_hard.py --seeds {args.seeds}`\n"
     )
     rows = []
-    for domain in args.domains:
+    for domain in [] if args.skip_hard else args.domains:
         for seed in range(args.seeds):
             rows.append(hard_run(domain, seed, args.n))
             print(rows[-1], file=sys.stderr, flush=True)
+    if args.diabetes:
+        print(markdown(diabetes_rules(range(args.seeds))), flush=True)
+        print()
+    if not rows:
+        return
     table = pd.DataFrame(rows)
     table["ari/ceiling"] = table["ari"] / table["ceiling"]
     table["ari/kmeans"] = table["ari"] / table["kmeans_true_k"]

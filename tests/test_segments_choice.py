@@ -105,3 +105,15 @@ def test_mixed_mixture_recovers_mixed_groups_and_bic_prefers_them() -> None:
     assert adjusted_rand_score(group, fits[2].labels_) > 0.8
     assert fits[2].bic() < fits[1].bic() and fits[2].bic() < fits[3].bic()
     assert np.allclose(fits[2].predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_weighted_consensus_and_mixture_member_run_and_stay_deterministic() -> None:
+    X = _blobs(4, n=400)
+    settings = {**QUICK, "n_clusters": 4, "weighting": "agreement", "algorithms": ("kmeans", "mixture")}
+    a = ConsensusClustering(random_state=5, **settings).fit(X)
+    b = ConsensusClustering(random_state=5, **settings).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    truth = np.argmax(X[:, :4], axis=1)
+    assert adjusted_rand_score(truth, a.labels_) > 0.9
+    with pytest.raises(ValueError, match="algorithms"):
+        ConsensusClustering(algorithms=("kmeans", "dbscan")).fit(X)

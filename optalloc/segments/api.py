@@ -78,6 +78,7 @@ def segment_cohort(
     profile_means: Sequence[str] | None = None,
     category_weight: float = 1.0,
     min_precision: float = 0.7,
+    n_null: int = 3,
 ) -> SegmentationResult:
     """Segment a cohort and describe each segment by a rule and a profile.
 
@@ -87,7 +88,8 @@ def segment_cohort(
         A validated cohort (:func:`optalloc.cohort.schema.validate_cohort`); extra columns
         such as ``true_type`` or ``readmitted_30d`` are never used as features.
     k
-        ``"auto"`` (chosen by stability and silhouette in ``k_range``) or a number of segments.
+        ``"auto"`` (chosen in ``k_range``, widened at its boundary, by the consensus gain over
+        shuffled data; :mod:`optalloc.segments.selection`) or a number of segments.
     seed
         Random state of the sample, the base clusterings and the rule search.
     numeric, categorical
@@ -108,6 +110,10 @@ def segment_cohort(
     category_weight
         Weight of each one-hot or flag column against one standard deviation of a numeric
         feature (:class:`~optalloc.segments.features.CohortFeatures`).
+    n_null
+        Shuffled copies of the sample the consensus is compared with to choose ``k`` and to
+        judge whether the groups are clear
+        (:class:`~optalloc.segments.ensemble.ConsensusClustering`).
     min_precision
         Precision on held-out patients a rule must reach to be presented as usable; rules
         below it carry a ``note`` saying so (:func:`~optalloc.segments.rules.describe_segments`).
@@ -134,6 +140,7 @@ def segment_cohort(
         n_base=n_base,
         random_state=seed,
         categorical_blocks=blocks,
+        n_null=n_null,
     )
     try:
         labels = model.fit_predict(X, progress=lambda done, total: report("clustering", done, total))
