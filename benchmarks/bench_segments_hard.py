@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_segments_hard.py [--seeds 5] [--n 5000] [--skip-sanity]
+        [--skip-hard] [--diabetes] [--sizes 1000000]
 
 For each seed and domain of :func:`optalloc.cohort.synth_overlap.synthesize_overlap` (5 types,
 5,000 patients) it prints, measured in the same run:
@@ -14,14 +15,21 @@ For each seed and domain of :func:`optalloc.cohort.synth_overlap.synthesize_over
   the ceiling and against k-means; and ``segment_cohort`` told the true k.
 
 Then the sanity checks: the easy built-in cohort (target ARI >= 0.9) and the wine and breast
-cancer tables that ship with scikit-learn (numeric columns only; classes as the truth).
+cancer tables that ship with scikit-learn (numeric columns only; classes as the truth). With
+``--diabetes``: the Diabetes 130 developer data (first encounter per patient), the k chosen,
+the verdict and the rules' precision and coverage on fitting and held-out patients. With
+``--sizes``: wall time and peak memory of ``segment_cohort`` on overlapping cohorts of those
+sizes, each in a fresh process.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -104,6 +112,7 @@ def sanity() -> pd.DataFrame:
                 "k_true": 5,
                 "k": result.k,
                 "ari": adjusted_rand_score(cohort[TYPE_COLUMN], result.labels),
+                "verdict": result.verdict.split(":")[0],
             }
         )
     for name, loader in (("wine", load_wine), ("breast cancer", load_breast_cancer)):
@@ -164,6 +173,34 @@ def diabetes_rules(seeds: range) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scale_child(n: int) -> None:
+    """In a fresh process: an overlapping cohort of ``n`` patients, segmented; prints JSON."""
+    start = time.perf_counter()
+    cohort = synthesize_overlap(n, seed=0)
+    synth = time.perf_counter() - start
+    start = time.perf_counter()
+    result = segment_cohort(cohort, k="auto", seed=0)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    ari = adjusted_rand_score(cohort[TYPE_COLUMN], result.labels)
+    print(
+        json.dumps(
+            {"n": n, "synth_seconds": synth, "segment_seconds": seconds, "peak_gib": peak, "k": result.k, "ari": ari}
+        )
+    )
+
+
+def scale(sizes: list[int]) -> pd.DataFrame:
+    rows = []
+    for n in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)], check=True, capture_output=True, text=True, cwd=REPO
+        )
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(rows[-1], file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -172,7 +209,12 @@ def main() -> None:
     parser.add_argument("--skip-sanity", action="store_true")
     parser.add_argument("--skip-hard", action="store_true")
     parser.add_argument("--diabetes", action="store_true", help="also segment the Diabetes 130 dev data")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[], help="also time cohorts of these sizes")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        scale_child(args.child)
+        return
     print(
         f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; `python benchmarks/bench_segments_hard.py --seeds {args.seeds}`\n"
@@ -182,6 +224,9 @@ def main() -> None:
         for seed in range(args.seeds):
             rows.append(hard_run(domain, seed, args.n))
             print(rows[-1], file=sys.stderr, flush=True)
+    if args.sizes:
+        print(markdown(scale(args.sizes)), flush=True)
+        print()
     if args.diabetes:
         print(markdown(diabetes_rules(range(args.seeds))), flush=True)
         print()

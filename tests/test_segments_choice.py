@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import typer
 from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
 
+from optalloc.cli import segment as segment_cli
 from optalloc.cohort.synth import TYPE_COLUMN
 from optalloc.cohort.synth_overlap import synthesize_overlap
 from optalloc.segments import ConsensusClustering, segment_cohort
@@ -117,3 +123,22 @@ def test_weighted_consensus_and_mixture_member_run_and_stay_deterministic() -> N
     assert adjusted_rand_score(truth, a.labels_) > 0.9
     with pytest.raises(ValueError, match="algorithms"):
         ConsensusClustering(algorithms=("kmeans", "dbscan")).fit(X)
+
+
+def test_cli_reports_verdict_and_flags_rules_below_the_planners_precision(tmp_path: Path) -> None:
+    path = tmp_path / "overlap.csv"
+    synthesize_overlap(600, seed=2).drop(columns=[TYPE_COLUMN]).to_csv(path, index=False)
+    app = typer.Typer()
+    segment_cli.register(app)
+    app.command("noop", hidden=True)(lambda: None)
+    result = CliRunner().invoke(app, ["segment", str(path), "--k", "4", "--min-precision", "0.99", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"].startswith("4 segments as asked")
+    notes = [s["rule"]["note"] for s in payload["segments"]]
+    assert any(n.startswith("No rule of at most 3 conditions reaches 99% precision") for n in notes)
+    assert all(0.0 <= s["rule"]["heldout_precision"] <= 1.0 for s in payload["segments"])
+    table = CliRunner().invoke(
+        app, ["segment", str(path), "--k", "4", "--min-precision", "0.99"], env={"COLUMNS": "200"}
+    )
+    assert "held-out" in table.stdout and "No rule of at most 3" in " ".join(table.stdout.split())
