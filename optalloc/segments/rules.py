@@ -300,7 +300,9 @@ def describe_segments(
     categorical = [c for c in (CATEGORICAL_FEATURES if categorical is None else categorical) if c in frame.columns]
     if not 0.0 <= holdout < 1.0:
         raise ValueError(f"holdout must be in [0, 1). Got {holdout!r} instead.")
-    rng = np.random.RandomState(random_state)
+    # A stream of its own: RandomState(seed) would draw the same permutation prefix as the
+    # clustering's sample and hold out exactly the patients the consensus was built on.
+    rng = np.random.default_rng([int(random_state), 0x5EED])
     n_held = int(round(holdout * len(frame)))
     held = np.zeros(len(frame), dtype=bool)
     if n_held >= 50:
