@@ -35,7 +35,7 @@ How, and why it stays linear in ``n``:
    discriminant (one covariance shared by all segments), which draws smooth boundaries where
    segments overlap and accounts for columns that move together within a segment (severity
    raising age, frailty and admissions at once). On overlapping cohorts the neighbour vote
-   alone copies the sample's noisy boundaries (ARI 0.71 against 0.75 for the mean; 5 seeds of
+   alone copies the sample's noisy boundaries (ARI 0.71 against 0.75 for the mean; seeds 0-2 of
    :func:`optalloc.cohort.synth_overlap.synthesize_overlap`); on the easy cohort the
    discriminant alone cuts its curved groups (0.90 against 0.94). Linear in ``n``.
 
@@ -271,9 +271,9 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         mean ARI with the other runs at that ``k``, so runs stuck in a poor optimum count
         less). Equal is the default because it measured better: on 5 seeds of each
         overlapping domain, agreement weights left the ARI unchanged (transfusion 0.741 vs
-        0.740) and lowered the consensus gain on readmission cohorts (seed 1 then chose
-        ``k = 4``): on shuffled data the runs of one algorithm agree with each other on an
-        arbitrary cut, so agreement also inflates the null consensus.
+        0.740) and lowered the consensus gain on readmission cohorts (seeds 1 and 4 then
+        chose ``k = 4`` and ``k = 9``): on shuffled data the runs of one algorithm agree with
+        each other on an arbitrary cut, so agreement also inflates the null consensus.
 
     Attributes
     ----------
