@@ -73,9 +73,9 @@ def markdown(frame: pd.DataFrame, index: bool = False) -> str:
     return "\n".join(lines)
 
 
-def hard_run(domain: str, seed: int, n: int) -> dict[str, object]:
+def hard_run(domain: str, seed: int, n: int, separation: float = 1.0) -> dict[str, object]:
     numeric, categorical = FEATURES[domain]
-    cohort = synthesize_overlap(n, seed=seed, domain=domain)
+    cohort = synthesize_overlap(n, seed=seed, domain=domain, separation=separation)
     truth = cohort[TYPE_COLUMN].to_numpy()
     k_true = len(set(truth))
     ceiling = supervised_ceiling(cohort, truth, numeric, categorical, seed=seed)["ceiling"]
@@ -205,6 +205,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--separation", type=float, default=1.0, help="overlap of the planted types (1: default)")
     parser.add_argument("--domains", nargs="*", default=list(FEATURES))
     parser.add_argument("--skip-sanity", action="store_true")
     parser.add_argument("--skip-hard", action="store_true")
@@ -217,12 +219,12 @@ def main() -> None:
         return
     print(
         f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; `python benchmarks/bench_segments_hard.py --seeds {args.seeds}`\n"
+        f"Python {platform.python_version()}; `python benchmarks/bench_segments_hard.py {' '.join(sys.argv[1:])}`\n"
     )
     rows = []
     for domain in [] if args.skip_hard else args.domains:
-        for seed in range(args.seeds):
-            rows.append(hard_run(domain, seed, args.n))
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            rows.append(hard_run(domain, seed, args.n, args.separation))
             print(rows[-1], file=sys.stderr, flush=True)
     if args.sizes:
         print(markdown(scale(args.sizes)), flush=True)
