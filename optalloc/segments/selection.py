@@ -277,7 +277,8 @@ def choose_k_by_gain(
                 f"PAC {row.pac:.3f}" + (" also crisp, but fewer segments" if row.pac <= crisp_pac else " not crisp")
             )
         else:
-            reasons.append(f"consensus gain {row.consensus_gain:.3f} below the best ({best:.3f})")
+            digits = 3 if round(row.consensus_gain, 3) != round(best, 3) else 4  # a near tie shows its digits
+            reasons.append(f"consensus gain {row.consensus_gain:.{digits}f} below the best ({best:.{digits}f})")
     table["chosen"] = table["k"] == chosen
     table["reason"] = reasons
     if best >= clear_gain or not crisp.empty:
