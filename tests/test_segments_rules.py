@@ -29,7 +29,7 @@ def frame() -> pd.DataFrame:
 def test_rule_recovers_a_planted_conjunction(frame: pd.DataFrame) -> None:
     labels = ((frame["age"] >= 60) & (frame["distance_km"] < 30)).astype(int).to_numpy()
     rules = describe_segments(
-        frame, labels, numeric=["age", "distance_km", "prior_reaction"], categorical=["diagnosis"]
+        frame, labels, numeric=["age", "distance_km", "prior_reaction"], categorical=["diagnosis"], holdout=0.0
     )
     rule = rules[1]
     assert len(rule.conditions) <= 3

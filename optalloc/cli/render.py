@@ -345,20 +345,34 @@ MAX_PROFILE_COLUMNS = 5
 def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     """Print the k-selection table, the segment profiles and the rules (Rich, stdout)."""
     k_table = Table(title=f"Choosing the number of segments ({source})", title_justify="left")
-    for name in ("k", "PAC", "consensus", "silhouette", "smallest", "why"):
-        k_table.add_column(name, justify="left" if name == "why" else "right")
-    for row in result.k_table.itertuples():
-        style = "bold green" if row.chosen else None
+    criteria = [
+        (column, header, spec)
+        for column, header, spec in (
+            ("pac", "PAC", ".3f"),
+            ("consensus_index", "consensus", ".3f"),
+            ("consensus_null", "null", ".3f"),
+            ("consensus_gain", "gain", ".3f"),
+            ("silhouette", "sil.", ".3f"),
+            ("calinski_harabasz", "CH", ",.0f"),
+            ("gap", "gap", ".3f"),
+            ("bic", "BIC", ",.0f"),
+            ("min_segment_share", "smallest", ".1%"),
+        )
+        if column in result.k_table.columns
+    ]
+    for name in ("k", *(header for _, header, _ in criteria)):
+        k_table.add_column(name, justify="right")
+    k_table.add_column("why", justify="left", min_width=30)
+    for row in result.k_table.to_dict(orient="records"):
         k_table.add_row(
-            str(row.k),
-            f"{row.pac:.3f}",
-            f"{row.consensus_index:.3f}",
-            _fmt(row.silhouette, ".3f"),
-            f"{row.min_segment_share:.1%}",
-            row.reason,
-            style=style,
+            str(row["k"]),
+            *(_fmt(row.get(column), spec) for column, _, spec in criteria),
+            escape(str(row["reason"])),
+            style="bold green" if row["chosen"] else None,
         )
     out.print(k_table)
+    if result.verdict:
+        out.print(escape(result.verdict))
     table = Table(title=f"{result.k} segments", title_justify="left")
     means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
         :MAX_PROFILE_COLUMNS
@@ -376,13 +390,17 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
         )
     out.print(table)
     rules = Table(title="Rules (expression usable as a scenario eligibility filter)", title_justify="left")
-    for name in ("#", "rule", "coverage", "precision"):
+    held = "heldout_precision" in result.rules.columns
+    for name in ("#", "rule", "coverage", "precision", *(("held-out coverage", "held-out precision") if held else ())):
         rules.add_column(name, justify="left" if name == "rule" else "right")
-    for row in result.rules.itertuples():
+    for row in result.rules.to_dict(orient="records"):
+        note = str(row.get("note") or "")
         rules.add_row(
-            str(row.segment),
-            f"{escape(str(row.words))}\n[dim]{escape(str(row.expression))}[/]",
-            _fmt(row.coverage, ".0%"),
-            _fmt(row.precision, ".0%"),
+            str(row["segment"]),
+            f"{escape(str(row['words']))}\n[dim]{escape(str(row['expression']))}[/]"
+            + (f"\n[yellow]{escape(note)}[/]" if note else ""),
+            _fmt(row["coverage"], ".0%"),
+            _fmt(row["precision"], ".0%"),
+            *((_fmt(row.get("heldout_coverage"), ".0%"), _fmt(row.get("heldout_precision"), ".0%")) if held else ()),
         )
     out.print(rules)

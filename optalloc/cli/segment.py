@@ -60,6 +60,9 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
                     "coverage": _number(rule["coverage"]),
                     "precision": _number(rule["precision"]),
                     "matched": rule["matched"],
+                    "heldout_coverage": _number(rule.get("heldout_coverage")),
+                    "heldout_precision": _number(rule.get("heldout_precision")),
+                    "note": rule.get("note", ""),
                 },
             }
         )
@@ -67,6 +70,7 @@ def result_payload(result: SegmentationResult, n_patients: int, seed: int) -> di
         "n_patients": n_patients,
         "seed": seed,
         "k": result.k,
+        "verdict": result.verdict,
         "k_table": _records(result.k_table),
         "segments": segments,
     }
@@ -95,6 +99,9 @@ def segment(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON alone on stdout."),
     out_path: Path | None = typer.Option(None, "--out", help="Write patient_id and segment per patient."),
     shareable: bool = typer.Option(False, "--shareable", help="Suppress counts below 11 in profiles."),
+    min_precision: float = typer.Option(
+        0.7, "--min-precision", min=0.0, max=1.0, help="Held-out precision a rule must reach to be shown as usable."
+    ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
     k_value = _parse_k(k)
@@ -112,7 +119,7 @@ def segment(
             bar.update(task, description=stage, completed=done, total=total)
 
         run = segment_diabetes if diabetes else segment_cohort
-        result = run(cohort, k=k_value, seed=seed, shareable=shareable, progress=report)
+        result = run(cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision)
     if out_path is not None:
         write_table(result.assignments(cohort), out_path)
         err.print(f"wrote {len(cohort):,} segment assignments to {out_path}", highlight=False)

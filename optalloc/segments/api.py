@@ -34,12 +34,16 @@ class SegmentationResult:
         One row per segment: name, size, share, means, shares, readmission rate.
     rules
         One row per segment: ``expression`` (for ``DataFrame.eval``), ``words``,
-        ``n_conditions``, ``coverage``, ``precision``, ``matched``, ``size``.
+        ``n_conditions``, ``coverage``, ``precision``, ``matched``, ``size``, the same rates on
+        the fitting and held-out patients (``fit_*``, ``heldout_*``), ``meets_precision``
+        and ``note`` (a statement when no short rule reaches ``min_precision``).
     rule_objects
         The same rules as :class:`~optalloc.segments.rules.Rule` objects (masks, conditions).
     model, features
         The fitted clustering and feature encoder; ``model.predict(features.transform(new))``
         assigns new patients to the segments.
+    verdict
+        In words: whether the data has clear groups, and what the segments are then.
     """
 
     labels: np.ndarray
@@ -50,6 +54,7 @@ class SegmentationResult:
     rule_objects: list[Rule] = field(repr=False)
     model: ConsensusClustering = field(repr=False)
     features: CohortFeatures = field(repr=False)
+    verdict: str = ""
 
     def assignments(self, cohort: pd.DataFrame) -> pd.DataFrame:
         """``patient_id`` and ``segment`` per patient (what ``optalloc segment --out`` writes)."""
@@ -72,6 +77,8 @@ def segment_cohort(
     rule_categorical: Sequence[str] | None = None,
     profile_means: Sequence[str] | None = None,
     category_weight: float = 1.0,
+    min_precision: float = 0.7,
+    n_null: int = 3,
 ) -> SegmentationResult:
     """Segment a cohort and describe each segment by a rule and a profile.
 
@@ -81,7 +88,8 @@ def segment_cohort(
         A validated cohort (:func:`optalloc.cohort.schema.validate_cohort`); extra columns
         such as ``true_type`` or ``readmitted_30d`` are never used as features.
     k
-        ``"auto"`` (chosen by stability and silhouette in ``k_range``) or a number of segments.
+        ``"auto"`` (chosen in ``k_range``, widened at its boundary, by the consensus gain over
+        shuffled data; :mod:`optalloc.segments.selection`) or a number of segments.
     seed
         Random state of the sample, the base clusterings and the rule search.
     numeric, categorical
@@ -102,6 +110,13 @@ def segment_cohort(
     category_weight
         Weight of each one-hot or flag column against one standard deviation of a numeric
         feature (:class:`~optalloc.segments.features.CohortFeatures`).
+    n_null
+        Shuffled copies of the sample the consensus is compared with to choose ``k`` and to
+        judge whether the groups are clear
+        (:class:`~optalloc.segments.ensemble.ConsensusClustering`).
+    min_precision
+        Precision on held-out patients a rule must reach to be presented as usable; rules
+        below it carry a ``note`` saying so (:func:`~optalloc.segments.rules.describe_segments`).
     """
     if isinstance(k, str) and k != "auto":
         try:
@@ -117,8 +132,15 @@ def segment_cohort(
     report = progress or (lambda stage, done, total: None)
     encoder = CohortFeatures(numeric=numeric, categorical=categorical, category_weight=category_weight)
     X = encoder.fit_transform(cohort)
+    _, blocks = encoder.blocks()
     model = ConsensusClustering(
-        n_clusters=k, k_range=k_range, sample_size=sample_size, n_base=n_base, random_state=seed
+        n_clusters=k,
+        k_range=k_range,
+        sample_size=sample_size,
+        n_base=n_base,
+        random_state=seed,
+        categorical_blocks=blocks,
+        n_null=n_null,
     )
     try:
         labels = model.fit_predict(X, progress=lambda done, total: report("clustering", done, total))
@@ -130,7 +152,9 @@ def segment_cohort(
     leaked = sorted(FORBIDDEN_FEATURES.intersection(rule_num + rule_cat))
     if leaked:
         raise CohortError(f"Rules cannot use {', '.join(leaked)}: identifiers and outcomes would leak.")
-    rule_objects = describe_segments(cohort, labels, numeric=rule_num, categorical=rule_cat, random_state=seed)
+    rule_objects = describe_segments(
+        cohort, labels, numeric=rule_num, categorical=rule_cat, random_state=seed, min_precision=min_precision
+    )
     report("rules", 1, 1)
     profiles = segment_profiles(
         cohort,
@@ -141,7 +165,8 @@ def segment_cohort(
     )
     rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
     if shareable:
-        rules = suppress_small_counts(rules, ["matched", "size"], derived=["coverage", "precision"])
+        rates = ["coverage", "precision", "fit_coverage", "fit_precision", "heldout_coverage", "heldout_precision"]
+        rules = suppress_small_counts(rules, ["matched", "size"], derived=rates)
     return SegmentationResult(
         labels=labels,
         k=int(model.n_clusters_),
@@ -151,4 +176,5 @@ def segment_cohort(
         rule_objects=rule_objects,
         model=model,
         features=encoder,
+        verdict=model.verdict_,
     )

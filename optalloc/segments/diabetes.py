@@ -172,6 +172,7 @@ def segment_diabetes(
     *,
     shareable: bool = False,
     progress: ProgressCallback | None = None,
+    min_precision: float = 0.7,
 ) -> SegmentationResult:
     """:func:`~optalloc.segments.api.segment_cohort` of a :func:`planner_frame` with its settings.
 
@@ -192,4 +193,5 @@ def segment_diabetes(
         rule_categorical=list(RULE_CATEGORICAL),
         profile_means=list(PROFILE_MEANS),
         category_weight=CATEGORY_WEIGHT,
+        min_precision=min_precision,
     )

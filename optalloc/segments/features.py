@@ -138,6 +138,23 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
             blocks.append((text[:, None] == levels[None, :]).astype(float) * weight)
         return np.hstack(blocks).astype(np.float32)
 
+    def blocks(self) -> tuple[list[int], list[list[int]]]:
+        """Columns of :meth:`transform`'s output by kind: numeric indices, and one group per
+        categorical variable (its indicator columns) or flag (one column), for
+        :class:`~optalloc.segments.mixture.MixedMixture`."""
+        check_is_fitted(self, "feature_names_out_")
+        numeric = list(range(len(self.numeric_)))
+        position = len(self.numeric_)
+        groups: list[list[int]] = []
+        for _ in self.boolean_:
+            groups.append([position])
+            position += 1
+        for column in self.categorical_:
+            width = len(self.levels_[column])
+            groups.append(list(range(position, position + width)))
+            position += width
+        return numeric, groups
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_

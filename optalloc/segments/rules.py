@@ -10,9 +10,14 @@ conjunction of at most ``max_conditions`` conditions that maximises the F-beta s
 * **coverage**  = share of the segment's patients the rule matches (recall), and
 * **precision** = share of the matched patients who are in the segment.
 
-The search runs on a sample (``search_rows``) with a condition-by-patient indicator matrix, so
-each step is one matrix product; the reported coverage and precision are then computed on all
-patients. Each rule is returned as plain words and as an expression that
+The search runs on a sample (``search_rows``) of the *fitting* patients with a
+condition-by-patient indicator matrix, so each step is one matrix product. A random share
+``holdout`` (30 %) of the patients is kept out of the search: each rule reports its coverage and
+precision on the fitting patients (``fit_``), on the held-out ones (``heldout_``: what to
+expect on patients the rule was not tuned on) and on all patients. Where segments overlap, no
+short rule may select a segment well; a rule whose held-out precision is below the planner's
+``min_precision`` is flagged (``meets_precision`` False) and its ``note`` says so in words,
+rather than shown as if it were good. Each rule is returned as plain words and as an expression that
 :meth:`pandas.DataFrame.eval` (and ``query``) evaluate to the same mask, so scenario files can
 use it as an eligibility filter.
 """
@@ -20,7 +25,7 @@ use it as an eligibility filter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -126,7 +131,11 @@ class Condition:
 
 @dataclass(frozen=True)
 class Rule:
-    """A conjunction of conditions describing one segment, with its quality on all patients."""
+    """A conjunction of conditions describing one segment, with its quality on all patients.
+
+    ``fit_*`` and ``heldout_*`` are the coverage and precision on the patients the search used
+    and on those it never saw (NaN when no patients were held out).
+    """
 
     segment: int
     conditions: tuple[Condition, ...]
@@ -134,6 +143,30 @@ class Rule:
     precision: float
     matched: int
     size: int
+    fit_coverage: float = float("nan")
+    fit_precision: float = float("nan")
+    heldout_coverage: float = float("nan")
+    heldout_precision: float = float("nan")
+    min_precision: float = 0.0
+
+    @property
+    def meets_precision(self) -> bool:
+        """Held-out precision (all patients' if none held out) at least ``min_precision``."""
+        value = self.precision if np.isnan(self.heldout_precision) else self.heldout_precision
+        return bool(value >= self.min_precision)
+
+    @property
+    def note(self) -> str:
+        """Empty, or a plain statement that no short rule selects this segment well enough."""
+        if self.meets_precision:
+            return ""
+        value = self.precision if np.isnan(self.heldout_precision) else self.heldout_precision
+        value = 0.0 if np.isnan(value) else value
+        return (
+            f"No rule of at most 3 conditions reaches {self.min_precision:.0%} precision for this segment; "
+            f"the best found selects {value:.0%} segment members on held-out patients. Do not use it as an "
+            "eligibility filter without review."
+        )
 
     @property
     def expression(self) -> str:
@@ -233,6 +266,8 @@ def describe_segments(
     search_rows: int = 20_000,
     beta: float = BETA,
     random_state: int = 0,
+    holdout: float = 0.3,
+    min_precision: float = 0.7,
 ) -> list[Rule]:
     """One :class:`Rule` per segment (in label order), searched on a sample, scored on all rows.
 
@@ -250,6 +285,11 @@ def describe_segments(
         A further condition must raise the score by at least this much, so rules stay short.
     beta
         Weight of coverage against precision in the F-beta score the search maximises.
+    holdout
+        Share of patients kept out of the search to measure each rule on unseen patients
+        (0 searches on all; at least 50 patients are held out, else none).
+    min_precision
+        Held-out precision a rule must reach to be presented as usable (see :attr:`Rule.note`).
     """
     if not 1 <= max_conditions <= 3:
         raise ValueError(f"max_conditions must be 1, 2 or 3. Got {max_conditions!r} instead.")
@@ -258,10 +298,19 @@ def describe_segments(
         raise ValueError(f"labels has {len(labels)} entries but the cohort has {len(frame)} rows.")
     numeric = [c for c in (NUMERIC_FEATURES if numeric is None else numeric) if c in frame.columns]
     categorical = [c for c in (CATEGORICAL_FEATURES if categorical is None else categorical) if c in frame.columns]
-    rng = np.random.RandomState(random_state)
-    rows = np.arange(len(frame))
-    if len(frame) > search_rows:
-        rows = np.sort(rng.choice(len(frame), size=search_rows, replace=False))
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout must be in [0, 1). Got {holdout!r} instead.")
+    # A stream of its own: RandomState(seed) would draw the same permutation prefix as the
+    # clustering's sample and hold out exactly the patients the consensus was built on.
+    rng = np.random.default_rng([int(random_state), 0x5EED])
+    n_held = int(round(holdout * len(frame)))
+    held = np.zeros(len(frame), dtype=bool)
+    if n_held >= 50:
+        held[rng.choice(len(frame), size=n_held, replace=False)] = True
+    fitting = np.flatnonzero(~held)
+    rows = fitting
+    if len(fitting) > search_rows:
+        rows = np.sort(rng.choice(fitting, size=search_rows, replace=False))
     sample = frame.iloc[rows]
     conditions = candidate_conditions(sample, numeric, categorical)
     indicators = (
@@ -282,7 +331,21 @@ def describe_segments(
             picked = tuple(
                 sorted((conditions[i] for i in chosen), key=lambda c: (isinstance(c.value, float), c.column, c.op))
             )
-            rules.append(score_rule(frame, labels, int(segment), picked))
+            rule = score_rule(frame, labels, int(segment), picked)
+            on_fit = score_rule(frame.iloc[fitting], labels[fitting], int(segment), picked)
+            on_held = (
+                score_rule(frame.iloc[np.flatnonzero(held)], labels[held], int(segment), picked) if held.any() else None
+            )
+            rules.append(
+                replace(
+                    rule,
+                    fit_coverage=on_fit.coverage,
+                    fit_precision=on_fit.precision,
+                    heldout_coverage=on_held.coverage if on_held else float("nan"),
+                    heldout_precision=on_held.precision if on_held else float("nan"),
+                    min_precision=float(min_precision),
+                )
+            )
     return rules
 
 
@@ -304,7 +367,8 @@ def score_rule(frame: pd.DataFrame, labels: np.ndarray, segment: int, conditions
 
 
 def rules_frame(rules: Sequence[Rule]) -> pd.DataFrame:
-    """Rules as a table: segment, expression, plain words, conditions, coverage, precision."""
+    """Rules as a table: segment, expression, words, conditions, coverage and precision (all
+    patients, fitting patients, held-out patients), whether precision is met, and a note."""
     return pd.DataFrame(
         {
             "segment": [r.segment for r in rules],
@@ -315,5 +379,11 @@ def rules_frame(rules: Sequence[Rule]) -> pd.DataFrame:
             "precision": [r.precision for r in rules],
             "matched": [r.matched for r in rules],
             "size": [r.size for r in rules],
+            "fit_coverage": [r.fit_coverage for r in rules],
+            "fit_precision": [r.fit_precision for r in rules],
+            "heldout_coverage": [r.heldout_coverage for r in rules],
+            "heldout_precision": [r.heldout_precision for r in rules],
+            "meets_precision": [r.meets_precision for r in rules],
+            "note": [r.note for r in rules],
         }
     )

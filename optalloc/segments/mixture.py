@@ -1,0 +1,223 @@
+"""A mixture model for mixed clinical data: Gaussian numeric columns, categorical columns as categories.
+
+A Gaussian mixture fitted to one-hot columns treats "diagnosis = CKD" as a number with a
+variance, which collapses components onto rare categories or ignores them; a latent class /
+latent profile model instead gives each component
+
+* a mean and a variance per numeric column (standardised, log-transformed counts), and
+* a share per level of each categorical column (a flag is a category with two levels),
+
+with the columns independent within a component (the local independence of latent class
+analysis). The log-likelihood of patient ``i`` in component ``j`` is then
+
+``log pi_j + sum_c log N(x_ic; mu_jc, s2_jc) + sum_g log theta_jg[level_ig]``
+
+and EM alternates posterior memberships (E) with weighted means, variances and shares (M). A
+variance floor (``reg_var``, in units of the standardised column) and a Dirichlet-like
+smoothing of the shares (``smoothing`` pseudo-patients per level) keep components from
+collapsing on a constant column or a rare level.
+
+:meth:`MixedMixture.bic` and :meth:`MixedMixture.icl` score the fit for choosing ``k``
+(lower is better): ``BIC = -2 log L + p log n`` with ``p`` free parameters, and ``ICL = BIC +
+2 * (entropy of the memberships)``, which also penalises components that overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import kmeans_plusplus
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+
+class MixedMixture(ClusterMixin, BaseEstimator):
+    """Latent profile / latent class mixture of numeric and categorical columns (EM).
+
+    Parameters
+    ----------
+    n_components
+        Number of components.
+    numeric
+        Indices of the numeric columns of ``X`` (Gaussian, one variance per component).
+    categorical
+        Groups of column indices: each group is one categorical variable, one-hot encoded
+        (any positive value marks the level); a group of one column is a flag (0 or not).
+    n_init, max_iter, tol
+        Restarts (the best log-likelihood is kept), EM iterations and the stopping change in
+        mean log-likelihood per patient.
+    reg_var
+        Floor added to every variance.
+    smoothing
+        Pseudo-patients spread over each categorical variable's levels in every M step.
+    random_state
+        Seed of the k-means++ starts.
+
+    Attributes
+    ----------
+    weights_, means_, variances_, shares_ : fitted parameters (``shares_`` one array per group)
+    log_likelihood_ : float
+        Total log-likelihood of the data the model was fitted on.
+    n_samples_fit_ : int
+    labels_ : ndarray
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        numeric: Sequence[int] | None = None,
+        categorical: Sequence[Sequence[int]] = (),
+        n_init: int = 3,
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        reg_var: float = 0.01,
+        smoothing: float = 1.0,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.numeric = numeric
+        self.categorical = categorical
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_var = reg_var
+        self.smoothing = smoothing
+        self.random_state = random_state
+
+    def _split(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        X = np.asarray(X, dtype=np.float64)
+        in_groups = {int(j) for group in self.categorical for j in group}
+        numeric = [j for j in range(X.shape[1]) if j not in in_groups] if self.numeric is None else list(self.numeric)
+        onehots = []
+        for group in self.categorical:
+            block = X[:, list(group)] != 0
+            if block.shape[1] == 1:  # a flag: two levels, off and on
+                block = np.hstack([~block, block])
+            else:  # levels beyond the encoder's kept ones: an "other" level
+                block = np.hstack([block, ~block.any(axis=1, keepdims=True)])
+            onehots.append(block.astype(np.float64))
+        return X[:, numeric], onehots
+
+    def _log_resp(self, num: np.ndarray, onehots: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Joint log-density ``log pi_j + log p(x_i | j)`` and per-patient log-likelihood."""
+        log_joint = np.tile(np.log(self.weights_), (num.shape[0], 1))
+        if num.shape[1]:
+            precision = 1.0 / self.variances_
+            log_joint += -0.5 * (
+                (num**2) @ precision.T
+                - 2.0 * num @ (self.means_ * precision).T
+                + np.sum(self.means_**2 * precision, axis=1)
+                + np.sum(np.log(2.0 * np.pi * self.variances_), axis=1)
+            )
+        for block, shares in zip(onehots, self.shares_):
+            log_joint += block @ np.log(shares).T
+        return log_joint, logsumexp(log_joint, axis=1)
+
+    @staticmethod
+    def _floors(num: np.ndarray, reg_var: float) -> np.ndarray:
+        """Variance floor per numeric column: ``reg_var`` plus the rounding variance ``step^2 / 12``
+        of a column recorded in steps (integers), so a component cannot sit on one value."""
+        floors = np.full(num.shape[1], float(reg_var))
+        for j in range(num.shape[1]):
+            values = np.unique(num[:, j])
+            if 1 < len(values) <= 50:
+                floors[j] += float(np.median(np.diff(values))) ** 2 / 12.0
+        return floors
+
+    def _m_step(self, num: np.ndarray, onehots: list[np.ndarray], resp: np.ndarray) -> None:
+        mass = resp.sum(axis=0) + 1e-10
+        self.weights_ = mass / mass.sum()
+        self.means_ = (resp.T @ num) / mass[:, None]
+        self.variances_ = (resp.T @ num**2) / mass[:, None] - self.means_**2
+        self.variances_ = np.maximum(self.variances_, 0.0) + self.floors_
+        self.shares_ = []
+        for block in onehots:
+            counts = resp.T @ block + self.smoothing / block.shape[1]
+            self.shares_.append(counts / counts.sum(axis=1, keepdims=True))
+
+    def fit(self, X: np.ndarray, y: object = None) -> MixedMixture:
+        """EM from ``n_init`` k-means++ starts; keeps the best log-likelihood."""
+        num, onehots = self._split(X)
+        n = num.shape[0]
+        k = int(self.n_components)
+        if not 1 <= k <= n:
+            raise ValueError(f"n_components must be between 1 and the number of rows ({n}). Got {k!r} instead.")
+        rng = check_random_state(self.random_state)
+        self.floors_ = self._floors(num, self.reg_var)
+        start_space = np.hstack([num, *onehots]) if onehots else num
+        best: tuple[float, dict[str, object]] | None = None
+        for _ in range(max(1, int(self.n_init))):
+            centres, _ = kmeans_plusplus(start_space, k, random_state=rng.randint(0, 2**31 - 1))
+            distance = ((start_space[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+            resp = np.zeros((n, k))
+            resp[np.arange(n), distance.argmin(axis=1)] = 1.0
+            previous = -np.inf
+            for _iteration in range(int(self.max_iter)):
+                self._m_step(num, onehots, resp)
+                log_joint, log_lik = self._log_resp(num, onehots)
+                resp = np.exp(log_joint - log_lik[:, None])
+                mean = float(log_lik.mean())
+                if mean - previous < self.tol:
+                    break
+                previous = mean
+            total = float(log_lik.sum())
+            if best is None or total > best[0]:
+                best = (
+                    total,
+                    {
+                        "weights_": self.weights_,
+                        "means_": self.means_,
+                        "variances_": self.variances_,
+                        "shares_": self.shares_,
+                    },
+                )
+        assert best is not None
+        for name, value in best[1].items():
+            setattr(self, name, value)
+        self.log_likelihood_ = best[0]
+        self.n_samples_fit_ = n
+        self.n_levels_ = [block.shape[1] for block in onehots]
+        self.n_numeric_ = num.shape[1]
+        self.labels_ = self.predict(X)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Posterior membership of each row in each component."""
+        check_is_fitted(self, "weights_")
+        num, onehots = self._split(X)
+        log_joint, log_lik = self._log_resp(num, onehots)
+        return np.exp(log_joint - log_lik[:, None])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Most probable component per row."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def n_parameters(self) -> int:
+        """Free parameters: weights, a mean and variance per numeric column, shares per level."""
+        check_is_fitted(self, "weights_")
+        k = len(self.weights_)
+        return (k - 1) + k * 2 * self.n_numeric_ + k * sum(levels - 1 for levels in self.n_levels_)
+
+    def bic(self, X: np.ndarray | None = None) -> float:
+        """``-2 log L + p log n`` on ``X`` (default: the data the model was fitted on)."""
+        log_lik, n = self._score(X)
+        return -2.0 * log_lik + self.n_parameters() * np.log(n)
+
+    def icl(self, X: np.ndarray | None = None) -> float:
+        """BIC plus twice the entropy of the posterior memberships."""
+        check_is_fitted(self, "weights_")
+        if X is None:
+            raise ValueError("icl needs the data: pass X.")
+        resp = np.clip(self.predict_proba(X), 1e-300, 1.0)
+        entropy = -float(np.sum(resp * np.log(resp)))
+        return self.bic(X) + 2.0 * entropy
+
+    def _score(self, X: np.ndarray | None) -> tuple[float, int]:
+        check_is_fitted(self, "weights_")
+        if X is None:
+            return self.log_likelihood_, self.n_samples_fit_
+        num, onehots = self._split(X)
+        return float(self._log_resp(num, onehots)[1].sum()), num.shape[0]
