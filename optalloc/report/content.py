@@ -233,9 +233,9 @@ def segments_section(segmentation: Any, hider: Hider) -> Section:
                 f"{label} {profile['name']}",
                 hider.text if hidden[k] else number(int(profile["n"])),
                 hider.text if hidden[k] else percent(100 * profile["share"]),
-                str(rule["words"]),
-                percent(100 * rule["precision"]),
-                percent(100 * rule["coverage"]),
+                str(rule["words"]) + ("" if rule.get("meets_precision", True) else f" ({rule.get('note', '')})"),
+                percent(100 * rule.get("heldout_precision", rule["precision"])),
+                percent(100 * rule.get("heldout_coverage", rule["coverage"])),
                 hider.text if rate_hidden else percent(100 * profile.get("readmission_rate", np.nan)),
                 number(profile.get("mean_age"), 3),
             ]
@@ -247,12 +247,14 @@ def segments_section(segmentation: Any, hider: Hider) -> Section:
         numeric=[False, True, True, False, True, True, True, True],
         caption=(
             "Precision: share of the patients the rule matches who are in the segment; coverage: share of the "
-            "segment the rule matches."
+            "segment the rule matches; both on patients held out from the rule search where the segmentation "
+            "held some out."
         ),
     )
     chosen = segmentation.k_table[segmentation.k_table["chosen"]]
     reason = str(chosen["reason"].iloc[0]) if len(chosen) else ""
-    sentences = [f"{segmentation.k} segments found by consensus clustering. {reason}".strip()]
+    verdict = str(getattr(segmentation, "verdict", "") or "")
+    sentences = [f"{segmentation.k} segments found by consensus clustering. {verdict or reason}".strip()]
     return Section(
         "segments",
         "Patient segments",
