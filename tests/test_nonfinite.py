@@ -81,7 +81,7 @@ def test_cli_refuses_a_risk_model_that_returns_nan(tmp_path: Path, monkeypatch: 
     paragraph naming the patient, nothing recorded."""
     seen: list[str] = []
 
-    def nan_for_one(loaded: object, cohort: pd.DataFrame) -> tuple[np.ndarray, None]:
+    def nan_for_one(loaded: object, cohort: pd.DataFrame, context: object = None) -> tuple[np.ndarray, None]:
         risk, _ = fixed_risk(loaded, cohort)
         risk[7] = np.nan
         seen.append(str(cohort["patient_id"].iloc[7]))
