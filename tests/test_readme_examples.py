@@ -64,6 +64,24 @@ def readme_commands(text: str) -> list[str]:
     return commands
 
 
+def quoted_figures(text: str) -> dict[str, list[str]]:
+    """Per command, the figures (numbers, with their thousands separators and % signs) of the
+    output lines the README quotes under it, up to the next command."""
+    figures: dict[str, list[str]] = {}
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        command = None
+        for line in block.splitlines():
+            if line.startswith("$ optalloc"):
+                command = re.sub(r"\s+#.*$", "", line[2:]).strip()
+                figures.setdefault(command, [])
+            elif command and line.strip() and not line.lstrip().startswith("#"):
+                figures[command] += NUMBER.findall(line)
+    return figures
+
+
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?")
+
+
 def test_readme_parser_joins_continuations_and_cuts_comments() -> None:
     text = "x\n```console\n$ optalloc a b   # note\nout\n$ optalloc c \\\n      d  # more\n```\n$ optalloc no\n"
     assert readme_commands(text) == ["optalloc a b", "optalloc c d"]
@@ -82,10 +100,11 @@ def test_cheap_readme_examples_exit_0(tmp_path: Path) -> None:
         "OPTALLOC_PSEUDONYM_KEY": "ci-only-not-secret",  # the README's key: explain --patient needs it
         "OPTALLOC_WORKSPACE": str(tmp_path / ".optalloc"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "100",
+        "COLUMNS": "200",  # tables at full width, so no figure is cut
     }
     env.pop("OPTALLOC_DATABASE_URL", None)
     ran, failed = [], []
+    quoted = quoted_figures(README.read_text())
     for command in readme_commands(README.read_text()):
         if not command.startswith(RUN):
             continue
@@ -95,6 +114,11 @@ def test_cheap_readme_examples_exit_0(tmp_path: Path) -> None:
         ran.append(command)
         if done.returncode != 0:
             failed.append(f"{command}: exit {done.returncode}\n{done.stderr[-2000:]}")
+            continue
+        shown = set(NUMBER.findall(done.stdout + done.stderr))
+        stale = [figure for figure in quoted.get(command, []) if figure not in shown]
+        if stale:  # the README quotes a figure this run no longer gives
+            failed.append(f"{command}: the README quotes {', '.join(stale)}, not in its output\n{done.stdout[-3000:]}")
     assert not failed, "\n\n".join(failed)
     assert len(ran) >= len(RUN)  # every cheap kind of command ran at least once
     assert (tmp_path / "cohort.parquet").exists() and (tmp_path / "held_back.csv.gz").exists()
