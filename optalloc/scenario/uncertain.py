@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from optalloc.errors import ScenarioError
 
@@ -60,7 +59,10 @@ class Distribution:
     params: tuple[tuple[str, float], ...]
 
     def frozen(self) -> Any:
-        """The scipy.stats frozen distribution."""
+        """The scipy.stats frozen distribution (scipy.stats is imported here, not at the top:
+        it costs every command 0.4 s of start-up, and most scenarios hold no distribution)."""
+        from scipy import stats
+
         p = dict(self.params)
         if self.kind == "triangular":
             width = p["high"] - p["low"]
