@@ -98,3 +98,20 @@ def test_solve_and_explain_a_discharge(tmp_path: Path, discharges: Path) -> None
     explained = runner.invoke(app, ["explain", str(path), "--patient", patient])
     assert explained.exit_code == 0, explained.output
     assert patient in explained.output
+
+
+def test_a_model_from_risk_train_scores_the_discharges(tmp_path: Path, discharges: Path) -> None:
+    model = tmp_path / "lr.skops"
+    trained = runner.invoke(
+        app,
+        ["risk", "train", str(discharges), "--model", "lr", "--out", str(model), "--folds", "2", "--bootstrap", "0"],
+    )
+    assert trained.exit_code == 0, trained.output
+    path = _scenario(tmp_path, discharges, name="with_model")
+    path.write_text(path.read_text().replace("seed = 0 ", f'model = "{model}" #', 1))
+    fitted_here = prepare(_scenario(tmp_path, discharges, name="fitted_here"))
+    prepared = prepare(load_scenario(path))
+    assert prepared.risk_metrics is None  # scored, not fitted
+    assert np.all((prepared.risk > 0) & (prepared.risk < 1))
+    assert not np.allclose(prepared.risk, fitted_here.risk)
+    assert solve_prepared(prepared).result.status.has_plan
