@@ -1,0 +1,90 @@
+"""The domain seam: a new kind of cohort is one object and one registry line; the pipeline,
+estimates, allocation and report then work on it unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optalloc import domains
+from optalloc.domains.base import OUTCOME, Risk
+from optalloc.pipeline import prepare, solve_prepared
+from optalloc.privacy import pseudonymize_column
+from optalloc.report import ReportOptions, assemble, render_html
+from optalloc.scenario import load_scenario
+from optalloc.scenario.loader import LoadedScenario
+
+
+class ClinicVisits:
+    """A toy domain: outpatients with their own columns, risk from a published-style score."""
+
+    name: str = "outpatients"
+    description: str = "outpatient clinic attenders (a test domain)"
+    sources: tuple[str, ...] = ("file",)
+
+    def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
+        frame = pd.read_csv(loaded.resolve(loaded.scenario.cohort.path or ""))
+        frame["patient_id"] = pseudonymize_column(frame.pop("clinic_number"))
+        return frame, None
+
+    def risk(self, loaded: LoadedScenario, cohort: pd.DataFrame, context: object) -> Risk:
+        score = 0.05 + 0.04 * cohort["missed_appointments"].to_numpy(float)
+        return Risk(np.clip(score, 0.0, 0.9))
+
+
+SCENARIO = """
+name = "outpatients"
+budget = 20000
+[cohort]
+domain = "outpatients"
+source = "file"
+path = "clinic.csv"
+[quantities]
+visits = "1"
+units_per_visit = "1"
+distance_km = "0"
+[settings.usual]
+default = true
+[settings.text_reminders]
+effect = 0.1
+cost_per_patient = 2.0
+staff_hours_per_visit = { admin_hours = 0.1 }
+[settings.nurse_call]
+effect = "where(missed_appointments >= 2, 0.3, 0.15)"
+cost_per_patient = 40.0
+staff_hours_per_visit = { nurse_hours = 0.5 }
+eligibility = "risk >= 0.1"
+[resources]
+admin_hours = 30
+nurse_hours = 40
+"""
+
+
+def test_a_new_domain_needs_its_module_and_one_registry_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    n = 500
+    pd.DataFrame(
+        {
+            "clinic_number": [f"C{k:05d}" for k in range(n)],
+            "missed_appointments": rng.integers(0, 5, n),
+            "age": rng.integers(18, 90, n),
+            OUTCOME: rng.random(n) < 0.15,
+        }
+    ).to_csv(tmp_path / "clinic.csv", index=False)
+    (tmp_path / "outpatients.toml").write_text(SCENARIO)
+    monkeypatch.setitem(domains.DOMAINS, "outpatients", ClinicVisits())  # the one registry line
+
+    prepared = prepare(load_scenario(tmp_path / "outpatients.toml"))
+    assert len(prepared.cohort) == n and prepared.cohort["patient_id"].str.match(r"^p[0-9a-f]{16}$").all()
+    call = prepared.problem.settings.index("nurse_call")
+    assert np.array_equal(prepared.problem.allowed[:, call], prepared.risk >= 0.1)
+    many = prepared.cohort["missed_appointments"].to_numpy() >= 2
+    assert np.allclose(prepared.estimates.readmissions_avoided[many, call], 0.3 * prepared.risk[many])
+    outcome = solve_prepared(prepared)
+    assert outcome.result.status.has_plan
+    assert outcome.result.limit_table(prepared.problem).set_index("limit").loc["nurse_hours", "use"] <= 40 + 1e-6
+    html = render_html(assemble([outcome], ReportOptions(shareable=True)))
+    assert "Equity: who gets each setting" in html and "By age band." in html
