@@ -115,3 +115,13 @@ def test_a_model_from_risk_train_scores_the_discharges(tmp_path: Path, discharge
     assert np.all((prepared.risk > 0) & (prepared.risk < 1))
     assert not np.allclose(prepared.risk, fitted_here.risk)
     assert solve_prepared(prepared).result.status.has_plan
+
+
+def test_the_published_intervals_are_distributions_for_uncertainty() -> None:
+    loaded = load_scenario(REPO / "scenarios" / "readmission" / "uncertain" / "baseline.toml")
+    assert set(loaded.distributions) == {
+        f"settings.{s}.effect" for s in ("phone", "pharmacist", "clinic", "transitional")
+    }
+    pharmacist = loaded.distributions["settings.pharmacist.effect"]
+    assert pharmacist.ppf(0.0) == pytest.approx(0.05) and pharmacist.ppf(1.0) == pytest.approx(0.30)
+    assert loaded.scenario.settings["pharmacist"].effect == pytest.approx((0.05 + 0.19 + 0.30) / 3)
