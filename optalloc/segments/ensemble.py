@@ -395,17 +395,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
     ) -> tuple[list[dict[str, float]], dict[int, np.ndarray], dict[int, CoAssociation]]:
         """k-table rows, consensus partitions and votes for the candidates ``ks`` (all > 1)."""
         m = len(sample)
-        votes = CoAssociation(
-            sample,
-            ks,
-            self.n_base,
-            self.subsample,
-            self.feature_fraction,
-            tuple(self.algorithms),
-            rng,
-            self.categorical_blocks,
-            self.weighting == "agreement",
-        )
+        votes = self._votes(sample, ks, rng)
         rows, partitions = [], {}
         for k in ks:
             consensus = votes.matrix(k)
@@ -420,17 +410,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             shuffled = np.empty_like(sample)
             for block in blocks:
                 shuffled[:, block] = sample[rng.permutation(m)][:, block]
-            null_votes = CoAssociation(
-                shuffled,
-                ks,
-                self.n_base,
-                self.subsample,
-                self.feature_fraction,
-                tuple(self.algorithms),
-                rng,
-                self.categorical_blocks,
-                self.weighting == "agreement",
-            )
+            null_votes = self._votes(shuffled, ks, rng)
             for k in ks:
                 consensus = null_votes.matrix(k)
                 labels = consensus_partition(consensus, k)
@@ -464,6 +444,21 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 row["bic"] = mixture.bic()
                 row["icl"] = mixture.icl(sample)
         return rows, partitions, dict.fromkeys(ks, votes)
+
+    def _votes(self, data: np.ndarray, ks: list[int], rng: np.random.RandomState) -> CoAssociation:
+        """The base clusterings' co-association votes on ``data`` (the sample, or a shuffled copy
+        of it for the null reference), with this ensemble's settings."""
+        return CoAssociation(
+            data,
+            ks,
+            self.n_base,
+            self.subsample,
+            self.feature_fraction,
+            tuple(self.algorithms),
+            rng,
+            self.categorical_blocks,
+            self.weighting == "agreement",
+        )
 
     def _blocks(self, p: int) -> list[list[int]]:
         grouped = [list(b) for b in self.categorical_blocks or ()]
