@@ -83,7 +83,7 @@ def _cohort_key(loaded: LoadedScenario) -> str:
 
 
 def _domain(loaded: LoadedScenario) -> Domain:
-    domain = get_domain(loaded.scenario.cohort.domain, f"{loaded.path.name}: ")
+    domain = get_domain(loaded.scenario.cohort.domain, f"{loaded.path.name}: ", loaded.path.parent)
     if loaded.scenario.cohort.source not in domain.sources:
         raise ScenarioError(
             f"{loaded.path.name}: cohort.source {loaded.scenario.cohort.source!r} does not fit the "

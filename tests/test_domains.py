@@ -88,3 +88,82 @@ def test_a_new_domain_needs_its_module_and_one_registry_line(tmp_path: Path, mon
     assert outcome.result.limit_table(prepared.problem).set_index("limit").loc["nurse_hours", "use"] <= 40 + 1e-6
     html = render_html(assemble([outcome], ReportOptions(shareable=True)))
     assert "Equity: who gets each setting" in html and "By age band." in html
+
+
+DOMAIN_FILE = """
+name = "outpatients"
+description = "Outpatient clinic attenders"
+identifier = "clinic_number"
+outcome = "came_back"
+[columns.age]
+kind = "int"
+min = 18
+max = 110
+[columns.missed_appointments]
+kind = "int"
+min = 0
+max = 50
+[columns.sex]
+kind = "category"
+categories = ["F", "M"]
+[risk]
+features = ["age", "missed_appointments", "sex"]
+"""
+
+
+def _declared_case(folder: Path, rows: int = 600) -> Path:
+    rng = np.random.default_rng(2)
+    missed = rng.integers(0, 6, rows)
+    pd.DataFrame(
+        {
+            "clinic_number": [f"C{k:05d}" for k in range(rows)],
+            "age": rng.integers(18, 90, rows),
+            "sex": rng.choice(["F", "M"], rows),
+            "missed_appointments": missed,
+            "came_back": rng.random(rows) < 0.05 + 0.06 * missed,
+            "free_text_note": "not declared, never kept",
+        }
+    ).to_csv(folder / "clinic.csv", index=False)
+    (folder / "outpatients.domain.toml").write_text(DOMAIN_FILE)
+    scenario = folder / "declared.toml"
+    scenario.write_text(SCENARIO.replace('domain = "outpatients"', 'domain = "outpatients.domain.toml"'))
+    return scenario
+
+
+def test_a_domain_declared_in_a_toml_file_reaches_a_plan(tmp_path: Path) -> None:
+    prepared = prepare(load_scenario(_declared_case(tmp_path)))
+    assert set(prepared.cohort.columns) == {"patient_id", "age", "missed_appointments", "sex", "readmitted_30d"}
+    assert prepared.risk_metrics is not None and prepared.risk_metrics["auroc"].iloc[0] > 0.6  # learnable
+    assert solve_prepared(prepared).result.status.has_plan
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d, c: (d.replace('kind = "int"\nmin = 0', 'kind = "integer"\nmin = 0'), c),
+            "columns.missed_appointments.kind must be one of",
+        ),
+        (
+            lambda d, c: (d.replace('"missed_appointments", "sex"]', '"missed", "sex"]'), c),
+            "risk.features names missed",
+        ),
+        (
+            lambda d, c: (d, c.assign(age=c["age"].where(c.index != 4, 7))),
+            "column 'age' at row 5 is 7, outside the plausible range 18 to 110",
+        ),
+        (lambda d, c: (d, c.assign(sex=c["sex"].where(c.index != 2, "X"))), "unknown value 'X' at row 3"),
+    ],
+)
+def test_a_declared_domain_names_each_problem(tmp_path: Path, edit, message) -> None:
+    from typer.testing import CliRunner
+
+    from optalloc.cli import app
+
+    scenario = _declared_case(tmp_path)
+    domain_text, table = edit(DOMAIN_FILE, pd.read_csv(tmp_path / "clinic.csv", dtype={"clinic_number": str}))
+    (tmp_path / "outpatients.domain.toml").write_text(domain_text)
+    table.to_csv(tmp_path / "clinic.csv", index=False)
+    result = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

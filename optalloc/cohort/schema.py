@@ -6,6 +6,7 @@ them before any expensive step and names the file, column and first offending ro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,22 +126,28 @@ def numbers(
     return numeric
 
 
-def validate_cohort(frame: pd.DataFrame, source: str = "cohort") -> pd.DataFrame:
-    """Check and coerce a cohort table; raise :class:`CohortError` naming the first problem.
+def validate_cohort(
+    frame: pd.DataFrame,
+    source: str = "cohort",
+    columns: Sequence[Column] = COHORT_COLUMNS,
+    what: str = "A transfusion cohort",
+) -> pd.DataFrame:
+    """Check and coerce a cohort table against ``columns`` (the transfusion schema unless a
+    declared domain gives its own); raise :class:`CohortError` naming the first problem.
 
     Returns a copy with canonical dtypes (ints, floats, bools, categories as strings).
     """
-    missing = [c.name for c in COHORT_COLUMNS if c.required and c.name not in frame.columns]
+    missing = [c.name for c in columns if c.required and c.name not in frame.columns]
     if missing:
         raise CohortError(
-            f"{source}: missing required column(s) {', '.join(missing)}. A transfusion cohort needs "
-            f"the columns {', '.join(c.name for c in COHORT_COLUMNS if c.required)}; "
+            f"{source}: missing required column(s) {', '.join(missing)}. {what} needs "
+            f"the columns {', '.join(c.name for c in columns if c.required)}; "
             "add or rename them and load the file again."
         )
     if frame.empty:
         raise CohortError(f"{source}: the table has no rows. Load a file with at least one patient.")
     out = frame.copy()
-    for column in COHORT_COLUMNS:
+    for column in columns:
         if column.name not in out.columns:
             continue
         values = out[column.name]

@@ -6,6 +6,8 @@ and one line in :data:`DOMAINS`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from optalloc.domains import readmission, transfusion
 from optalloc.domains.base import Domain, Risk
 from optalloc.errors import ScenarioError
@@ -16,11 +18,18 @@ DOMAINS: dict[str, Domain] = {
 }
 
 
-def get_domain(name: str, where: str = "") -> Domain:
-    """The domain called ``name``; an unknown one is an error listing the known ones."""
+def get_domain(name: str, where: str = "", folder: Path | None = None) -> Domain:
+    """The domain called ``name``, or declared in the TOML file ``name`` (relative to
+    ``folder``, the scenario's); an unknown one is an error listing the known ones."""
+    if name.endswith(".toml"):
+        from optalloc.domains.declared import read_declared_domain
+
+        path = Path(name) if Path(name).is_absolute() or folder is None else folder / name
+        return read_declared_domain(path)
     if name not in DOMAINS:
         raise ScenarioError(
-            f"{where}cohort.domain {name!r} is not a known kind of cohort (known: {', '.join(DOMAINS)})."
+            f"{where}cohort.domain {name!r} is not a known kind of cohort (known: {', '.join(DOMAINS)}, "
+            "or a domain file ending in .toml)."
         )
     return DOMAINS[name]
 

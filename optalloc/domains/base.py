@@ -23,9 +23,16 @@ OUTCOME = "readmitted_30d"
 class Domain(Protocol):
     """A kind of cohort: how to read its patients and score their risk."""
 
-    name: str
-    description: str
-    sources: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The ``[cohort] source`` values it can read."""
+        ...
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         """One row per patient, pseudonymised and validated (``OUTCOME`` where observed), and
