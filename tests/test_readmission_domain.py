@@ -125,3 +125,16 @@ def test_the_published_intervals_are_distributions_for_uncertainty() -> None:
     pharmacist = loaded.distributions["settings.pharmacist.effect"]
     assert pharmacist.ppf(0.0) == pytest.approx(0.05) and pharmacist.ppf(1.0) == pytest.approx(0.30)
     assert loaded.scenario.settings["pharmacist"].effect == pytest.approx((0.05 + 0.19 + 0.30) / 3)
+
+
+def test_report_of_a_readmission_scenario(tmp_path: Path, discharges: Path) -> None:
+    from optalloc.report import ReportOptions, build_report, render_html
+
+    report, _ = build_report([_scenario(tmp_path, discharges)], ReportOptions(shareable=True))
+    keys = [section.key for section in report.sections]
+    assert "segments" not in keys and {"risk", "equity", "certificate"} <= set(keys)
+    risk = next(section for section in report.sections if section.key == "risk")
+    assert dict(risk.items)["Data source"].startswith("the patient file")
+    assert "first discharge" in dict(risk.items)["Model building"]
+    html = render_html(report)
+    assert "By age band." in html and "[70-80)" in html
