@@ -82,7 +82,8 @@ def _cohort_key(loaded: LoadedScenario) -> str:
     return f"{spec.domain}|{where}"
 
 
-def _domain(loaded: LoadedScenario) -> Domain:
+def domain_of(loaded: LoadedScenario) -> Domain:
+    """The scenario's kind of cohort, checked against the source it names."""
     domain = get_domain(loaded.scenario.cohort.domain, f"{loaded.path.name}: ", loaded.path.parent)
     if loaded.scenario.cohort.source not in domain.sources:
         raise ScenarioError(
@@ -94,7 +95,7 @@ def _domain(loaded: LoadedScenario) -> Domain:
 
 def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
     """The scenario's cohort, one row per patient, as its domain reads it."""
-    return _domain(loaded).cohort(loaded)[0]
+    return domain_of(loaded).cohort(loaded)[0]
 
 
 def score_risk(
@@ -102,7 +103,7 @@ def score_risk(
 ) -> tuple[np.ndarray, pd.DataFrame | None]:
     """30-day readmission probabilities: from a saved model if the scenario names one, else
     out-of-fold probabilities of models fitted on the cohort itself."""
-    scored = _domain(loaded).risk(loaded, cohort, context)
+    scored = domain_of(loaded).risk(loaded, cohort, context)
     return scored.probability, scored.metrics
 
 
@@ -123,7 +124,7 @@ def prepare(
     if demand is not None:
         cohort_key += f"|demand:{demand.column}:{sorted(demand.targets.items())}"
     if cohort_key not in cache.cohorts:
-        cohort, context = _domain(loaded).cohort(loaded)
+        cohort, context = domain_of(loaded).cohort(loaded)
         if demand is not None:
             cohort, context = scale_cohort(cohort, demand, seed=loaded.scenario.cohort.seed or 0), None
         cache.cohorts[cohort_key] = cohort

@@ -132,9 +132,14 @@ def test_report_of_a_readmission_scenario(tmp_path: Path, discharges: Path) -> N
 
     report, _ = build_report([_scenario(tmp_path, discharges)], ReportOptions(shareable=True))
     keys = [section.key for section in report.sections]
-    assert "segments" not in keys and {"risk", "equity", "certificate"} <= set(keys)
+    assert {"segments", "risk", "equity", "certificate"} <= set(keys)
+    segments = next(section for section in report.sections if section.key == "segments")
+    assert any(
+        "number inpatient" in row[3] or "charlson" in row[3] or "time in hospital" in row[3]
+        for row in segments.tables[0].rows
+    )
     risk = next(section for section in report.sections if section.key == "risk")
     assert dict(risk.items)["Data source"].startswith("the patient file")
     assert "first discharge" in dict(risk.items)["Model building"]
     html = render_html(report)
-    assert "By age band." in html and "[70-80)" in html
+    assert "By age band." in html and "[70-80)" in html and "By segment." in html

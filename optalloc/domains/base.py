@@ -34,6 +34,12 @@ class Domain(Protocol):
         """The ``[cohort] source`` values it can read."""
         ...
 
+    @property
+    def segment_features(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """Numeric and categorical columns the segmentation clusters on (None: its defaults,
+        the transfusion features)."""
+        ...
+
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         """One row per patient, pseudonymised and validated (``OUTCOME`` where observed), and
         whatever :meth:`risk` needs besides (the full encounter history, say), or None."""

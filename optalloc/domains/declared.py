@@ -54,6 +54,13 @@ class DeclaredDomain:
     features: tuple[str, ...]
     sources: tuple[str, ...] = ("file",)
 
+    @property
+    def segment_features(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The risk features, numeric and categorical apart."""
+        kinds = {c.name: c.kind for c in self.columns}
+        numeric = tuple(f for f in self.features if kinds[f] != "category")
+        return numeric, tuple(f for f in self.features if kinds[f] == "category")
+
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         from optalloc.cohort.load import pseudonymize_identifiers
         from optalloc.io import read_table

@@ -32,6 +32,12 @@ class ReadmissionDomain:
     name: str = "readmission"
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
     sources: tuple[str, ...] = ("vendored", "file", "workspace")
+    # what a discharge planner would group patients by: age, stay, medicines, prior use, the
+    # Charlson index, how they were admitted and the main diagnosis group
+    segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = (
+        ("age_years", "time_in_hospital", "num_medications", "number_inpatient", "number_emergency", "charlson"),
+        ("admission_type", "diag_1_group"),
+    )
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         from optalloc.risk.training import load_table, readmission_design

@@ -13,6 +13,7 @@ class TransfusionDomain:
     name: str = "transfusion"
     description: str = "patients needing regular red-cell transfusion (the built-in synthetic cohort's schema)"
     sources: tuple[str, ...] = ("synthetic", "file", "workspace")
+    segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the segmentation's defaults
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         from optalloc.cohort.load import load_cohort_file, prepare_cohort

@@ -13,7 +13,7 @@ import pandas as pd
 
 import optalloc
 from optalloc.errors import OptallocError
-from optalloc.pipeline import Outcome, PipelineCache, Prepared, prepare, solve_prepared
+from optalloc.pipeline import Outcome, PipelineCache, Prepared, domain_of, prepare, solve_prepared
 from optalloc.report import content
 from optalloc.report.content import ReportOptions, Section
 from optalloc.report.equity import equity_long, group_columns
@@ -34,6 +34,18 @@ class Report:
     shareable: bool = False
     min_count: int = 11
     version: str = optalloc.__version__
+
+
+def segment_reference(reference: Prepared, seed: int) -> object:
+    """The reference cohort segmented on the features its domain declares (hidden later by the
+    report's own rules, so never pre-suppressed here)."""
+    from optalloc.segments import segment_cohort
+
+    features = getattr(domain_of(reference.loaded), "segment_features", None)
+    if features is None:
+        return segment_cohort(reference.cohort, seed=seed)
+    numeric, categorical = (list(part) for part in features)
+    return segment_cohort(reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric)
 
 
 def reference_groups(reference: Prepared, segmentation: object | None) -> dict[str, pd.Series]:
@@ -132,13 +144,9 @@ def build_report(
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         futures = [pool.submit(solve_prepared, ready, solver, time_limit) for ready in prepared]
         segmentation = None
-        # the consensus segmentation reads the transfusion features; other domains' cohorts are
-        # described by their equity groups until their own segment features are declared
-        if segments and reference.loaded.scenario.cohort.domain == "transfusion" and reference.cohort.shape[1] > 1:
-            from optalloc.segments import segment_cohort
-
+        if segments and len(reference.cohort) == reference.problem.n_patients and reference.cohort.shape[1] > 1:
             say("segmenting the cohort")
-            segmentation = segment_cohort(reference.cohort, seed=seed)  # hidden by the report's own rules
+            segmentation = segment_reference(reference, seed)
         say("checking the risk model")
         card = model_card(reference, reference_groups(reference, segmentation), seed=seed)
         outcomes = []
