@@ -107,3 +107,12 @@ def test_shareable_rules_hide_rates_next_to_small_counts(tmp_path: Path) -> None
     assert small.any(), "k=8 on 400 patients should give a segment or rule below 11"
     assert rules.loc[small, "coverage"].isna().all() and rules.loc[small, "precision"].isna().all()
     assert rules.loc[~small, "coverage"].notna().all()
+
+
+def test_narrow_terminal_shows_the_deciding_criteria_within_80_columns(cohort_file: Path) -> None:
+    result = CliRunner().invoke(app, ["segment", str(cohort_file), "--seed", "1"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "gain" in result.stdout and "cov." in result.stdout and "held-out prec." in result.stdout
+    assert "Every criterion and each rule's expression: --json" in " ".join(result.stdout.split())
+    assert "BIC" not in result.stdout  # shown from 140 columns or in the JSON

@@ -342,9 +342,18 @@ PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 MAX_PROFILE_COLUMNS = 5
 
 
+SEGMENT_WIDE = 140  # columns from which the segment tables show every criterion and expression
+
+
 def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     """Print the k-selection table, the segment profiles and the rules (Rich, stdout)."""
     k_table = Table(title=f"Choosing the number of segments ({source})", title_justify="left")
+    # On a narrow terminal the criteria that decide (gain, PAC, smallest share) and the chosen
+    # k's reason in words; every criterion with --json or from SEGMENT_WIDE columns.
+    width = Console().width  # COLUMNS read now, not when the module was imported
+    console = out if out.width == width else Console(width=width)
+    wide = width >= SEGMENT_WIDE
+    shown = ("pac", "consensus_gain", "min_segment_share")
     criteria = [
         (column, header, spec)
         for column, header, spec in (
@@ -358,21 +367,28 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
             ("bic", "BIC", ",.0f"),
             ("min_segment_share", "smallest", ".1%"),
         )
-        if column in result.k_table.columns
+        if column in result.k_table.columns and (wide or column in shown)
     ]
     for name in ("k", *(header for _, header, _ in criteria)):
         k_table.add_column(name, justify="right")
-    k_table.add_column("why", justify="left", min_width=30)
+    k_table.add_column("why" if wide else "chosen", justify="left", min_width=30 if wide else None)
     for row in result.k_table.to_dict(orient="records"):
         k_table.add_row(
             str(row["k"]),
             *(_fmt(row.get(column), spec) for column, _, spec in criteria),
-            escape(str(row["reason"])),
+            escape(str(row["reason"])) if wide else ("yes" if row["chosen"] else ""),
             style="bold green" if row["chosen"] else None,
         )
-    out.print(k_table)
+    console.print(k_table)
+    if not wide:
+        chosen = result.k_table[result.k_table["chosen"]]
+        if len(chosen):
+            console.print(escape(f"k = {chosen['k'].iloc[0]}: {chosen['reason'].iloc[0]}"), highlight=False)
+        console.print(
+            f"[dim]Every criterion and each rule's expression: --json, or a terminal of {SEGMENT_WIDE} columns.[/]"
+        )
     if result.verdict:
-        out.print(escape(result.verdict))
+        console.print(escape(result.verdict))
     table = Table(title=f"{result.k} segments", title_justify="left")
     means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
         :MAX_PROFILE_COLUMNS
@@ -388,19 +404,26 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
             _fmt(row.get("readmission_rate"), ".1%"),
             *(_fmt(row.get(column), spec) for column, _, spec in means),
         )
-    out.print(table)
-    rules = Table(title="Rules (expression usable as a scenario eligibility filter)", title_justify="left")
+    console.print(table)
+    title = "Rules (expression usable as a scenario eligibility filter)" if wide else "Rules"
+    rules = Table(title=title, title_justify="left")
     held = "heldout_precision" in result.rules.columns
-    for name in ("#", "rule", "coverage", "precision", *(("held-out coverage", "held-out precision") if held else ())):
+    headers = (
+        ("coverage", "precision", "held-out coverage", "held-out precision")
+        if wide
+        else ("cov.", "prec.", "held-out cov.", "held-out prec.")
+    )
+    for name in ("#", "rule", *headers[: 4 if held else 2]):
         rules.add_column(name, justify="left" if name == "rule" else "right")
     for row in result.rules.to_dict(orient="records"):
         note = str(row.get("note") or "")
         rules.add_row(
             str(row["segment"]),
-            f"{escape(str(row['words']))}\n[dim]{escape(str(row['expression']))}[/]"
+            escape(str(row["words"]))
+            + (f"\n[dim]{escape(str(row['expression']))}[/]" if wide else "")
             + (f"\n[yellow]{escape(note)}[/]" if note else ""),
             _fmt(row["coverage"], ".0%"),
             _fmt(row["precision"], ".0%"),
             *((_fmt(row.get("heldout_coverage"), ".0%"), _fmt(row.get("heldout_precision"), ".0%")) if held else ()),
         )
-    out.print(rules)
+    console.print(rules)
