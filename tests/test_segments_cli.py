@@ -115,4 +115,4 @@ def test_narrow_terminal_shows_the_deciding_criteria_within_80_columns(cohort_fi
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "gain" in result.stdout and "cov." in result.stdout and "held-out prec." in result.stdout
     assert "Every criterion and each rule's expression: --json" in " ".join(result.stdout.split())
-    assert "BIC" not in result.stdout  # shown from 140 columns or in the JSON
+    assert "┃ BIC" not in result.stdout and "┃ sil." not in result.stdout  # columns from 140 on, or in the JSON
