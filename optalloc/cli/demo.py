@@ -80,25 +80,26 @@ def _compare(files: list[Path], solver: str, cache: PipelineCache) -> list[dict]
     return kpis
 
 
+@user_errors
+def demo(
+    scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path(
+        "scenarios/home_transfusion"
+    ),
+    solver: SolverOption = Solver.auto,
+    readmission: Annotated[
+        bool,
+        typer.Option(
+            "--readmission/--no-readmission",
+            help="Also the readmission case on the shipped Diabetes 130 records (about 40 s more).",
+        ),
+    ] = True,
+) -> None:
+    """Run the whole chain on the built-in cohort (segments, risk, every scenario compared),
+    then the readmission case on real records."""
+    real = scenario_dir.parent / "readmission"
+    run_demo(scenario_dir, solver.value, real if readmission and real.is_dir() else None)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``optalloc demo`` to the main app."""
-
-    @app.command()
-    @user_errors
-    def demo(
-        scenario_dir: Annotated[Path, typer.Option("--scenarios", help="Folder of scenario files.")] = Path(
-            "scenarios/home_transfusion"
-        ),
-        solver: SolverOption = Solver.auto,
-        readmission: Annotated[
-            bool,
-            typer.Option(
-                "--readmission/--no-readmission",
-                help="Also the readmission case on the shipped Diabetes 130 records (about 40 s more).",
-            ),
-        ] = True,
-    ) -> None:
-        """Run the whole chain on the built-in cohort (segments, risk, every scenario compared),
-        then the readmission case on real records."""
-        real = scenario_dir.parent / "readmission"
-        run_demo(scenario_dir, solver.value, real if readmission and real.is_dir() else None)
+    app.command()(demo)

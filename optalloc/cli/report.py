@@ -37,8 +37,11 @@ def report(
     time_limit: TimeLimitOption = None,
     keep: RecordOption = True,
 ) -> None:
-    """Write one HTML report of the scenarios: comparison, plans, limits, certificate, segments,
-    risk model card, equity and (with --sweep) the frontier."""
+    """Write one offline HTML report of the scenarios for boards and clinical leads.
+
+    It holds the comparison, plans, limits, certificate, segments, the risk model card, equity and
+    (with --sweep) the frontier.
+    """
     from optalloc.io import check_output
     from optalloc.report import ReportOptions, build_report, write_report
     from optalloc.studio.kpis import scenario_kpis

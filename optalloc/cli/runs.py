@@ -42,96 +42,96 @@ def _show_results(record: dict[str, Any]) -> None:
             out.print(table)
 
 
+@user_errors
+def list_runs(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 20,
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only runs of this command (solve, compare, sweep, size, uncertainty)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The most recent runs first."""
+    from optalloc.workspace import Workspace
+
+    rows = Workspace().list_runs(limit=limit, kind=kind)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Recorded runs", title_justify="left", header_style="bold")
+    for column in ("id", "when (UTC)", "command", "scenarios", "version", "commit", "seconds"):
+        table.add_column(column, justify="right" if column in ("id", "seconds") else "left")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["created_at"],
+            row["kind"],
+            ", ".join(row["scenario_names"]),
+            row["code_version"],
+            (row["git_commit"] or "-")[:14],
+            fmt(row["seconds"]),
+        )
+    out.print(table)
+    if not rows:
+        out.print("no runs recorded yet; solve, compare, sweep, size and uncertainty record theirs.")
+
+
+@user_errors
+def show(
+    run_id: Annotated[int, typer.Argument(help="Run id (see 'optalloc runs list').")],
+    rerun: Annotated[
+        bool, typer.Option("--rerun", help="Re-run from the stored scenarios and report whether the numbers match.")
+    ] = False,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance when comparing numbers on --rerun.")] = 1e-5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a recorded run (scenarios, hashes, code version, timings, results); optionally re-run it."""
+    from optalloc.studio.runs import rerun as rerun_record
+    from optalloc.workspace import Workspace
+
+    record = Workspace().get_run(run_id)
+    check = None
+    if rerun:
+        with progress() as bar:
+            bar.add_task(f"re-running run {run_id} ({record['kind']})", total=None)
+            check = rerun_record(record, rtol)
+    if as_json:
+        payload = dict(record)
+        if check is not None:
+            payload["rerun"] = {k: v for k, v in check.items() if k != "results"}
+        print_json(payload)
+        if check is not None and not check["matches"]:
+            raise typer.Exit(1)
+        return
+    out.print(
+        f"[bold]run {record['id']}[/]: {record['kind']} of {', '.join(record['scenario_names'])} "
+        f"at {record['created_at']} UTC, optalloc {record['code_version']} "
+        f"(commit {record['git_commit'] or 'unknown'}), {fmt(record['seconds'])} s"
+    )
+    for item in record["scenarios"]:
+        out.print(
+            f"  {item['name']}: {item['path']} (scenario hash {item['text_hash'][:12]}, "
+            f"cohort hash {record['cohort_hashes'].get(item['name'], '?')[:12]})",
+            highlight=False,
+        )
+    out.print(f"  parameters: {record['params']}", highlight=False)
+    _show_results(record)
+    if check is not None:
+        if check["matches"]:
+            out.print(f"[green]re-run matches[/] (every number within rtol {rtol:g}).")
+        else:
+            out.print(f"[red]re-run differs[/] ({len(check['differences'])} differences):")
+            for line in check["differences"][:30]:
+                out.print(f"  {line}", highlight=False)
+            raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``runs`` sub-app."""
     runs_app = typer.Typer(
         help="Recorded runs: list them, show one, re-run it and check the numbers.", no_args_is_help=True
     )
 
-    @runs_app.command("list")
-    @user_errors
-    def list_runs(
-        limit: Annotated[int, typer.Option("--limit", min=1, help="How many recent runs.")] = 20,
-        kind: Annotated[
-            str | None,
-            typer.Option("--kind", help="Only runs of this command (solve, compare, sweep, size, uncertainty)."),
-        ] = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """The most recent runs first."""
-        from optalloc.workspace import Workspace
-
-        rows = Workspace().list_runs(limit=limit, kind=kind)
-        if as_json:
-            print_json(rows)
-            return
-        table = Table(title="Recorded runs", title_justify="left", header_style="bold")
-        for column in ("id", "when (UTC)", "command", "scenarios", "version", "commit", "seconds"):
-            table.add_column(column, justify="right" if column in ("id", "seconds") else "left")
-        for row in rows:
-            table.add_row(
-                str(row["id"]),
-                row["created_at"],
-                row["kind"],
-                ", ".join(row["scenario_names"]),
-                row["code_version"],
-                (row["git_commit"] or "-")[:14],
-                fmt(row["seconds"]),
-            )
-        out.print(table)
-        if not rows:
-            out.print("no runs recorded yet; solve, compare, sweep, size and uncertainty record theirs.")
-
-    @runs_app.command("show")
-    @user_errors
-    def show(
-        run_id: Annotated[int, typer.Argument(help="Run id (see 'optalloc runs list').")],
-        rerun: Annotated[
-            bool, typer.Option("--rerun", help="Re-run from the stored scenarios and report whether the numbers match.")
-        ] = False,
-        rtol: Annotated[
-            float, typer.Option("--rtol", help="Relative tolerance when comparing numbers on --rerun.")
-        ] = 1e-5,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Show a recorded run (scenarios, hashes, code version, timings, results); optionally re-run it."""
-        from optalloc.studio.runs import rerun as rerun_record
-        from optalloc.workspace import Workspace
-
-        record = Workspace().get_run(run_id)
-        check = None
-        if rerun:
-            with progress() as bar:
-                bar.add_task(f"re-running run {run_id} ({record['kind']})", total=None)
-                check = rerun_record(record, rtol)
-        if as_json:
-            payload = dict(record)
-            if check is not None:
-                payload["rerun"] = {k: v for k, v in check.items() if k != "results"}
-            print_json(payload)
-            if check is not None and not check["matches"]:
-                raise typer.Exit(1)
-            return
-        out.print(
-            f"[bold]run {record['id']}[/]: {record['kind']} of {', '.join(record['scenario_names'])} "
-            f"at {record['created_at']} UTC, optalloc {record['code_version']} "
-            f"(commit {record['git_commit'] or 'unknown'}), {fmt(record['seconds'])} s"
-        )
-        for item in record["scenarios"]:
-            out.print(
-                f"  {item['name']}: {item['path']} (scenario hash {item['text_hash'][:12]}, "
-                f"cohort hash {record['cohort_hashes'].get(item['name'], '?')[:12]})",
-                highlight=False,
-            )
-        out.print(f"  parameters: {record['params']}", highlight=False)
-        _show_results(record)
-        if check is not None:
-            if check["matches"]:
-                out.print(f"[green]re-run matches[/] (every number within rtol {rtol:g}).")
-            else:
-                out.print(f"[red]re-run differs[/] ({len(check['differences'])} differences):")
-                for line in check["differences"][:30]:
-                    out.print(f"  {line}", highlight=False)
-                raise typer.Exit(1)
-
+    runs_app.command("list")(list_runs)
+    runs_app.command("show")(show)
     app.add_typer(runs_app, name="runs")

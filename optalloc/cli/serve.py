@@ -23,8 +23,11 @@ def serve(
     ] = "127.0.0.1",
     keep: RecordOption = True,
 ) -> None:
-    """Start the scenario studio at http://HOST:PORT: choose a scenario, change limits, effects and
-    budget, solve, compare with recorded runs, see who moves, download the plan and the report."""
+    """Start the scenario studio in the browser, at http://HOST:PORT.
+
+    Choose a scenario, change limits, effects and budget, solve, compare with recorded runs, see
+    who moves, and download the plan and the report.
+    """
     from optalloc.app.session import StudioSession
     from optalloc.app.web import create_app
 
