@@ -11,7 +11,10 @@ from optalloc.cohort.synth import TYPE_COLUMN, home_transfusion_eligible, synthe
 from optalloc.errors import OptallocError
 from optalloc.io import table_format, write_table
 
-cohort_app = typer.Typer(help="Build, import and inspect cohorts (transfusion, readmission stays, your own mapped tables).", no_args_is_help=True)
+cohort_app = typer.Typer(
+    help="Build, import and inspect cohorts (transfusion, readmission stays, your own mapped tables).",
+    no_args_is_help=True,
+)
 
 
 @cohort_app.command("synth")
