@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -123,3 +124,68 @@ def test_mapping_problems_are_named_and_nothing_is_stored(tmp_path: Path, edit, 
     assert result.exit_code == 2, result.output
     assert message in result.output.replace("\n", " ")
     assert "west" not in runner.invoke(app, ["cohort", "list"]).output
+
+
+STAYS_MAPPING = """
+domain = "readmission"
+[columns]
+patient_id = "Hospital number"
+age = "Age"
+gender = "Sex"
+length_of_stay = "LOS (days)"
+acute_admission = "Emergency admission"
+inpatient_visits_365d = "Admissions 12m"
+er_visits_365d = "ED 12m"
+er_visits_182d = "ED 6m"
+diagnosis_codes = "Diagnoses"
+readmitted_30d = "Back within 30 days"
+"""
+
+
+def test_a_mapped_stays_export_becomes_a_readmission_plan(tmp_path: Path) -> None:
+    """A hospital's discharge export (other names) -> stays in the workspace -> readmission plan and report."""
+    from sqlalchemy import create_engine
+
+    from optalloc.cohort.omop import read_omop
+    from optalloc.report import ReportOptions, build_report
+    from tests.omop_cdm import build_cdm
+
+    url = f"sqlite:///{tmp_path / 'cdm.db'}"
+    build_cdm(create_engine(url), random_persons=200, seed=1)
+    stays = read_omop(url).stays
+    stays["patient_id"] = stays["patient_id"].map({p: f"H{k:05d}" for k, p in enumerate(stays["patient_id"].unique())})
+    export = stays.rename(columns=tomllib.loads(STAYS_MAPPING)["columns"])
+    export.to_csv(tmp_path / "discharges.csv", index=False)
+    (tmp_path / "map.toml").write_text(STAYS_MAPPING)
+    result = runner.invoke(
+        app,
+        [
+            "cohort",
+            "import",
+            str(tmp_path / "discharges.csv"),
+            "--name",
+            "stays",
+            "--mapping",
+            str(tmp_path / "map.toml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"imported {len(stays)} stays as readmission cohort 'stays'" in result.output
+
+    base = (Path(__file__).resolve().parents[1] / "scenarios" / "readmission" / "baseline.toml").read_text()
+    text = base.replace('source = "vendored"', 'source = "workspace"\ntable = "stays"')
+    text = text.replace('eligibility = "num_medications >= 10"', 'eligibility = "charlson >= 1"')
+    text = text.replace(
+        'eligibility = "number_inpatient >= 1 or number_emergency >= 1 or time_in_hospital >= 7"',
+        'eligibility = "inpatient_visits_365d >= 1 or length_of_stay >= 5"',
+    )
+    for big, small in (("30000", "60"), ("6000", "20"), ("2500", "10"), ("1500000", "8000")):
+        text = text.replace(f"= {big}\n", f"= {small}\n")
+    scenario = tmp_path / "stays.toml"
+    scenario.write_text(text)
+    solved = runner.invoke(app, ["solve", str(scenario), "--json", "--no-record"])
+    assert solved.exit_code == 0, solved.output
+    payload = json.loads(solved.stdout)
+    assert payload["patients"] == stays["patient_id"].nunique()
+    report, _ = build_report([scenario], ReportOptions())
+    assert {"segments", "risk", "equity"} <= {section.key for section in report.sections}

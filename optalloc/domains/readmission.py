@@ -33,10 +33,22 @@ class ReadmissionDomain:
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
     sources: tuple[str, ...] = ("vendored", "file", "workspace")
     # what a discharge planner would group patients by: age, stay, medicines, prior use, the
-    # Charlson index, how they were admitted and the main diagnosis group
+    # Charlson index, how they were admitted and the main diagnosis group; Diabetes 130 names and
+    # stays-table names (OMOP, a mapped export) both listed, the segmentation takes those present
     segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = (
-        ("age_years", "time_in_hospital", "num_medications", "number_inpatient", "number_emergency", "charlson"),
-        ("admission_type", "diag_1_group"),
+        (
+            "age_years",
+            "age",
+            "time_in_hospital",
+            "length_of_stay",
+            "num_medications",
+            "number_inpatient",
+            "inpatient_visits_365d",
+            "number_emergency",
+            "er_visits_365d",
+            "charlson",
+        ),
+        ("admission_type", "acute_admission", "diag_1_group"),
     )
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:

@@ -44,7 +44,11 @@ def segment_reference(reference: Prepared, seed: int) -> object:
     features = getattr(domain_of(reference.loaded), "segment_features", None)
     if features is None:
         return segment_cohort(reference.cohort, seed=seed)
-    numeric, categorical = (list(part) for part in features)
+    cohort = reference.cohort
+    numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
+    categorical = [c for c in features[1] if c in cohort.columns]
+    if not numeric and not categorical:
+        return None
     return segment_cohort(reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric)
 
 
