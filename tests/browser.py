@@ -36,7 +36,7 @@ def require_chromium() -> str:
 
 @contextmanager
 def browser_page(**context: Any) -> Iterator[tuple[Any, list[str]]]:
-    """A fresh page and the list its console errors and page errors are collected into."""
+    """A fresh page and the list its console errors, warnings and page errors are collected into."""
     from playwright.sync_api import sync_playwright
 
     executable = require_chromium()
@@ -45,7 +45,11 @@ def browser_page(**context: Any) -> Iterator[tuple[Any, list[str]]]:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900}, **context)
-            page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            # warnings too: Vega warns (and draws nothing) when a chart's field matches no data
+            page.on(
+                "console",
+                lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+            )
             page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
             yield page, errors
         finally:

@@ -24,13 +24,22 @@ runner = CliRunner()
 def test_report_renders_every_chart_without_console_errors(tmp_path: Path) -> None:
     require_chromium()
     paths = small_scenarios(tmp_path / "s", (150, 3000))
+    sweep = tmp_path / "sweep.csv"
+    swept = runner.invoke(
+        app,
+        ["sweep", str(paths[1]), "--vary", "resources.home_nurse_hours=500:2500:3", "--csv", str(sweep)]
+        + ["--no-record", "--workers", "1"],
+    )
+    assert swept.exit_code == 0, swept.output
     out = tmp_path / "report.html"
-    result = runner.invoke(app, ["report", *map(str, paths), "--out", str(out), "--shareable", "--no-record"])
+    result = runner.invoke(
+        app, ["report", *map(str, paths), "--out", str(out), "--shareable", "--sweep", str(sweep), "--no-record"]
+    )
     assert result.exit_code == 0, result.output
     with browser_page() as (page, errors):
         page.goto(out.as_uri())
         charts = page.locator("div.chart")
-        assert charts.count() >= 6
+        assert charts.count() >= 8  # the sweep's two charts included
         page.wait_for_function(
             "[...document.querySelectorAll('div.chart')].every(d => d.querySelector('svg'))", timeout=20000
         )
@@ -114,8 +123,9 @@ def test_studio_solves_a_change_like_the_cli_and_downloads_the_same_plan(studio,
             timeout=60000,
         )
         assert page.locator("#benefit").text_content() == f"{expected:,.4f}"
-        page.wait_for_selector("#settings-chart svg.marks", timeout=20000)
-        assert page.locator("#limits-chart svg.marks").count() == 1
+        # the report's own charts, each drawn in its frame by the report's Vega bundle
+        page.frame_locator("#settings-chart iframe").locator("svg.marks").wait_for(timeout=20000)
+        page.frame_locator("#limits-chart iframe").locator("svg.marks").wait_for(timeout=20000)
         assert "patients change setting" in page.locator("#moved-count").text_content()
         with page.expect_download() as download:
             page.click("#get-plan")

@@ -3,7 +3,8 @@
 Dash was chosen over Streamlit and Panel for this page (README, "Why these libraries"): it
 starts fastest in our measurement, re-solves without re-running a script, and its callbacks are
 plain functions. This module only lays the page out, parses what the planner typed and renders
-what the session returns; charts are the report's own Vega-Lite specs.
+what the session returns; charts are the report's own Vega-Lite specs, drawn in small frames
+by the same Vega libraries the report inlines.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import dash_vega_components as dvc
 import pandas as pd
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
+from flask import Response
 
 from optalloc.app.session import StudioSession, charts_of, controls
 from optalloc.errors import OptallocError
+from optalloc.report.render import chart_page, vega_bundle
 from optalloc.report.tables import number, signed
 
 STYLE = {"fontFamily": "system-ui, sans-serif", "maxWidth": "1100px", "margin": "1.5rem auto", "padding": "0 1rem"}
 CELL = {"borderBottom": "1px solid #ddd", "padding": "0.2rem 0.6rem", "textAlign": "right"}
-VEGA_OPTIONS = {"renderer": "svg", "actions": False}
+FRAME = {"border": "0", "width": "100%"}
+BUNDLE_URL = "/optalloc/vega.js"
 
 
 def table(frame: pd.DataFrame, table_id: str | None = None) -> html.Table:
@@ -69,6 +72,13 @@ def create_app(session: StudioSession) -> Dash:
     paths = session.scenarios()
     options = [{"label": str(p.relative_to(session.folder)), "value": str(p)} for p in paths]
     app = Dash(__name__, title="optalloc studio", serve_locally=True, update_title="")
+
+    # the charts are the report's own, drawn by the Vega libraries the report inlines (one copy,
+    # cached by the browser): a chart frame loads them from here
+    @app.server.route(BUNDLE_URL)
+    def vega_javascript() -> Response:
+        return Response(vega_bundle(), mimetype="text/javascript", headers={"Cache-Control": "max-age=3600"})
+
     app.layout = html.Div(
         [
             html.H1("optalloc studio"),
@@ -89,8 +99,10 @@ def create_app(session: StudioSession) -> Dash:
                         html.P(["Benefit: ", html.Strong(id="benefit"), html.Span(id="benefit-unit")]),
                         html.Div(id="summary"),
                         # the component keeps its id to itself: the boxes let a page (and a test) find the charts
-                        html.Div(dvc.Vega(id="chart-settings", opt=VEGA_OPTIONS, spec={}), id="settings-chart"),
-                        html.Div(dvc.Vega(id="chart-limits", opt=VEGA_OPTIONS, spec={}), id="limits-chart"),
+                        html.Div(
+                            html.Iframe(id="chart-settings", style={**FRAME, "height": "170px"}), id="settings-chart"
+                        ),
+                        html.Div(html.Iframe(id="chart-limits", style={**FRAME, "height": "440px"}), id="limits-chart"),
                         html.H2("Who moves"),
                         html.P("Patients the changed plan places differently from the scenario as written."),
                         html.Div(id="moves"),
@@ -132,8 +144,8 @@ def create_app(session: StudioSession) -> Dash:
         Output("benefit", "children"),
         Output("benefit-unit", "children"),
         Output("summary", "children"),
-        Output("chart-settings", "spec"),
-        Output("chart-limits", "spec"),
+        Output("chart-settings", "srcDoc"),
+        Output("chart-limits", "srcDoc"),
         Output("moves", "children"),
         Output("run", "options"),
         Output("error", "children"),
@@ -182,8 +194,8 @@ def create_app(session: StudioSession) -> Dash:
             benefit,
             unit,
             table(summary, "summary-table"),
-            settings_spec,
-            limits_spec,
+            chart_page(settings_spec, BUNDLE_URL),
+            chart_page(limits_spec, BUNDLE_URL),
             moved,
             runs,
             problem,

@@ -88,7 +88,7 @@ def assemble(
     sections.append(content.risk_section(card or model_card(reference, groups), hider))
     sections.append(content.equity_section(equity_long(outcomes, groups), hider))
     if sweep is not None:
-        sections.append(content.sweep_section(sweep, kpis[0]["objective_unit"], sweep_source))
+        sections.append(content.sweep_section(sweep, kpis[0], sweep_source))
     notes = [note for o in outcomes for note in o.prepared.notes]
     if options.shareable:
         notes.insert(
@@ -113,7 +113,7 @@ def read_sweep(path: Path) -> pd.DataFrame:
     from optalloc.io import read_table
 
     frame = read_table(path)
-    needed = {"objective"}
+    needed = {"status", "objective"}
     if frame.empty or not needed <= set(frame.columns) or frame.columns[0] in ("status", "objective"):
         raise OptallocError(
             f"{path}: not a sweep table. The report reads the CSV that 'optalloc sweep ... --csv FILE' writes "

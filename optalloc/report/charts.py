@@ -150,19 +150,39 @@ def segment_sizes_chart(frame: pd.DataFrame) -> dict[str, Any]:
     return _spec(chart)
 
 
-def frontier_chart(frame: pd.DataFrame, parameter: str, unit: str) -> list[dict[str, Any]]:
+def frontier_chart(frame: pd.DataFrame, swept: list[str], unit: str, x_unit: str = "") -> list[dict[str, Any]]:
     """The sweep: benefit against the swept value, and beside it each limit's marginal value
     said as the benefit of +1 % of that limit, so hours and euros share no axis.
 
-    ``frame``: the sweep CSV (``objective``, ``limit:X``, ``marginal_value:X``, the swept column).
+    ``frame``: the sweep CSV (``objective``, ``limit:X``, ``marginal_value:X`` and the ``swept``
+    columns, the first on the x axis and a second, if any, as one line per level). Its column
+    names are dotted paths, which Vega-Lite would read as nested fields, so the charts take
+    plain names and show the paths as titles.
     """
+    x_title = f"{swept[0]} ({x_unit})" if x_unit else swept[0]
+    level = swept[1] if len(swept) > 1 else None
+    points = pd.DataFrame(
+        {
+            "x": pd.to_numeric(frame[swept[0]], errors="coerce"),
+            "level": frame[level].astype(str) if level else "",
+            "objective": pd.to_numeric(frame["objective"], errors="coerce"),
+        }
+    )
+    levels = list(dict.fromkeys(points["level"]))
+    series = (
+        {"color": alt.Color("level:N", scale=_palette(levels), sort=levels, title=level)}
+        if level
+        else {"color": alt.value(OKABE_ITO[0])}
+    )
     benefit = (
-        alt.Chart(frame, title="Benefit frontier")
-        .mark_line(point=True, color=OKABE_ITO[0])
+        alt.Chart(points, title="Benefit frontier")
+        .mark_line(point=True)
         .encode(
-            x=alt.X(f"{parameter}:Q", title=parameter, axis=alt.Axis(format=",~f")),
+            x=alt.X("x:Q", title=x_title, axis=alt.Axis(format=",~f")),
             y=alt.Y("objective:Q", title=f"benefit ({unit})", axis=alt.Axis(format=",.1f")),
-            tooltip=[alt.Tooltip(f"{parameter}:Q", format=",~f"), alt.Tooltip("objective:Q", format=",.2f")],
+            detail="level:N",
+            tooltip=[alt.Tooltip("x:Q", format=",~f", title=swept[0]), alt.Tooltip("objective:Q", format=",.2f")],
+            **series,
         )
         .properties(width=WIDTH, height=240)
     )
@@ -174,7 +194,10 @@ def frontier_chart(frame: pd.DataFrame, parameter: str, unit: str) -> list[dict[
         limits = pd.to_numeric(frame.get(f"limit:{name}"), errors="coerce")
         values = pd.to_numeric(frame[column], errors="coerce") * limits / 100.0
         if values.abs().max(skipna=True) > 0:
-            rows.extend({parameter: x, "limit": name, "value": v} for x, v in zip(frame[parameter], values))
+            rows.extend(
+                {"x": x, "level": lv, "limit": name, "value": v}
+                for x, lv, v in zip(points["x"], points["level"], values)
+            )
     charts = [_spec(benefit)]
     if rows:
         long = pd.DataFrame(rows)
@@ -183,10 +206,12 @@ def frontier_chart(frame: pd.DataFrame, parameter: str, unit: str) -> list[dict[
             alt.Chart(long, title="What +1% of each limit is worth")
             .mark_line(point=True)
             .encode(
-                x=alt.X(f"{parameter}:Q", title=parameter, axis=alt.Axis(format=",~f")),
+                x=alt.X("x:Q", title=x_title, axis=alt.Axis(format=",~f")),
                 y=alt.Y("value:Q", title=f"benefit of +1% of the limit ({unit})", axis=alt.Axis(format=",.3~f")),
                 color=alt.Color("limit:N", scale=_palette(names), sort=names, title="limit"),
-                shape=alt.Shape("limit:N", sort=names, title="limit"),
+                # the same scale domain lets Vega-Lite merge colour and shape into one legend
+                shape=alt.Shape("limit:N", scale=alt.Scale(domain=names), sort=names, title="limit"),
+                detail="level:N",
                 tooltip=["limit", alt.Tooltip("value:Q", format=",.4f")],
             )
             .properties(width=WIDTH, height=240)

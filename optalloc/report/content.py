@@ -375,13 +375,14 @@ def equity_section(long: pd.DataFrame, hider: Hider) -> Section:
     return section
 
 
-def sweep_section(frame: pd.DataFrame, unit: str, source: str) -> Section:
-    """The sweep frontier read from a ``optalloc sweep --csv`` file."""
-    first = frame.columns[0]
-    section = Section("sweep", f"Sweep frontier: {first}", [f"From {source}: {len(frame)} solved variants."])
-    frame = frame.copy()
-    frame[first] = pd.to_numeric(frame[first], errors="coerce")
-    section.charts = charts.frontier_chart(frame, first, unit)
+def sweep_section(frame: pd.DataFrame, kpis: dict[str, Any], source: str) -> Section:
+    """The sweep frontier read from a ``optalloc sweep --csv`` file (the swept paths are the
+    columns before ``status``)."""
+    swept = list(frame.columns[: list(frame.columns).index("status")]) if "status" in frame else [frame.columns[0]]
+    name = swept[0].split(".", 1)[1] if swept[0].startswith("resources.") else swept[0]
+    x_unit = (kpis["resources"].get(name) or {}).get("unit", "") or ("EUR" if name == "budget" else "")
+    section = Section("sweep", f"Sweep frontier: {', '.join(swept)}", [f"From {source}: {len(frame)} solved variants."])
+    section.charts = charts.frontier_chart(frame, swept, kpis["objective_unit"], x_unit)
     return section
 
 

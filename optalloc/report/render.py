@@ -80,6 +80,12 @@ def render_html(report: Report) -> str:
     return template.render(report=report, charts=charts, vega_bundle=vega_bundle())
 
 
+def chart_page(spec: dict, bundle_url: str) -> str:
+    """One chart as a small page that loads the Vega bundle from ``bundle_url``: how the studio
+    shows the report's charts with the very libraries the report inlines."""
+    return _environment().get_template("chart.html.j2").render(spec=spec, bundle_url=bundle_url)
+
+
 def write_report(report: Report, path: Path) -> Path:
     """Write the HTML atomically (a killed run leaves no half-written report)."""
     from optalloc.io import atomic_path
