@@ -93,11 +93,6 @@ def domain_of(loaded: LoadedScenario) -> Domain:
     return domain
 
 
-def load_cohort(loaded: LoadedScenario) -> pd.DataFrame:
-    """The scenario's cohort, one row per patient, as its domain reads it."""
-    return domain_of(loaded).cohort(loaded)[0]
-
-
 def score_risk(
     loaded: LoadedScenario, cohort: pd.DataFrame, context: object = None
 ) -> tuple[np.ndarray, pd.DataFrame | None]:

@@ -52,13 +52,6 @@ class Solved:
     seconds: float
 
 
-def _get(raw: dict[str, Any], key: str) -> Any:
-    node: Any = raw
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def _set(raw: dict[str, Any], key: str, value: float) -> None:
     parts = key.split(".")
     node = raw

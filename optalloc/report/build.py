@@ -18,6 +18,7 @@ from optalloc.report import content
 from optalloc.report.content import ReportOptions, Section
 from optalloc.report.equity import equity_long, group_columns
 from optalloc.report.model_card import ModelCard, model_card
+from optalloc.studio.kpis import scenario_kpis
 
 Step = Callable[[str], None]
 
@@ -74,7 +75,7 @@ def assemble(
     if not outcomes:
         raise OptallocError("A report needs at least one scenario.")
     hider = content.Hider(options)
-    kpis = content.kpis_of(outcomes)
+    kpis = [scenario_kpis(o) for o in outcomes]
     reference = outcomes[0].prepared
     groups = reference_groups(reference, segmentation)
     sections = [

@@ -19,7 +19,7 @@ from optalloc.report import charts
 from optalloc.report.model_card import ModelCard
 from optalloc.report.shareable import hidden_counts, hidden_rates
 from optalloc.report.tables import Table, hidden_text, number, percent, signed
-from optalloc.studio.kpis import comparison_frame, scenario_kpis
+from optalloc.studio.kpis import differences_frame
 
 
 @dataclass(frozen=True)
@@ -75,27 +75,22 @@ def _settings_hidden(kpis: list[dict[str, Any]], hider: Hider) -> dict[str, dict
 
 def comparison_section(kpis: list[dict[str, Any]], hider: Hider) -> Section:
     """The scenarios side by side, each with its difference from the first."""
-    frame = comparison_frame(kpis)
+    long = differences_frame(kpis)  # the same differences `optalloc compare` shows
     hidden = _settings_hidden(kpis, hider)
-    scenarios = list(frame.columns)
+    scenarios = list(dict.fromkeys(long["scenario"]))
     rows = []
-    for kpi, row in frame.iterrows():
+    for kpi, part in long.groupby("kpi", sort=False):
         label = str(kpi)
-        cells = [label]
         setting = label.split(": ", 1)[1] if label.startswith("patients: ") else None
-        first = row[scenarios[0]]
         first_hidden = setting is not None and hidden[scenarios[0]].get(setting, False)
-        for k, scenario in enumerate(scenarios):
-            value = row[scenario]
-            if setting is not None and hidden[scenario].get(setting, False):
+        cells = [label]
+        for item in part.itertuples(index=False):
+            if setting is not None and hidden[item.scenario].get(setting, False):
                 cells.append(hider.text)
                 continue
-            text = percent(value) if label == "gain over greedy %" else number(value, 4)
-            is_number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            if k and is_number and isinstance(first, int | float | np.number) and not first_hidden:
-                diff = float(value) - float(first)
-                if np.isfinite(diff) and diff != 0:
-                    text += f" ({signed(diff, 3)})"
+            text = percent(item.value) if label == "gain over greedy %" else number(item.value, 4)
+            if item.diff is not None and not first_hidden and np.isfinite(item.diff) and item.diff != 0:
+                text += f" ({signed(item.diff, 3)})"
             cells.append(text)
         rows.append(cells)
     table = Table(
@@ -242,7 +237,16 @@ def segments_section(segmentation: Any, hider: Hider) -> Section:
         )
         long.append({"segment": f"{label} {profile['name']}", "patients": None if hidden[k] else float(profile["n"])})
     table = Table(
-        ["segment", "patients", "share", "rule", "precision", "coverage", "readmitted (30 d)", "mean age"],
+        [
+            "segment",
+            "patients",
+            "share",
+            "rule",
+            "precision (held out)" if "heldout_precision" in rules.columns else "precision",
+            "coverage (held out)" if "heldout_coverage" in rules.columns else "coverage",
+            "readmitted (30 d)",
+            "mean age",
+        ],
         rows,
         numeric=[False, True, True, False, True, True, True, True],
         caption=(
@@ -369,7 +373,7 @@ def equity_section(long: pd.DataFrame, hider: Hider) -> Section:
                 match = part[(part["scenario"] == scenario) & (part["group"] == group)]
                 r = match.iloc[0]
                 small = hider.rates([group_hidden[group]], [r["group_patients"]])[0]
-                cells.append(hider.text if small else number(100 * r["expected_readmissions"] / r["group_patients"], 3))
+                cells.append(hider.text if small else f"{100 * r['expected_readmissions'] / r['group_patients']:.1f}")
             rows.append(cells)
         section.tables.append(Table(header, rows, caption=f"By {dimension}."))
     return section
@@ -384,7 +388,3 @@ def sweep_section(frame: pd.DataFrame, kpis: dict[str, Any], source: str) -> Sec
     section = Section("sweep", f"Sweep frontier: {', '.join(swept)}", [f"From {source}: {len(frame)} solved variants."])
     section.charts = charts.frontier_chart(frame, swept, kpis["objective_unit"], x_unit)
     return section
-
-
-def kpis_of(outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    return [scenario_kpis(o) for o in outcomes]

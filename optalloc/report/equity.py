@@ -24,7 +24,7 @@ def group_columns(cohort: pd.DataFrame, segments: np.ndarray | None = None) -> d
     if "age" in cohort.columns:
         age = cohort["age"]
         if pd.api.types.is_numeric_dtype(age):
-            bands = pd.cut(age, AGE_EDGES, right=False, labels=AGE_LABELS).astype(str)
+            bands = pd.cut(age, AGE_EDGES, right=False, labels=AGE_LABELS)  # ordered: <45 first
         else:
             bands = age.astype(str)  # already banded, as Diabetes 130 records are ([70-80))
         groups["age band"] = bands.reset_index(drop=True)
@@ -32,8 +32,17 @@ def group_columns(cohort: pd.DataFrame, segments: np.ndarray | None = None) -> d
         if column in cohort.columns and name not in groups:
             groups[name] = cohort[column].astype(str).reset_index(drop=True)
     if segments is not None:
-        groups["segment"] = pd.Series([f"S{int(s) + 1}" for s in segments])
+        names = [f"S{k + 1}" for k in range(int(np.max(segments)) + 1)] if len(segments) else []
+        groups["segment"] = pd.Series(pd.Categorical([f"S{int(s) + 1}" for s in segments], categories=names))
     return groups
+
+
+def group_order(values: pd.Series) -> list:
+    """The groups of a dimension in reading order: an ordered category's own order (age bands
+    young to old), else sorted as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [c for c in values.cat.categories if (values == c).any()]
+    return sorted(pd.unique(values), key=str)
 
 
 def equity_long(outcomes: list[Outcome], groups: dict[str, pd.Series]) -> pd.DataFrame:
@@ -50,7 +59,7 @@ def equity_long(outcomes: list[Outcome], groups: dict[str, pd.Series]) -> pd.Dat
         totals = np.bincount(assignment, minlength=problem.n_settings)
         for dimension, values in groups.items():
             labels = values.to_numpy()
-            for group in sorted(pd.unique(labels), key=str):
+            for group in group_order(values):
                 mask = labels == group
                 placed = np.bincount(assignment[mask], minlength=problem.n_settings)
                 for j, setting in enumerate(problem.settings):

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from optalloc.pipeline import Prepared
+from optalloc.report.equity import group_order
 from optalloc.risk.validation import bootstrap_metrics
 
 OUTCOME = "readmitted_30d"
@@ -75,7 +76,7 @@ def subgroup_performance(y: np.ndarray, p: np.ndarray, groups: dict[str, pd.Seri
     rows = []
     for dimension, values in groups.items():
         labels = values.to_numpy()
-        for group in pd.unique(labels):
+        for group in group_order(values):
             mask = labels == group
             yy, pp = y[mask], p[mask]
             rows.append(
@@ -89,8 +90,7 @@ def subgroup_performance(y: np.ndarray, p: np.ndarray, groups: dict[str, pd.Seri
                     "auroc": float(roc_auc_score(yy, pp)) if np.unique(yy).size == 2 else float("nan"),
                 }
             )
-    frame = pd.DataFrame(rows)
-    return frame.sort_values(["dimension", "group"], kind="stable").reset_index(drop=True) if len(frame) else frame
+    return pd.DataFrame(rows)
 
 
 def _cohort_source(prepared: Prepared) -> str:

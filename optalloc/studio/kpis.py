@@ -126,6 +126,10 @@ def _number(value: Any) -> float | None:
     return None
 
 
+#: Differences this small against the reference's magnitude are floating-point noise.
+RELATIVE_NOISE = 1e-9
+
+
 def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
     """Long table: one row per key figure and scenario, with its value and its difference from
     the first scenario (absolute and percent; empty for the first scenario and for text)."""
@@ -146,6 +150,8 @@ def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
                 and np.isfinite(base)
             ):
                 diff = number - base
+                if abs(diff) <= RELATIVE_NOISE * max(1.0, abs(base)):
+                    diff = 0.0  # rounding in the solver (a gap of 1e-6 against 1e-6 + 1e-17), not a change
                 pct = 100.0 * diff / abs(base) if base else None
             rows.append(
                 {
