@@ -167,3 +167,15 @@ def test_a_declared_domain_names_each_problem(tmp_path: Path, edit, message) -> 
     result = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_a_missing_domain_file_is_named(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from optalloc.cli import app
+
+    scenario = _declared_case(tmp_path)
+    (tmp_path / "outpatients.domain.toml").unlink()
+    result = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
+    assert result.exit_code == 2, result.output
+    assert "outpatients.domain.toml: no such domain file" in " ".join(result.output.split())

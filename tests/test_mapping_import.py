@@ -189,3 +189,22 @@ def test_a_mapped_stays_export_becomes_a_readmission_plan(tmp_path: Path) -> Non
     assert payload["patients"] == stays["patient_id"].nunique()
     report, _ = build_report([scenario], ReportOptions())
     assert {"segments", "risk", "equity"} <= {section.key for section in report.sections}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--domain", "readmission"], "--domain goes with --mapping"),
+        (["--mapping", "map.toml", "--url", "sqlite://"], "--mapping reads a file"),
+        (["--mapping", "map.toml", "--domain", "oncology"], "a mapping can target transfusion or readmission"),
+    ],
+)
+def test_mapping_options_out_of_place_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    table = hospital_table(tmp_path)
+    (tmp_path / "map.toml").write_text(MAPPING.replace('domain = "transfusion"\n', ""))
+    result = runner.invoke(app, ["cohort", "import", str(table), "--name", "west", *extra])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
