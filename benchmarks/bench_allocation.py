@@ -63,7 +63,7 @@ else:
     row.update(status=result.status.value, objective=result.objective, bound=result.bound, gap=result.gap,
                build_seconds=result.build_seconds, solve_seconds=result.solve_seconds,
                feasible=bool(result.assignment is not None and problem.is_feasible(result.assignment)),
-               extra={k: v for k, v in result.extra.items() if isinstance(v, (int, float, str, bool))})
+               extra={k: v for k, v in result.report.as_dict().items() if isinstance(v, (int, float, str, bool))})
 row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 row["problem_rss_mb"] = rss_problem
 print("RESULT " + json.dumps(row))

@@ -156,7 +156,7 @@ def test_cpsat_rounded_rows_keep_bound_valid() -> None:
     problem = synthetic_problem(100, n_settings=4, seed=3)
     exact = solve(problem, EXACT[0], SolveOptions(time_limit=30.0))
     cp = solve(problem, "cpsat", SolveOptions(time_limit=3.0))
-    assert cp.extra["exact_integer_model"] is False
+    assert cp.report.exact_integer_model is False
     assert problem.is_feasible(cp.assignment)
     assert cp.bound >= exact.objective - 1e-6 * abs(exact.objective)
 
@@ -175,7 +175,7 @@ def test_infeasible_is_diagnosed(backend: str) -> None:
 def test_auto_and_unknown_solver() -> None:
     result = solve(tiny(), "auto")
     assert result.objective == pytest.approx(8.0)
-    assert result.extra["requested_solver"] == "auto"
+    assert result.report.requested_solver == "auto"
     with pytest.raises(OptallocError, match="must be one of"):
         get_backend("gurobi")
     with pytest.raises(OptallocError, match="Unknown solver option"):
@@ -187,22 +187,22 @@ def test_decomposition_large_cohort_certified() -> None:
     result = solve(problem, "decomp", SolveOptions(time_limit=30.0))
     assert result.status.has_plan and problem.is_feasible(result.assignment)
     assert result.gap <= 5e-4
-    assert result.extra["dual_converged"]
+    assert result.report.dual_converged and result.report.repair
 
 
 def test_decomposition_never_returns_less_than_its_hint(monkeypatch) -> None:
     """If the repair MIP ends without a plan (or a worse one), a feasible hint is returned."""
-    from optalloc.allocation.algorithms.decomposition import DecompositionBackend
+    from optalloc.allocation.algorithms.decomposition import DecompositionBackend, Repair
 
     problem = with_binding_floor(synthetic_problem(200, n_settings=5, seed=0, decimals=2))
     _, exact = solved(0, EXACT[0])
-    monkeypatch.setattr(DecompositionBackend, "_repair", lambda self, *args: (None, -np.inf, None))
+    monkeypatch.setattr(DecompositionBackend, "_repair", lambda self, *args: Repair(None, -np.inf, None, ()))
     backend = DecompositionBackend(polish=False)
     without = backend.solve(problem, SolveOptions(time_limit=5))
     assert without.status == Status.NO_SOLUTION
     with_hint = backend.solve(problem, SolveOptions(time_limit=5, hint=exact.assignment))
     assert with_hint.objective == pytest.approx(exact.objective)
-    assert with_hint.extra["plan_from"] == "hint"
+    assert with_hint.report.plan_from == "hint"
     assert with_hint.bound >= exact.objective - 1e-9
 
 

@@ -122,7 +122,7 @@ def test_hard_type_d_bound_is_valid_and_plan_close() -> None:
     assert lower <= best_known <= cost
     assert cost <= best_known * 1.01
     assert lower >= 6170  # the LP relaxation gives about 6166
-    assert result.extra["root_converged"] is True
+    assert result.report.root_converged is True
 
 
 @needs_data

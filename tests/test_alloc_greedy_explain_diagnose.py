@@ -66,7 +66,7 @@ def test_greedy_reports_missed_floor() -> None:
     result = greedy_allocation(problem)
     assert result.status == Status.INFEASIBLE and result.assignment is None
     assert "min_clinic" in result.message
-    assert "attempted_assignment" in result.extra
+    assert result.report.attempted_assignment is not None
 
 
 def test_optimum_never_below_greedy() -> None:
@@ -101,10 +101,10 @@ def test_explain_patient_prices_and_runner_up() -> None:
 def test_marginal_value_sentences() -> None:
     problem = three_settings()
     result = solve(problem, "highs", SolveOptions(time_limit=10))
-    result.duals = {"home_places": 0.5, "nurse_hours": 0.004}
+    result = replace(result, duals={"home_places": 0.5, "nurse_hours": 0.004})
     sentences = marginal_value_sentences(problem, result)
     assert "one more nurse_hours (hours) is worth 0.004 QALY-weeks" in sentences
-    result.duals = {"home_places": 0.0, "nurse_hours": -0.25}
+    result = replace(result, duals={"home_places": 0.0, "nurse_hours": -0.25})
     sentences = marginal_value_sentences(problem, result)
     assert sentences[0].startswith("home_places (patients) does not bind")
     assert "one fewer required nurse_hours (hours) is worth 0.25 QALY-weeks" in sentences

@@ -123,9 +123,9 @@ def solve(
 
 
 def _with_requested(result: AllocationResult, solver: str) -> AllocationResult:
-    if "requested_solver" in result.extra:
+    if result.report.requested_solver is not None:
         return result
-    return dataclasses.replace(result, extra={**result.extra, "requested_solver": solver})
+    return dataclasses.replace(result, report=dataclasses.replace(result.report, requested_solver=solver))
 
 
 def keep_better(
@@ -139,12 +139,12 @@ def keep_better(
     tighter of the two bounds."""
     if not result.status.has_plan:
         return result
-    assignment, objective, extra = result.assignment, result.objective, result.extra
+    assignment, objective, report = result.assignment, result.objective, result.report
     if hint is not None:
         value = problem.objective_value(hint)
         if objective is None or value > objective:
             assignment, objective = np.asarray(hint, dtype=np.int64), value
-            extra = {**extra, "plan_from": "warm start"}
+            report = dataclasses.replace(report, plan_from="warm start")
     bound = result.bound
     if other_bound is not None and bound is not None:
         bound = max(min(bound, other_bound), objective if objective is not None else -np.inf)
@@ -153,5 +153,5 @@ def keep_better(
     if gap is not None and gap <= relative_gap_target:
         status = Status.OPTIMAL
     return dataclasses.replace(
-        result, status=status, assignment=assignment, objective=objective, bound=bound, extra=extra
+        result, status=status, assignment=assignment, objective=objective, bound=bound, report=report
     )

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult, SolverReport, Status
 
 
 def _usage(problem: AllocationProblem, assignment: np.ndarray) -> np.ndarray:
@@ -88,7 +88,7 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
     -------
     AllocationResult
         ``solver="greedy"``, status FEASIBLE, objective of the plan and no bound; INFEASIBLE
-        (with the attempted plan in ``extra["attempted_assignment"]``) when the plan misses a
+        (with the attempted plan in ``report.attempted_assignment``) when the plan misses a
         lower bound or the all-default start already breaks an upper bound.
 
     Notes
@@ -140,7 +140,7 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
             None,
             seconds,
             message=f"The priority-order plan breaks {listed}.",
-            extra={"attempted_assignment": assignment, "attempted_objective": objective},
+            report=SolverReport(attempted_assignment=assignment, attempted_objective=objective),
         )
     return AllocationResult(
         Status.FEASIBLE,
@@ -149,5 +149,5 @@ def greedy_allocation(problem: AllocationProblem, priority: np.ndarray | None = 
         None,
         assignment,
         seconds,
-        extra={"priority": "benefit gain" if priority is None else "given"},
+        report=SolverReport(priority="benefit gain" if priority is None else "given"),
     )

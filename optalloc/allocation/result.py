@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,77 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return max(0.0, (bound - objective) / max(1.0, abs(bound)))
 
 
-@dataclass
+@dataclass(frozen=True)
+class RepairRound:
+    """One exact re-solve of the decomposition's repair step: how many patients it freed, how it
+    ended and how long it took."""
+
+    patients: int
+    status: Status
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """How a backend reached its result, beyond the certificate every result carries.
+
+    Each backend fills the fields it knows and leaves the others ``None``; nothing here changes
+    what the plan is, so reports and tables may ignore it. The fields are named, typed and
+    documented so that a reader never has to guess which backend wrote which key.
+    """
+
+    # -- any backend --------------------------------------------------------------------------
+    requested_solver: str | None = None  # what the caller asked for ("auto" picks a backend)
+    plan_from: str | None = None  # where the returned plan came from: "cpsat", "hint", "warm start"
+    lp_bound: float | None = None  # the LP relaxation's (or Lagrangian dual's) bound on the objective
+    backend_status: str | None = None  # the solver's own status word, for logs only
+    # -- HiGHS and CBC ------------------------------------------------------------------------
+    nodes: int | None = None  # branch-and-bound nodes explored
+    log_summary: dict[str, float] | None = None  # what CBC's closing summary says (objective, lower bound, gap)
+    # -- CP-SAT -------------------------------------------------------------------------------
+    exact_integer_model: bool | None = None  # every limit row scaled to integers without rounding
+    objective_scale: float | None = None  # factor that made the benefits integers
+    pre_seconds: float | None = None  # the decomposition run before CP-SAT for its hint and bound
+    cpsat_objective: float | None = None  # CP-SAT's own best plan, before comparing with the hint
+    hint_objective: float | None = None  # the hint's objective, when the hint kept every limit
+    cpsat_bound: float | None = None  # CP-SAT's proven bound, rescaled
+    # -- Lagrangian decomposition -------------------------------------------------------------
+    dual_iterations: int | None = None
+    dual_seconds: float | None = None
+    dual_converged: bool | None = None
+    repair: tuple[RepairRound, ...] = ()  # the repair MIPs, in order
+    polish_rounds: int | None = None  # large-neighbourhood rounds tried
+    polish_accepted: int | None = None  # rounds that improved the plan
+    polish_gain: float | None = None  # objective gained by polishing
+    # -- column generation --------------------------------------------------------------------
+    warm_objective: float | None = None  # the decomposition's plan that warm-started it
+    root_lp: float | None = None  # the master LP at the root
+    root_columns: int | None = None
+    root_seconds: float | None = None
+    root_converged: bool | None = None
+    dives: int | None = None  # dives tried
+    best_dive: int | None = None  # the dive that found the returned plan
+    # -- greedy current practice --------------------------------------------------------------
+    priority: str | None = None  # the order it filled settings in ("benefit gain" or "given")
+    attempted_assignment: np.ndarray | None = field(default=None, compare=False)  # a plan that broke a limit
+    attempted_objective: float | None = None
+    # -- an infeasible problem ----------------------------------------------------------------
+    diagnosis: Any = field(default=None, compare=False)  # the :class:`~optalloc.allocation.diagnose.Diagnosis`
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields that were set, as plain values (for benchmarks' JSON and logs)."""
+        out: dict[str, object] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None or value == () or item.name in ("attempted_assignment", "diagnosis"):
+                continue
+            if item.name == "repair":
+                value = [{"patients": r.patients, "status": r.status.value, "seconds": r.seconds} for r in value]
+            out[item.name] = value
+        return out
+
+
+@dataclass(frozen=True)
 class AllocationResult:
     """A plan (``assignment[i]`` is the setting index of patient ``i``) with its certificate.
 
@@ -49,7 +120,7 @@ class AllocationResult:
     build_seconds: float = 0.0
     duals: dict[str, float] = field(default_factory=dict)
     message: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    report: SolverReport = field(default_factory=SolverReport)
 
     @property
     def gap(self) -> float | None:

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import sparse
 
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult
+from optalloc.allocation.result import AllocationResult, SolverReport, Status
+from optalloc.allocation.result import relative_gap as certified_gap
 
 
 @dataclass(frozen=True)
@@ -179,22 +180,31 @@ def plan_result(
     build: float,
     duals: dict[str, float],
     relative_gap: float,
-    extra: dict[str, object] | None = None,
+    report: SolverReport | None = None,
+    proven: bool | None = None,
+    message: str = "",
 ) -> AllocationResult:
-    """The result of a backend that found a plan: the bound rounded to the objective grid and
-    never below the plan, and OPTIMAL once the certified gap is within ``relative_gap``."""
-    from optalloc.allocation.result import Status
+    """The one finishing step of every backend that found a plan.
 
+    The bound is rounded to the objective grid and never below the plan. The status is OPTIMAL
+    when the solver itself proved it (``proven``), or, for solvers that prove nothing
+    themselves (``proven=None``), once the certified gap is within ``relative_gap``; a plan that
+    breaks a limit by round-off is never more than FEASIBLE, and the message says by how much.
+    """
     objective = problem.objective_value(assignment)
     bound = tighten_bound(problem, bound)
     if bound is not None:
         bound = max(bound, objective)
-    result = AllocationResult(
-        Status.FEASIBLE, solver, objective, bound, assignment, seconds, build, duals, extra=extra or {}
+    if proven is None:
+        gap = certified_gap(objective, bound)
+        proven = gap is not None and gap <= relative_gap
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    broken = problem.violations(assignment)
+    if broken:
+        status, message = Status.FEASIBLE, f"{solver} plan breaks limits by round-off: {broken}"
+    return AllocationResult(
+        status, solver, objective, bound, assignment, seconds, build, duals, message, report or SolverReport()
     )
-    if result.gap is not None and result.gap <= relative_gap:
-        result.status = Status.OPTIMAL
-    return result
 
 
 def no_plan_result(
@@ -204,14 +214,12 @@ def no_plan_result(
     build: float,
     duals: dict[str, float],
     message: str,
-    extra: dict[str, object] | None = None,
+    report: SolverReport | None = None,
 ) -> AllocationResult:
     """The result of a backend that stopped (time limit) before any plan: its bound, if any,
     still stands."""
-    from optalloc.allocation.result import Status
-
     return AllocationResult(
-        Status.NO_SOLUTION, solver, None, bound, None, seconds, build, duals, message=message, extra=extra or {}
+        Status.NO_SOLUTION, solver, None, bound, None, seconds, build, duals, message, report or SolverReport()
     )
 
 
@@ -221,8 +229,6 @@ def infeasible_result(
     """An INFEASIBLE result whose message is the diagnosis (which limits clash, what to relax),
     never a solver trace. ``explain=False`` skips the diagnosis (for internal sub-problems);
     a ``diagnosis`` already made is reused."""
-    from optalloc.allocation.result import Status
-
     if not explain:
         return AllocationResult(
             Status.INFEASIBLE, solver, None, None, None, seconds, build, message="the limits cannot all hold"
@@ -240,7 +246,7 @@ def infeasible_result(
         seconds,
         build,
         message=diagnosis.message,
-        extra={"diagnosis": diagnosis},
+        report=SolverReport(diagnosis=diagnosis),
     )
 
 

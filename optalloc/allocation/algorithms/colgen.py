@@ -39,7 +39,7 @@ from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.backends.highs import HighsBackend
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.quiet import native_stdout_silenced
-from optalloc.allocation.result import AllocationResult, Status, relative_gap
+from optalloc.allocation.result import AllocationResult, SolverReport, Status, relative_gap
 from optalloc.allocation.structure import (
     KnapsackStructure,
     better_plan,
@@ -93,7 +93,7 @@ def price(
     return value, chosen
 
 
-class _Master:
+class _ColumnMaster:
     """Restricted master LP in HiGHS, kept warm between solves; minimises cost."""
 
     def __init__(self, cost: np.ndarray) -> None:
@@ -193,23 +193,22 @@ class ColumnGenerationBackend(Backend):
             )
         deadline = t0 + options.time_limit
         cost = np.where(problem.allowed, -problem.benefit, np.inf).T
-        master = _Master(np.where(np.isfinite(cost), cost, 0.0))
+        master = _ColumnMaster(np.where(np.isfinite(cost), cost, 0.0))
         start = self._start(problem, options, master)
         if isinstance(start, AllocationResult):
             return start
-        best, best_cost, lower, duals, extra = start
+        best, best_cost, lower, duals, report = start
         build = time.perf_counter() - t0
         state = _generate(
             master, structure, cost, np.ones(problem.n_patients, bool), np.ones(problem.n_settings, bool), deadline
         )
         lower = max(lower, state.bound)
-        extra.update(
-            {
-                "root_lp": state.value,
-                "root_columns": len(master.columns),
-                "root_seconds": time.perf_counter() - t0,
-                "root_converged": state.converged,
-            }
+        report = dataclasses.replace(
+            report,
+            root_lp=state.value,
+            root_columns=len(master.columns),
+            root_seconds=time.perf_counter() - t0,
+            root_converged=state.converged,
         )
         rng = np.random.default_rng(options.seed)
         dives = 0
@@ -231,11 +230,11 @@ class ColumnGenerationBackend(Backend):
                 value = -problem.objective_value(plan)
                 if value < best_cost - 1e-9:
                     best, best_cost = plan, value
-                    extra["best_dive"] = dives
+                    report = dataclasses.replace(report, best_dive=dives)
                 if proven:  # few settings: CP-SAT solved the whole problem exactly
                     lower = max(lower, value)
                     break
-        extra["dives"] = dives
+        report = dataclasses.replace(report, dives=dives)
         seconds = time.perf_counter() - t0
         bound = tighten_bound(problem, -lower) if np.isfinite(lower) else None
         if best is None:
@@ -246,11 +245,11 @@ class ColumnGenerationBackend(Backend):
                 build,
                 duals,
                 message="no dive completed a plan within the time limit",
-                extra=extra,
+                report=report,
             )
-        return plan_result(problem, self.name, best, bound, seconds, build, duals, options.relative_gap, extra)
+        return plan_result(problem, self.name, best, bound, seconds, build, duals, options.relative_gap, report)
 
-    def _start(self, problem: AllocationProblem, options: SolveOptions, master: _Master):
+    def _start(self, problem: AllocationProblem, options: SolveOptions, master: _ColumnMaster):
         """Starting plan, cost bound and capacity prices; the plans' columns seed the master.
 
         Returns an :class:`AllocationResult` instead when the warm start already settles the
@@ -259,7 +258,7 @@ class ColumnGenerationBackend(Backend):
         from optalloc.allocation.algorithms.decomposition import DecompositionBackend
         from optalloc.allocation.lagrangian import lagrangian_prices
 
-        extra: dict[str, object] = {}
+        report = SolverReport()
         lower = -np.inf
         hints = [options.hint]
         if self.warm_share > 0:
@@ -267,13 +266,12 @@ class ColumnGenerationBackend(Backend):
                 problem, dataclasses.replace(options, time_limit=self.warm_share * options.time_limit)
             )
             if warm.status in (Status.INFEASIBLE, Status.OPTIMAL):
-                warm.solver = self.name
-                return warm
+                return dataclasses.replace(warm, solver=self.name)
             hints.append(warm.assignment)
             duals = warm.duals
             if warm.bound is not None:
                 lower = -warm.bound
-            extra["warm_objective"] = warm.objective
+            report = SolverReport(warm_objective=warm.objective)
         else:  # the capacities' marginal values are the Lagrange multipliers of the LP
             duals, _ = lagrangian_prices(problem, options.seed, min(5.0, 0.1 * options.time_limit))
         for hint in hints:  # every feasible plan's sets seed the master
@@ -282,7 +280,7 @@ class ColumnGenerationBackend(Backend):
                     master.add(s, np.flatnonzero(np.asarray(hint) == s))
         best = better_plan(problem, *hints)
         best_cost = np.inf if best is None else -problem.objective_value(best)
-        return best, best_cost, lower, duals, extra
+        return best, best_cost, lower, duals, report
 
     def _dive(self, problem, master, structure, cost, root, rng, randomise, deadline, threads):
         """One dive from the root master: a complete plan or None, and whether that plan is proven
@@ -345,7 +343,7 @@ class _State:
 
 
 def _generate(
-    master: _Master,
+    master: _ColumnMaster,
     structure: KnapsackStructure,
     cost: np.ndarray,
     free_patients: np.ndarray,
@@ -395,7 +393,7 @@ def _generate(
 
 
 def _pick(
-    master: _Master, values: np.ndarray, free_settings: np.ndarray, rng, randomise: bool, banned: list[int]
+    master: _ColumnMaster, values: np.ndarray, free_settings: np.ndarray, rng, randomise: bool, banned: list[int]
 ) -> int | None:
     """The column to fix: the largest LP value, or (later dives) a random strong one."""
     owners = np.array([s for s, _ in master.columns])

@@ -15,6 +15,7 @@ on small instances, where the repair covers everybody, the repair MIP's own boun
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.backends.highs import HighsBackend
 from optalloc.allocation.lagrangian import LagrangianOracle, solve_dual
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, relative_gap
+from optalloc.allocation.result import AllocationResult, RepairRound, SolverReport, relative_gap
 from optalloc.allocation.structure import (
     better_plan,
     infeasible_result,
@@ -30,6 +31,28 @@ from optalloc.allocation.structure import (
     plan_result,
     subproblem,
 )
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What the repair step found: the best plan (None if no round found one), its objective,
+    the whole problem's bound when a round covered every patient, and each round."""
+
+    assignment: np.ndarray | None
+    objective: float
+    whole_bound: float | None
+    rounds: tuple[RepairRound, ...]
+
+
+@dataclass(frozen=True)
+class Polish:
+    """The plan after the neighbourhood search, its objective, rounds tried and accepted, gain."""
+
+    assignment: np.ndarray
+    objective: float
+    rounds: int
+    accepted: int
+    gain: float
 
 
 class DecompositionBackend(Backend):
@@ -99,25 +122,26 @@ class DecompositionBackend(Backend):
         margin = order[-1] - order[-2] if red.shape[0] > 1 else np.full(red.shape[1], np.inf)
         margin = np.nan_to_num(margin, nan=np.inf, posinf=np.inf)
         del red, order
-        extra: dict[str, object] = {
-            "dual_iterations": dual.iterations,
-            "dual_seconds": dual.seconds,
-            "dual_converged": dual.converged,
-            "lp_bound": dual.bound,
-        }
         target = self.target_gap if self.target_gap is not None else max(options.relative_gap, 1e-4)
         size = self.repair_size or max(300, 60 * len(problem.limits))
         bound = dual.bound
-        assignment, objective, whole_bound = self._repair(
-            problem, choice, margin, size, bound, target, options, t1, extra
+        repair = self._repair(problem, choice, margin, size, bound, target, options, t1)
+        assignment, objective = repair.assignment, repair.objective
+        report = SolverReport(
+            lp_bound=dual.bound,
+            dual_iterations=dual.iterations,
+            dual_seconds=dual.seconds,
+            dual_converged=dual.converged,
+            repair=repair.rounds,
         )
+        whole_bound = repair.whole_bound
         if whole_bound is not None:  # the repair covered every patient: its MIP bound is global
             bound = min(bound, whole_bound)
         if options.hint is not None:  # never return less than the plan the caller started from
             start = better_plan(problem, assignment, options.hint)
             if start is not None and (assignment is None or problem.objective_value(start) > objective):
                 assignment, objective = start, problem.objective_value(start)
-                extra["plan_from"] = "hint"
+                report = replace(report, plan_from="hint")
         if assignment is None:
             infeasible = self._infeasible(problem, build, t1)
             if infeasible is not None:
@@ -129,12 +153,16 @@ class DecompositionBackend(Backend):
                 build,
                 duals,
                 message="the repair MIP found no plan within the time limit",
-                extra=extra,
+                report=report,
             )
         if self.polish and relative_gap(objective, bound) > target:  # type: ignore[operator]
-            assignment, objective = self._polish(problem, assignment, objective, bound, target, options, t1, extra)
+            polished = self._polish(problem, assignment, objective, bound, target, options, t1)
+            assignment, objective = polished.assignment, polished.objective
+            report = replace(
+                report, polish_rounds=polished.rounds, polish_accepted=polished.accepted, polish_gain=polished.gain
+            )
         return plan_result(
-            problem, self.name, assignment, bound, time.perf_counter() - t1, build, duals, options.relative_gap, extra
+            problem, self.name, assignment, bound, time.perf_counter() - t1, build, duals, options.relative_gap, report
         )
 
     def _infeasible(self, problem: AllocationProblem, build: float, t1: float) -> AllocationResult | None:
@@ -155,16 +183,29 @@ class DecompositionBackend(Backend):
         )
         return HighsBackend(duals=False, diagnose=False).solve(sub, sub_opts)
 
-    def _repair(self, problem, choice, margin, size, bound, target, options, t1, extra):
-        """Free the smallest-margin patients, solve the repair MIP, enlarge while it pays.
+    def _repair(
+        self,
+        problem: AllocationProblem,
+        choice: np.ndarray,
+        margin: np.ndarray,
+        size: int,
+        bound: float,
+        target: float,
+        options: SolveOptions,
+        t1: float,
+    ) -> Repair:
+        """Free the smallest-margin patients (``margin``: how far each patient's best setting
+        leads its second at the dual prices), solve the repair MIP around the price-optimal
+        ``choice``, enlarge while it pays, until ``target`` gap against ``bound``.
 
-        Returns the plan, its objective and, when the repair covered every patient and ended
-        with a bound, that bound (then valid for the whole problem).
+        Returns the plan, its objective, each round and, when the repair covered every patient
+        and ended with a bound, that bound (then valid for the whole problem).
         """
         n = problem.n_patients
         order = np.argsort(margin, kind="stable")
         best, best_value, whole_bound = None, -np.inf, None
         rounds = 0
+        history: list[RepairRound] = []
         size = min(size, n)
         while True:
             rounds += 1
@@ -189,11 +230,7 @@ class DecompositionBackend(Backend):
                 sub_gap,
                 best[free] if best is not None else None,
             )
-            extra[f"repair_{rounds}"] = {
-                "patients": int(size),
-                "status": res.status.value,
-                "seconds": round(res.seconds, 3),
-            }
+            history.append(RepairRound(int(size), res.status, round(res.seconds, 3)))
             if res.status.has_plan:
                 candidate = base.copy()
                 candidate[free] = res.assignment
@@ -204,19 +241,27 @@ class DecompositionBackend(Backend):
                     if size >= n and res.bound is not None:
                         whole_bound = float(res.bound)
                     gap = relative_gap(value, bound)
-                    if gap <= target or (improved and rounds >= 4) or size >= n:
+                    if (gap is not None and gap <= target) or (improved and rounds >= 4) or size >= n:
                         break
                 elif best is not None:
                     break
             if size >= n or rounds >= 5:
                 break
             size = min(n, size * 4)
-        extra["repair_patients"] = int(size)
-        extra["repair_rounds"] = rounds
-        return best, best_value, whole_bound
+        return Repair(best, best_value, whole_bound, tuple(history))
 
-    def _polish(self, problem, assignment, objective, bound, target, options, t1, extra):
-        """Large-neighbourhood search: re-solve the patients of a few random settings exactly."""
+    def _polish(
+        self,
+        problem: AllocationProblem,
+        assignment: np.ndarray,
+        objective: float,
+        bound: float,
+        target: float,
+        options: SolveOptions,
+        t1: float,
+    ) -> Polish:
+        """Large-neighbourhood search: re-solve the patients of a few random settings exactly,
+        until ``target`` gap against ``bound`` or ``polish_stall`` rounds without a gain."""
         n, m = problem.n_patients, problem.n_settings
         rng = np.random.default_rng(options.seed)
         use = np.array([lim.usage(assignment) for lim in problem.limits])
@@ -224,7 +269,8 @@ class DecompositionBackend(Backend):
         start = objective
         while stall < self.polish_stall:
             remaining = options.time_limit - (time.perf_counter() - t1)
-            if remaining <= 0.1 or relative_gap(objective, bound) <= target:
+            gap = relative_gap(objective, bound)
+            if remaining <= 0.1 or (gap is not None and gap <= target):
                 break
             rounds += 1
             # about `size` patients: those of k random settings (k ~ size * m / n), or, one round
@@ -261,5 +307,4 @@ class DecompositionBackend(Backend):
                     assignment, objective = candidate, value
                     use = np.array([lim.usage(assignment) for lim in problem.limits])
                     stall, accepted = 0, accepted + 1
-        extra["polish"] = {"rounds": rounds, "accepted": accepted, "gain": objective - start}
-        return assignment, objective
+        return Polish(assignment, objective, rounds, accepted, objective - start)

@@ -8,6 +8,7 @@ valid, whatever CP-SAT's integer rescaling does) and the limits' marginal values
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from optalloc.allocation.algorithms.decomposition import DecompositionBackend
 from optalloc.allocation.backends.base import Backend, SolveOptions
@@ -49,17 +50,16 @@ class WarmStartedCpSat(Backend):
             ),
         )
         if pre.status == Status.INFEASIBLE:
-            pre.solver = self.name
-            return pre
+            return replace(pre, solver=self.name)
         hint = options.hint
         if self.warm_start:
             hint = better_plan(problem, options.hint, pre.assignment)
             if hint is None:
                 hint = options.hint
-        lp_bound = pre.extra.get("lp_bound")
+        lp_bound = pre.report.lp_bound
         prior = Prior(
             hint=hint,
-            lp_bound=float(lp_bound) if isinstance(lp_bound, int | float) else None,
+            lp_bound=lp_bound,
             duals=pre.duals,
             seconds=time.perf_counter() - t_start,
             repair_hint=options.hint is not None,

@@ -18,14 +18,14 @@ import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult, SolverReport
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
     matrix_form,
     no_plan_result,
     objective_grid,
-    tighten_bound,
+    plan_result,
 )
 from optalloc.allocation.tempfiles import link_pulp_children, solver_tempdir
 
@@ -178,24 +178,17 @@ class CbcBackend(Backend):
             bound = objective + max(options.relative_gap * max(1.0, abs(objective)), 0.999 * step)
         else:
             bound = None
-        bound = tighten_bound(problem, bound)
-        if bound is not None:
-            bound = max(bound, objective)
-        status = Status.OPTIMAL if optimal else Status.FEASIBLE
-        message = ""
-        if not problem.is_feasible(assignment):
-            status, message = Status.FEASIBLE, f"CBC plan breaks limits by round-off: {problem.violations(assignment)}"
-        return AllocationResult(
-            status,
+        return plan_result(
+            problem,
             self.name,
-            objective,
-            bound,
             assignment,
+            bound,
             seconds,
             build,
             duals,
-            message=message,
-            extra={"cbc_log_summary": summary},
+            options.relative_gap,
+            SolverReport(log_summary=summary),
+            proven=optimal,
         )
 
     @staticmethod

@@ -21,13 +21,13 @@ its own plan, with the objective recomputed in the original units.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult
+from optalloc.allocation.result import AllocationResult, SolverReport
 from optalloc.allocation.structure import (
     integer_scale,
     matrix_form,
@@ -142,13 +142,13 @@ class CpSatBackend(Backend):
         cp_seconds = time.perf_counter() - t1
         seconds = pre_seconds + cp_seconds
 
-        extra: dict[str, object] = {
-            "exact_integer_model": bool(exact_rows),
-            "objective_scale": b_factor,
-            "lp_bound": lp_bound,
-            "pre_seconds": pre_seconds,
-            "cpsat_status": solver.status_name(code),
-        }
+        report = SolverReport(
+            exact_integer_model=bool(exact_rows),
+            objective_scale=b_factor,
+            lp_bound=lp_bound,
+            pre_seconds=pre_seconds,
+            backend_status=solver.status_name(code),
+        )
         if code == cp_model.INFEASIBLE and exact_rows:
             from optalloc.allocation.structure import infeasible_result
 
@@ -159,17 +159,17 @@ class CpSatBackend(Backend):
             plan = mf.assignment_from_columns(values, problem.n_patients)
             if problem.is_feasible(plan):
                 candidates.append((problem.objective_value(plan), "cpsat", plan))
-                extra["cpsat_objective"] = candidates[-1][0]
+                report = replace(report, cpsat_objective=candidates[-1][0])
         if hint is not None and problem.is_feasible(np.asarray(hint)):
             hint = np.asarray(hint, dtype=np.int64)
             candidates.append((problem.objective_value(hint), "hint", hint))
-            extra["hint_objective"] = candidates[-1][0]
+            report = replace(report, hint_objective=candidates[-1][0])
 
         valid_bounds = [b for b in (lp_bound,) if b is not None]
         if exact_rows and code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
             cp_bound = (solver.best_objective_bound + rounding_margin) / b_factor
             valid_bounds.append(cp_bound)
-            extra["cpsat_bound"] = cp_bound
+            report = replace(report, cpsat_bound=cp_bound)
         bound = tighten_bound(problem, min(valid_bounds)) if valid_bounds else None
         if not candidates:
             return no_plan_result(
@@ -179,8 +179,8 @@ class CpSatBackend(Backend):
                 build,
                 duals,
                 message="CP-SAT stopped before finding a plan",
-                extra=extra,
+                report=report,
             )
         _, origin, plan = max(candidates, key=lambda c: c[0])
-        extra["plan_from"] = origin
-        return plan_result(problem, self.name, plan, bound, seconds, build, duals, options.relative_gap, extra)
+        report = replace(report, plan_from=origin)
+        return plan_result(problem, self.name, plan, bound, seconds, build, duals, options.relative_gap, report)

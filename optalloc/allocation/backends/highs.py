@@ -17,7 +17,7 @@ from scipy import sparse
 from optalloc.allocation.backends.base import Backend, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.quiet import native_stdout_silenced
-from optalloc.allocation.result import AllocationResult, Status
+from optalloc.allocation.result import AllocationResult, SolverReport
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
@@ -25,7 +25,7 @@ from optalloc.allocation.structure import (
     matrix_form,
     no_plan_result,
     objective_grid,
-    tighten_bound,
+    plan_result,
 )
 
 
@@ -198,23 +198,15 @@ def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, expl
         )
     values = np.asarray(h.getSolution().col_value)
     assignment = mf.assignment_from_columns(values, problem.n_patients)
-    objective = problem.objective_value(assignment)
-    bound = tighten_bound(problem, bound)
-    if bound is not None:
-        bound = max(bound, objective)
-    optimal = status == hs.HighsModelStatus.kOptimal
-    result = AllocationResult(
-        Status.OPTIMAL if optimal else Status.FEASIBLE,
+    return plan_result(
+        problem,
         solver,
-        objective,
-        bound,
         assignment,
+        bound,
         seconds,
         build,
         duals,
-        extra={"nodes": int(info.mip_node_count), "lp_bound": lp_bound},
+        0.0,
+        SolverReport(nodes=int(info.mip_node_count), lp_bound=lp_bound),
+        proven=status == hs.HighsModelStatus.kOptimal,
     )
-    if not problem.is_feasible(assignment):
-        result.status = Status.FEASIBLE
-        result.message = f"HiGHS plan breaks limits by round-off: {problem.violations(assignment)}"
-    return result
