@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from optalloc.allocation.result import Status
 from optalloc.app.session import StudioSession, controls
 from optalloc.errors import OptallocError
 from optalloc.studio.runs import rerun
@@ -51,15 +52,16 @@ def test_a_change_is_solved_recorded_and_reruns_from_its_record(session) -> None
     studio, path = session
     base = studio.baseline(path)
     more = studio.solve(path, {"resources.home_nurse_hours": 3000.0})
-    assert more.kpis["objective"] > base.kpis["objective"]
-    assert more.kpis["resources"]["home_nurse_hours"]["limit"] == 3000
+    assert more.summary.objective > base.summary.objective
+    assert more.summary.limit("home_nurse_hours").upper == 3000
+    assert more.summary.limit("home_nurse_hours").origin == "resources.home_nurse_hours"
     record = Workspace().get_run(more.run_id)
     assert record["params"]["studio"]["changes"] == {"resources.home_nurse_hours": 3000.0}
     again = rerun(record)
     assert again["matches"], again["differences"]
 
     moves = studio.moves(base, more)
-    added = more.kpis["patients_per_setting"]["home"] - base.kpis["patients_per_setting"]["home"]
+    added = more.summary.patients_per_setting["home"] - base.summary.patients_per_setting["home"]
     gained = (
         moves.by_move.query("to == 'home'")["patients"].sum()
         - moves.by_move.query("`from` == 'home'")["patients"].sum()
@@ -69,7 +71,7 @@ def test_a_change_is_solved_recorded_and_reruns_from_its_record(session) -> None
 
     diff = studio.compare_with_run(base.run_id, more)
     benefit = diff[(diff["kpi"] == "benefit") & diff["diff"].notna()]
-    assert benefit["diff"].iloc[0] == pytest.approx(more.kpis["objective"] - base.kpis["objective"])
+    assert benefit["diff"].iloc[0] == pytest.approx(more.summary.objective - base.summary.objective)
 
     plan = pd.read_csv(io.StringIO(studio.plan_csv(more)))
     assert len(plan) == 600 and set(plan["setting"]) <= {"clinic", "home"}
@@ -102,7 +104,7 @@ def test_an_infeasible_change_is_solved_and_said_not_crashed(session) -> None:
     studio, path = session
     base = studio.baseline(path)
     stuck = studio.solve(path, {"settings.home.effect": 0.3, "budget": 1.0})
-    assert stuck.kpis["status"] == "INFEASIBLE" and "budget" in stuck.kpis["message"]
+    assert stuck.summary.status == Status.INFEASIBLE and "budget" in stuck.summary.message
     assert studio.moves(base, stuck) is None
     with pytest.raises(OptallocError, match="no plan to download"):
         studio.plan_csv(stuck)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from optalloc.allocation.result import Status
+from optalloc.allocation.summary import LimitUse, PlanSummary
 from optalloc.cli import app
 from optalloc.errors import OptallocError
 from optalloc.studio.parallel import Execution
@@ -21,16 +24,27 @@ from tests.studio_support import fast_risk, small_file, small_prepared  # noqa: 
 
 pytestmark = pytest.mark.usefixtures("fast_risk")
 SETTINGS, LIMITS = ("clinic", "home"), ("home_nurse_hours", "budget")
-KPIS = {
-    "status": "OPTIMAL",
-    "benefit": 3.0,
-    "readmissions_avoided": 2.0,
-    "travel_hours_saved": 1.0,
-    "cost": 10.0,
-    "patients": {"clinic": 60, "home": 40},
-    "eligible": {"clinic": 100, "home": 50},
-    "use": {"home_nurse_hours": 900.0, "budget": 10.0},
-}
+
+
+def _limit(name: str, use: float) -> LimitUse:
+    return LimitUse(name, f"resources.{name}", "resource", "", -np.inf, 2_000.0, use, 2_000.0 - use, False, 0.0)
+
+
+KPIS = PlanSummary(
+    scenario="s",
+    file="s.toml",
+    status=Status.OPTIMAL,
+    solver="highs",
+    objective=3.0,
+    bound=3.0,
+    seconds=0.1,
+    objective_unit="QALY-weeks",
+    patients=100,
+    patients_per_setting={"clinic": 60, "home": 40},
+    eligible={"clinic": 100, "home": 50},
+    outcomes={"readmissions_avoided": 2.0, "travel_hours_saved": 1.0, "cost": 10.0},
+    limits=(_limit("home_nurse_hours", 900.0), _limit("budget", 10.0)),
+)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +64,7 @@ def test_targets_evaluate_over_key_figures(text: str, holds: bool) -> None:
 
 
 def test_a_plan_less_solve_never_meets_a_target() -> None:
-    assert not parse_target("cost >= 0", SETTINGS, LIMITS).holds({**KPIS, "status": "INFEASIBLE"})
+    assert not parse_target("cost >= 0", SETTINGS, LIMITS).holds(replace(KPIS, status=Status.INFEASIBLE))
 
 
 @pytest.mark.parametrize(
@@ -73,7 +87,7 @@ def test_bad_targets_are_refused_with_an_example(text: str, message: str) -> Non
 def test_sizing_finds_the_minimum_a_fine_sweep_finds() -> None:
     prepared = small_prepared(**{"cohort.patients": 200})
     now, _ = solve_variant(prepared, {}, SolveSettings("highs", 1), None)
-    goal = round(0.8 * now["benefit"], 4)
+    goal = round(0.8 * now.benefit, 4)
     target = parse_target(f"benefit >= {goal}", prepared.problem.settings, [])
     result = run_size(prepared, "home_nurse_hours", target, "highs", Execution(workers=1), rel_tol=5e-3)
     assert result.level is not None and result.bracket[1] == result.level

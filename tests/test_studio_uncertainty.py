@@ -96,12 +96,15 @@ def test_uncertainty_cli_json_and_csv(tmp_path: Path) -> None:
 def test_no_expected_value_plan_is_not_reported_as_never_breaking() -> None:
     """When the expected values give no plan, there is nothing to test against the draws:
     P(break) is unknown (None), not 0%, and the CSV's ev_plan_feasible is empty."""
+    from optalloc.allocation.result import Status
+    from optalloc.allocation.summary import PlanSummary
     from optalloc.studio.uncertainty import UncertaintyResult
 
     records = [
         {
             "draw": k,
             "status": "OPTIMAL",
+            "has_plan": True,
             "patients": {"clinic": 5, "home": 1},
             "values": {"x": 1.0},
             "benefit": 2.0,
@@ -111,7 +114,21 @@ def test_no_expected_value_plan_is_not_reported_as_never_breaking() -> None:
         }
         for k in range(3)
     ]
-    ev = {"status": "INFEASIBLE", "benefit": None}
+    ev = PlanSummary(
+        scenario="tight",
+        file="tight.toml",
+        status=Status.INFEASIBLE,
+        solver="highs",
+        objective=None,
+        bound=None,
+        seconds=0.0,
+        objective_unit="",
+        patients=6,
+        patients_per_setting={"clinic": 0, "home": 0},
+        eligible={"clinic": 6, "home": 6},
+        outcomes={},
+        limits=(),
+    )
     result = UncertaintyResult(["tight"], 0, [ev], [records])
     plan = result.summary()["scenarios"][0]["expected_value_plan"]
     assert plan["p_breaks_any_limit"] is None and plan["breaks"] == {}

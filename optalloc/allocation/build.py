@@ -24,7 +24,7 @@ def resource_limits(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]
             coef=estimates.usage[name],
             upper=float(amount),
             kind="resource",
-            unit="hours" if name.endswith("_hours") else "units",
+            unit=loaded.scenario.unit_of(name),
             origin=f"resources.{name}",
         )
         for name, amount in loaded.scenario.resources.items()
@@ -41,7 +41,7 @@ def budget_limit(loaded: LoadedScenario, estimates: Estimates) -> list[Limit]:
             coef=estimates.cost,
             upper=float(loaded.scenario.budget),
             kind="budget",
-            unit="EUR",
+            unit=loaded.scenario.unit_of("budget"),
             origin="budget",
         )
     ]

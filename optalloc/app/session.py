@@ -10,6 +10,7 @@ database exactly as ``optalloc solve`` records it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import threading
 import time
@@ -19,12 +20,13 @@ from typing import Any
 
 import pandas as pd
 
+from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.pipeline import Outcome, PipelineCache, prepare, solve_prepared
 from optalloc.report import ReportOptions, assemble, render_html
 from optalloc.report.content import limits_section, settings_section
 from optalloc.scenario.loader import LoadedScenario, from_raw, load_scenario
-from optalloc.studio.kpis import differences_frame, scenario_kpis
+from optalloc.studio.kpis import differences_frame, summarise
 from optalloc.studio.moves import Moves, plan_moves
 from optalloc.studio.plan_export import plan_table
 
@@ -47,7 +49,7 @@ class Solved:
 
     token: str
     outcome: Outcome
-    kpis: dict[str, Any]
+    summary: PlanSummary
     run_id: int | None
     seconds: float
 
@@ -135,15 +137,15 @@ class StudioSession:
                 loaded = self.changed(loaded, values)
             prepared = prepare(loaded, self.cache)
             outcome = solve_prepared(prepared)
-            kpis = scenario_kpis(outcome)
+            summary = summarise(outcome)
             run_id = None
             if self.record:
                 from optalloc.studio.runs import record_run
 
                 params = {"solver": "auto", "time_limit": None, "studio": {"changes": values or {}}}
                 timings = {**prepared.seconds, "solve": outcome.result.seconds}
-                run_id = record_run("solve", [prepared], params, [kpis], timings, url=self.workspace)
-            solved = Solved(secrets.token_hex(8), outcome, kpis, run_id, time.perf_counter() - start)
+                run_id = record_run("solve", [prepared], params, [summary.to_dict()], timings, url=self.workspace)
+            solved = Solved(secrets.token_hex(8), outcome, summary, run_id, time.perf_counter() - start)
             self.solved[solved.token] = solved
             if not values:
                 self.base[str(Path(path).resolve())] = solved
@@ -200,17 +202,17 @@ class StudioSession:
         results = record.get("results") or []
         if not results:
             raise OptallocError(f"run {run_id} holds no scenario results to compare with.")
-        recorded = dict(results[0])
-        recorded["scenario"] = f"run {run_id}: {recorded.get('scenario', '?')}"
-        current = dict(solved.kpis)
-        current["scenario"] = f"now: {current['scenario']}"
+        recorded = PlanSummary.from_dict(results[0])
+        recorded = dataclasses.replace(recorded, scenario=f"run {run_id}: {recorded.scenario or '?'}")
+        current = dataclasses.replace(solved.summary, scenario=f"now: {solved.summary.scenario}")
         return differences_frame([recorded, current])
 
     @staticmethod
     def plan_csv(solved: Solved) -> str:
         """The plan as ``optalloc solve --out plan.csv`` writes it."""
         if not solved.outcome.result.status.has_plan:
-            raise OptallocError(f"{solved.kpis['scenario']}: {solved.kpis['status']}, so there is no plan to download.")
+            summary = solved.summary
+            raise OptallocError(f"{summary.scenario}: {summary.status.value}, so there is no plan to download.")
         return plan_table(solved.outcome).to_csv(index=False)
 
     def report_html(self, solved: Solved, shareable: bool = False) -> str:
@@ -231,9 +233,9 @@ def _renamed(outcome: Outcome) -> Outcome:
     return Outcome(prepared, outcome.result, outcome.greedy)
 
 
-def charts_of(kpis: list[dict[str, Any]], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+def charts_of(summaries: list[PlanSummary], outcomes: list[Outcome]) -> list[dict[str, Any]]:
     """The report's settings and limits charts for these plans."""
     from optalloc.report.content import Hider
 
     hider = Hider(ReportOptions())
-    return settings_section(kpis, hider).charts + limits_section(outcomes).charts
+    return settings_section(summaries, hider).charts + limits_section(outcomes).charts

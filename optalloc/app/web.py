@@ -164,16 +164,16 @@ def create_app(session: StudioSession) -> Dash:
             solved = session.solve(path, changes) if changes else base
         except OptallocError as exc:
             return (no_update,) * 8 + (str(exc),)
-        kpis = solved.kpis
-        settings_spec, limits_spec = charts_of([kpis], [solved.outcome])
+        plan = solved.summary
+        settings_spec, limits_spec = charts_of([plan], [solved.outcome])
         summary = pd.DataFrame(
             {
-                "setting": list(kpis["patients_per_setting"]),
-                "patients": list(kpis["patients_per_setting"].values()),
+                "setting": list(plan.patients_per_setting),
+                "patients": list(plan.patients_per_setting.values()),
             }
         )
         moves = session.moves(base, solved)
-        problem = "" if solved.outcome.result.status.has_plan else f"{kpis['status']}: {kpis['message']}"
+        problem = "" if plan.has_plan else f"{plan.status.value}: {plan.message}"
         if moves is None:
             moved: list[Any] = [html.P("No plan to compare, so nobody moves.", id="moved-count")]
         else:
@@ -187,8 +187,8 @@ def create_app(session: StudioSession) -> Dash:
             {"label": f"run {r['id']} · {r['kind']} · {r['scenario_names']} · {r['created_at']}", "value": r["id"]}
             for r in session.recorded_runs()
         ]
-        benefit = "–" if kpis["objective"] is None else f"{kpis['objective']:,.4f}"
-        unit = f" {kpis['objective_unit']} (run {solved.run_id}, {solved.seconds:.1f} s)" if solved.run_id else ""
+        benefit = "–" if plan.objective is None else f"{plan.objective:,.4f}"
+        unit = f" {plan.objective_unit} (run {solved.run_id}, {solved.seconds:.1f} s)" if solved.run_id else ""
         return (
             solved.token,
             benefit,

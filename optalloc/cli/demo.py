@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
 from optalloc.segments import segment_cohort
+
+if TYPE_CHECKING:
+    from optalloc.allocation.summary import PlanSummary
 
 # Rows of the comparison the demo leaves out for brevity (``optalloc compare`` shows them all).
 HIDDEN_ROW_PREFIXES = ("limit: ", "use: ")
@@ -66,18 +69,17 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
     exit_if_no_plan(kpis)
 
 
-def _compare(files: list[Path], solver: str, cache: PipelineCache) -> list[dict]:
+def _compare(files: list[Path], solver: str, cache: PipelineCache) -> list[PlanSummary]:
     """Solve the scenarios and print their comparison (compact on a narrow terminal)."""
     from optalloc.cli.render import print_comparison
     from optalloc.cli.solving import solve_with_progress
-    from optalloc.studio.kpis import differences_frame
+    from optalloc.studio.kpis import differences_frame, limit_units
 
-    _, kpis, _ = solve_with_progress(files, {"solver": solver}, cache)
-    long = differences_frame(kpis)
+    _, summaries, _ = solve_with_progress(files, {"solver": solver}, cache)
+    long = differences_frame(summaries)
     long = long[~long["kpi"].astype(str).str.startswith(HIDDEN_ROW_PREFIXES)]
-    units = {name: info["unit"] for item in kpis for name, info in item["resources"].items()}
-    print_comparison(long, units=units)
-    return kpis
+    print_comparison(long, units=limit_units(summaries))
+    return summaries
 
 
 @user_errors

@@ -44,7 +44,7 @@ def report(
     """
     from optalloc.io import check_output
     from optalloc.report import ReportOptions, build_report, write_report
-    from optalloc.studio.kpis import scenario_kpis
+    from optalloc.studio.kpis import summarise
 
     check_output(out_path, (".html", ".htm"))
     if sweep is not None and not sweep.exists():
@@ -65,10 +65,11 @@ def report(
         )
         step("writing the HTML")
         write_report(built, out_path)
-    kpis = [scenario_kpis(o) for o in outcomes]
+    summaries = [summarise(o) for o in outcomes]
     if keep:
         params = {"solver": solver.value, "time_limit": time_limit, "report": str(out_path)}
-        record("compare", [o.prepared for o in outcomes], params, kpis, {"total": time.perf_counter() - start})
+        results = [item.to_dict() for item in summaries]
+        record("compare", [o.prepared for o in outcomes], params, results, {"total": time.perf_counter() - start})
     for note in built.notes[1 if shareable else 0 :]:
         err.print(f"note: {note}", highlight=False, soft_wrap=True)
     size = out_path.stat().st_size / 1e6
@@ -77,7 +78,7 @@ def report(
         f"{', shareable: counts under ' + str(min_count) + ' hidden' if shareable else ''})",
         highlight=False,
     )
-    exit_if_no_plan(kpis)
+    exit_if_no_plan(summaries)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,10 +17,12 @@ def _show_results(record: dict[str, Any]) -> None:
     """The recorded results in the same shape the original command printed."""
     kind, results = record["kind"], record["results"]
     if kind in ("solve", "compare"):
+        from optalloc.allocation.summary import PlanSummary
         from optalloc.cli.render import differences_table
         from optalloc.studio.kpis import differences_frame
 
-        out.print(differences_table(differences_frame(results), title="Recorded results"))
+        summaries = [PlanSummary.from_dict(item) for item in results]
+        out.print(differences_table(differences_frame(summaries), title="Recorded results"))
     elif kind == "sweep":
         from optalloc.cli.render import sweep_table
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,32 +13,35 @@ from optalloc.cli.render import frame_table, print_comparison
 from optalloc.cli.solving import exit_if_no_plan, solve_with_progress
 from optalloc.errors import OptallocError
 from optalloc.io import check_output, write_table
-from optalloc.pipeline import prepare, prepare_from_estimates, solve_prepared
-from optalloc.studio.kpis import comparison_frame, scenario_kpis
+from optalloc.pipeline import Outcome, prepare, prepare_from_estimates, solve_prepared
+from optalloc.studio.kpis import comparison_frame, limit_units, summarise
 from optalloc.studio.moves import Moves, plan_moves
 from optalloc.studio.plan_export import plan_table
 
+if TYPE_CHECKING:
+    from optalloc.allocation.summary import PlanSummary
 
-def print_explanations(outcome, kpis: dict) -> None:
+
+def print_explanations(outcome: Outcome, summary: PlanSummary) -> None:
     """The plan in words: the gain over current practice and what one more unit of a limit is worth."""
     from optalloc.allocation.explain import marginal_value_sentences
 
-    if not outcome.result.status.has_plan:
+    if not summary.has_plan:
         return
-    greedy = kpis.get("greedy") or {}
-    unit = kpis["objective_unit"]
-    if greedy.get("gain") is not None:
+    greedy = summary.greedy
+    unit = summary.objective_unit
+    if greedy is not None and greedy.gain is not None:
         # the share is undefined when current practice gains nothing (gain_pct is null)
-        pct = f" ({greedy['gain_pct']:+.1f}%)" if greedy.get("gain_pct") is not None else ""
+        pct = f" ({greedy.gain_pct:+.1f}%)" if greedy.gain_pct is not None else ""
         out.print(
-            f"The optimal plan gives {kpis['objective']:.4g} {unit}, {greedy['gain']:.4g} more{pct} "
-            f"than filling each programme in priority order ({greedy['objective']:.4g}).",
+            f"The optimal plan gives {summary.objective:.4g} {unit}, {greedy.gain:.4g} more{pct} "
+            f"than filling each programme in priority order ({greedy.objective:.4g}).",
             highlight=False,
         )
-    elif greedy:
+    elif greedy is not None:
         out.print(
             f"Filling each programme in priority order finds no plan that keeps every limit "
-            f"({greedy['status']}); the optimiser does.",
+            f"({greedy.status.value}); the optimiser does.",
             highlight=False,
         )
     for sentence in marginal_value_sentences(outcome.prepared.problem, outcome.result):
@@ -76,7 +79,7 @@ def solve(
     for note in prepared.notes:
         err.print(f"note: {note}", highlight=False, soft_wrap=True)
     outcome = solve_prepared(prepared, solver=solver.value, time_limit=time_limit)
-    kpis = scenario_kpis(outcome)
+    summary = summarise(outcome)
     if keep:
         record(
             "solve",
@@ -86,18 +89,18 @@ def solve(
                 "time_limit": time_limit,
                 "estimates": str(estimates.resolve()) if estimates else None,
             },
-            [kpis],
+            [summary.to_dict()],
             {**prepared.seconds, "solve": outcome.result.seconds},
             quiet=as_json,
         )
     if plan is not None and outcome.result.assignment is not None:
         write_table(plan_table(outcome), plan)
     if as_json:
-        print_json(kpis)
+        print_json(summary.to_dict())
     else:
-        out.print(frame_table(comparison_frame([kpis]), title=f"Scenario {kpis['scenario']}"))
-        print_explanations(outcome, kpis)
-    exit_if_no_plan([kpis])
+        out.print(frame_table(comparison_frame([summary]), title=f"Scenario {summary.scenario}"))
+        print_explanations(outcome, summary)
+    exit_if_no_plan([summary])
 
 
 @user_errors
@@ -141,21 +144,30 @@ def compare(
         raise OptallocError(f"--moves compares two plans: give exactly two scenarios (got {len(scenarios)}).")
     start = time.perf_counter()
     params = {"solver": solver.value, "time_limit": time_limit}
-    prepared, kpis, outcomes = solve_with_progress(scenarios, params)
+    prepared, summaries, outcomes = solve_with_progress(scenarios, params)
     found = plan_moves_of(outcomes) if (moves or moves_csv) else None
     if found is not None and moves_csv is not None:
         write_table(found.patients, moves_csv)
-    long = differences_frame(kpis)
+    long = differences_frame(summaries)
     if csv is not None:
         write_table(long, csv)
     run_id = (
-        record("compare", prepared, params, kpis, {"total": time.perf_counter() - start}, quiet=as_json)
+        record(
+            "compare",
+            prepared,
+            params,
+            [item.to_dict() for item in summaries],
+            {"total": time.perf_counter() - start},
+            quiet=as_json,
+        )
         if keep
         else None
     )
     if as_json:
-        diffs = differences_by_scenario(kpis)
-        payload: object = [{**item, "vs_first": diffs.get(item["scenario"], {}), "run_id": run_id} for item in kpis]
+        diffs = differences_by_scenario(summaries)
+        payload: object = [
+            {**item.to_dict(), "vs_first": diffs.get(item.scenario, {}), "run_id": run_id} for item in summaries
+        ]
         if found is not None:
             payload = {
                 "scenarios": payload,
@@ -167,8 +179,7 @@ def compare(
             }
         print_json(payload)
     else:
-        units = {name: info["unit"] for item in kpis for name, info in item["resources"].items()}
-        print_comparison(long, wide=wide, units=units)
+        print_comparison(long, wide=wide, units=limit_units(summaries))
         if csv is not None:
             out.print(f"wrote {csv}", highlight=False)
         if found is not None:
@@ -177,7 +188,7 @@ def compare(
                 out.print(frame_table(found.by_segment, title="by segment", index=False))
             if moves_csv is not None:
                 out.print(f"wrote {moves_csv}", highlight=False)
-    exit_if_no_plan(kpis)
+    exit_if_no_plan(summaries)
 
 
 def register(app: typer.Typer) -> None:
@@ -185,7 +196,7 @@ def register(app: typer.Typer) -> None:
     app.command()(compare)
 
 
-def plan_moves_of(outcomes: list) -> Moves | None:
+def plan_moves_of(outcomes: list[Outcome]) -> Moves | None:
     """The moves between two solved scenarios' plans (None if either has no plan)."""
     first, second = outcomes
     if first.result.assignment is None or second.result.assignment is None:

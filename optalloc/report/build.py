@@ -18,7 +18,7 @@ from optalloc.report import content
 from optalloc.report.content import ReportOptions, Section
 from optalloc.report.equity import equity_long, group_columns
 from optalloc.report.model_card import ModelCard, model_card
-from optalloc.studio.kpis import scenario_kpis
+from optalloc.studio.kpis import summarise
 
 Step = Callable[[str], None]
 
@@ -75,21 +75,21 @@ def assemble(
     if not outcomes:
         raise OptallocError("A report needs at least one scenario.")
     hider = content.Hider(options)
-    kpis = [scenario_kpis(o) for o in outcomes]
+    summaries = [summarise(o) for o in outcomes]
     reference = outcomes[0].prepared
     groups = reference_groups(reference, segmentation)
     sections = [
-        content.comparison_section(kpis, hider),
-        content.settings_section(kpis, hider),
+        content.comparison_section(summaries, hider),
+        content.settings_section(summaries, hider),
         content.limits_section(outcomes),
-        content.certificate_section(kpis),
+        content.certificate_section(summaries),
     ]
     if segmentation is not None:
         sections.append(content.segments_section(segmentation, hider))
     sections.append(content.risk_section(card or model_card(reference, groups), hider))
     sections.append(content.equity_section(equity_long(outcomes, groups), hider))
     if sweep is not None:
-        sections.append(content.sweep_section(sweep, kpis[0], sweep_source))
+        sections.append(content.sweep_section(sweep, summaries[0], sweep_source))
     notes = [note for o in outcomes for note in o.prepared.notes]
     if options.shareable:
         notes.insert(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optalloc.allocation.explain import marginal_value_sentences
+from optalloc.allocation.summary import PlanSummary
 from optalloc.pipeline import Outcome
 from optalloc.report import charts
 from optalloc.report.model_card import ModelCard
@@ -63,20 +64,20 @@ class Hider:
         return hidden_rates(numerator_hidden, denominators, self.min_count)
 
 
-def _settings_hidden(kpis: list[dict[str, Any]], hider: Hider) -> dict[str, dict[str, bool]]:
+def _settings_hidden(summaries: list[PlanSummary], hider: Hider) -> dict[str, dict[str, bool]]:
     """Per scenario and setting, whether its patient count is hidden (the plan's total is shown)."""
     hidden = {}
-    for item in kpis:
-        names = list(item["patients_per_setting"])
-        mask = hider.counts([item["patients_per_setting"][s] for s in names])
-        hidden[item["scenario"]] = dict(zip(names, mask.tolist()))
+    for item in summaries:
+        names = list(item.patients_per_setting)
+        mask = hider.counts([item.patients_per_setting[s] for s in names])
+        hidden[item.scenario] = dict(zip(names, mask.tolist()))
     return hidden
 
 
-def comparison_section(kpis: list[dict[str, Any]], hider: Hider) -> Section:
+def comparison_section(summaries: list[PlanSummary], hider: Hider) -> Section:
     """The scenarios side by side, each with its difference from the first."""
-    long = differences_frame(kpis)  # the same differences `optalloc compare` shows
-    hidden = _settings_hidden(kpis, hider)
+    long = differences_frame(summaries)  # the same differences `optalloc compare` shows
+    hidden = _settings_hidden(summaries, hider)
     scenarios = list(dict.fromkeys(long["scenario"]))
     rows = []
     for kpi, part in long.groupby("kpi", sort=False):
@@ -98,16 +99,16 @@ def comparison_section(kpis: list[dict[str, Any]], hider: Hider) -> Section:
         rows,
         caption=f"Differences in brackets are against the first scenario, {scenarios[0]}.",
     )
-    unit = kpis[0]["objective_unit"]
+    unit = summaries[0].objective_unit
     bars = []
-    for item in kpis:
-        bars.append({"scenario": item["scenario"], "plan": "optimal", "benefit": item["objective"]})
-        greedy = item["greedy"] or {}
-        bars.append({"scenario": item["scenario"], "plan": "current practice", "benefit": greedy.get("objective")})
-    best = max(kpis, key=lambda item: item["objective"] if item["objective"] is not None else -np.inf)
+    for item in summaries:
+        bars.append({"scenario": item.scenario, "plan": "optimal", "benefit": item.objective})
+        current = item.greedy.objective if item.greedy else None
+        bars.append({"scenario": item.scenario, "plan": "current practice", "benefit": current})
+    best = max(summaries, key=lambda item: item.objective if item.objective is not None else -np.inf)
     sentences = [
-        f"{len(kpis)} scenario(s) compared; the highest benefit is {number(best['objective'], 4)} {unit} "
-        f"({best['scenario']})."
+        f"{len(summaries)} scenario(s) compared; the highest benefit is {number(best.objective, 4)} {unit} "
+        f"({best.scenario})."
     ]
     return Section(
         "comparison",
@@ -118,20 +119,20 @@ def comparison_section(kpis: list[dict[str, Any]], hider: Hider) -> Section:
     )
 
 
-def settings_section(kpis: list[dict[str, Any]], hider: Hider) -> Section:
+def settings_section(summaries: list[PlanSummary], hider: Hider) -> Section:
     """Patients per setting in each plan, counts under the minimum hidden with a partner cell."""
-    hidden = _settings_hidden(kpis, hider)
-    settings = list(dict.fromkeys(s for item in kpis for s in item["patients_per_setting"]))
+    hidden = _settings_hidden(summaries, hider)
+    settings = list(dict.fromkeys(s for item in summaries for s in item.patients_per_setting))
     rows, long = [], []
-    for item in kpis:
-        counts = item["patients_per_setting"]
-        cells = [item["scenario"]]
+    for item in summaries:
+        counts = item.patients_per_setting
+        cells = [item.scenario]
         for setting in settings:
-            is_hidden = hidden[item["scenario"]].get(setting, False)
+            is_hidden = hidden[item.scenario].get(setting, False)
             value = counts.get(setting, 0)
             cells.append(hider.text if is_hidden else number(int(value)))
-            long.append({"scenario": item["scenario"], "setting": setting, "patients": None if is_hidden else value})
-        cells.append(number(int(item["patients"])))
+            long.append({"scenario": item.scenario, "setting": setting, "patients": None if is_hidden else value})
+        cells.append(number(int(item.patients)))
         rows.append(cells)
     table = Table(["scenario", *settings, "patients"], rows)
     frame = pd.DataFrame(long).astype({"patients": float})
@@ -176,22 +177,22 @@ def limits_section(outcomes: list[Outcome]) -> Section:
     )
 
 
-def certificate_section(kpis: list[dict[str, Any]]) -> Section:
+def certificate_section(summaries: list[PlanSummary]) -> Section:
     """The solver's proof of quality (bound and gap) and the gain over current practice."""
     rows = []
-    for item in kpis:
-        greedy = item["greedy"] or {}
+    for item in summaries:
+        greedy = item.greedy
         rows.append(
             [
-                item["scenario"],
-                item["status"],
-                str(item["solver"]),
-                number(item["objective"], 5),
-                number(item["bound"], 5),
-                percent(None if item["gap"] is None else 100 * item["gap"], 4),
-                number(greedy.get("objective"), 5),
-                signed(greedy.get("gain"), 4) or "–",
-                percent(greedy.get("gain_pct")),
+                item.scenario,
+                item.status.value,
+                item.solver,
+                number(item.objective, 5),
+                number(item.bound, 5),
+                percent(None if item.gap is None else 100 * item.gap, 4),
+                number(greedy.objective if greedy else None, 5),
+                signed(greedy.gain if greedy else None, 4) or "–",
+                percent(greedy.gain_pct if greedy else None),
             ]
         )
     table = Table(
@@ -204,9 +205,9 @@ def certificate_section(kpis: list[dict[str, Any]]) -> Section:
         ),
     )
     failed = [
-        f"{item['scenario']}: {item['status']}. {item['message'] or 'No plan was found within the time limit.'}"
-        for item in kpis
-        if item["status"] not in ("OPTIMAL", "FEASIBLE")
+        f"{item.scenario}: {item.status.value}. {item.message or 'No plan was found within the time limit.'}"
+        for item in summaries
+        if not item.has_plan
     ]
     return Section("certificate", "Certificate and gain over current practice", failed, [table])
 
@@ -379,12 +380,14 @@ def equity_section(long: pd.DataFrame, hider: Hider) -> Section:
     return section
 
 
-def sweep_section(frame: pd.DataFrame, kpis: dict[str, Any], source: str) -> Section:
+def sweep_section(frame: pd.DataFrame, reference: PlanSummary, source: str) -> Section:
     """The sweep frontier read from a ``optalloc sweep --csv`` file (the swept paths are the
     columns before ``status``)."""
     swept = list(frame.columns[: list(frame.columns).index("status")]) if "status" in frame else [frame.columns[0]]
     name = swept[0].split(".", 1)[1] if swept[0].startswith("resources.") else swept[0]
-    x_unit = (kpis["resources"].get(name) or {}).get("unit", "") or ("EUR" if name == "budget" else "")
+    x_unit = (reference.limit(name).unit if name in reference.limit_names else "") or (
+        "EUR" if name == "budget" else ""
+    )
     section = Section("sweep", f"Sweep frontier: {', '.join(swept)}", [f"From {source}: {len(frame)} solved variants."])
-    section.charts = charts.frontier_chart(frame, swept, kpis["objective_unit"], x_unit)
+    section.charts = charts.frontier_chart(frame, swept, reference.objective_unit, x_unit)
     return section

@@ -170,6 +170,12 @@ class Scenario(Strict):
     settings: dict[str, SettingSpec]
     resources: dict[str, Amount] = Field(default_factory=dict, description="limit per resource over the horizon")
     budget: Amount | None = None
+    units: dict[str, str] = Field(
+        default_factory=dict,
+        description="the unit a report shows for a resource or the budget, e.g. { transport_boxes = "
+        '"boxes", budget = "GBP" } (default: hours for a resource the settings use in staff-hour terms, '
+        "units for equipment, EUR for the budget)",
+    )
     equity: list[EquitySpec] = Field(default_factory=list)
     pins: dict[str, str] = Field(default_factory=dict, description="patient id -> setting")
     priority: PrioritySpec = PrioritySpec()
@@ -210,6 +216,12 @@ class Scenario(Strict):
                 "resources.budget is declared but no setting uses it (the budget is a top-level key: "
                 "put 'budget = ...' above the first [table])"
             )
+        for key in self.units:
+            if key != "budget" and key not in self.resources:
+                raise ValueError(
+                    f"units.{key}: no resource of that name (declared: {', '.join(sorted(self.resources)) or 'none'}, "
+                    "or budget)"
+                )
         known = ", ".join(self.settings)
         for k, rule in enumerate(self.equity):
             if rule.setting not in self.settings:
@@ -222,6 +234,25 @@ class Scenario(Strict):
     def used_resources(self) -> set[str]:
         """The resources some setting's per-visit, per-unit, travel or equipment terms use."""
         return set().union(*(spec.resources_used() for spec in self.settings.values()))
+
+    def unit_of(self, name: str) -> str:
+        """The unit of a resource (or ``budget``) as stated under ``[units]``, else what the
+        settings' terms make it: hours for staff-hour terms, units for equipment per patient."""
+        if name in self.units:
+            return self.units[name]
+        if name == "budget":
+            return "EUR"
+        specs = self.settings.values()
+        if any(
+            name in spec.staff_hours_per_visit
+            or name in spec.staff_hours_per_unit
+            or name in spec.staff_travel_hours_per_km
+            for spec in specs
+        ):
+            return "hours"
+        if any(name in spec.equipment_per_patient for spec in specs):
+            return "units"
+        return ""  # used only in an --estimates table: the table's own unit, which the scenario may state
 
     def unused_resources(self) -> list[str]:
         """Declared resources no setting uses: an error when optalloc estimates the use (the

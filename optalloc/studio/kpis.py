@@ -1,4 +1,5 @@
-"""Key figures of solved scenarios, as plain dicts (for JSON) and a DataFrame (for tables).
+"""Key figures of solved scenarios, as typed summaries (for JSON and records) and a DataFrame
+(for tables).
 
 Rendering is the CLI's job; this module only computes the numbers, once, so the Rich table and
 the JSON always agree.
@@ -11,92 +12,58 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optalloc.allocation.summary import PlanSummary
 from optalloc.pipeline import Outcome
 
 
-def scenario_kpis(outcome: Outcome) -> dict[str, Any]:
+def summarise(outcome: Outcome) -> PlanSummary:
     """Everything a planner compares across scenarios, for one solved scenario."""
     prepared, result = outcome.prepared, outcome.result
-    problem = prepared.problem
-    limits = result.limit_table(problem)
-    resources = {
-        row.limit: {
-            "kind": row.kind,
-            "unit": row.unit,
-            "use": row.use,
-            "lower": row.lower,
-            "limit": row.upper,
-            "slack": row.slack,
-            "binding": bool(row.binding),
-            "marginal_value": row.marginal_value,
-        }
-        for row in limits.itertuples()
-    }
-    greedy: dict[str, Any] | None = None
-    if outcome.greedy is not None:
-        g_obj = outcome.greedy.objective if outcome.greedy.status.has_plan else None
-        gain = (result.objective - g_obj) if (g_obj is not None and result.objective is not None) else None
-        greedy = {
-            "status": outcome.greedy.status.value,
-            "objective": g_obj,
-            "gain": gain,
-            "gain_pct": (100.0 * gain / abs(g_obj)) if gain is not None and g_obj else None,
-        }
-    return {
-        "scenario": prepared.loaded.scenario.name,
-        "file": str(prepared.loaded.path),
-        **result.certificate(),
-        "objective_unit": problem.objective_unit,
-        "patients": problem.n_patients,
-        "patients_per_setting": result.patients_per_setting(problem),
-        "outcomes": prepared.estimates.plan_totals(result.assignment),
-        "resources": resources,
-        "greedy": greedy,
-        "message": result.message,
-    }
+    return PlanSummary.of(
+        prepared.problem,
+        result,
+        prepared.estimates.plan_totals(result.assignment),
+        scenario=prepared.loaded.scenario.name,
+        file=str(prepared.loaded.path),
+        greedy=outcome.greedy,
+    )
 
 
-def comparison_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
-    """KPIs as rows, scenarios as columns (a named index, as PyPSA's collections do)."""
-    settings: list[str] = []
-    limits: list[str] = []
-    for item in kpis:
-        settings += [s for s in item["patients_per_setting"] if s not in settings]
-        limits += [r for r in item["resources"] if r not in limits]
+def comparison_frame(summaries: list[PlanSummary]) -> pd.DataFrame:
+    """Key figures as rows, scenarios as columns (a named index, as PyPSA's collections do)."""
+    settings = list(dict.fromkeys(s for item in summaries for s in item.patients_per_setting))
+    limits = list(dict.fromkeys(name for item in summaries for name in item.limit_names))
     columns: dict[str, dict[str, Any]] = {}
-    for item in kpis:
+    for item in summaries:
         column: dict[str, Any] = {}
         for setting in settings:
-            column[f"patients: {setting}"] = item["patients_per_setting"].get(setting, 0)
-        column["benefit"] = item["objective"]
-        column["readmissions avoided"] = item["outcomes"]["readmissions_avoided"]
-        column["travel hours saved"] = item["outcomes"]["travel_hours_saved"]
-        column["cost"] = item["outcomes"]["cost"]
-        for limit in limits:
-            info = item["resources"].get(limit)
-            column[f"use: {limit}"] = info["use"] if info else None
-            column[f"limit: {limit}"] = _shown_limit(info) if info else None
-            column[f"value of 1 more: {limit}"] = info["marginal_value"] if info else None
-        greedy = item["greedy"] or {}
-        column["greedy benefit"] = greedy.get("objective")
-        column["gain over greedy %"] = greedy.get("gain_pct")
-        column["status"] = item["status"]
-        column["gap"] = item["gap"]
-        column["seconds"] = item["seconds"]
-        columns[item["scenario"]] = column
+            column[f"patients: {setting}"] = item.patients_per_setting.get(setting, 0)
+        column["benefit"] = item.objective
+        column["readmissions avoided"] = item.outcomes["readmissions_avoided"]
+        column["travel hours saved"] = item.outcomes["travel_hours_saved"]
+        column["cost"] = item.outcomes["cost"]
+        known = set(item.limit_names)
+        for name in limits:
+            use = item.limit(name) if name in known else None
+            column[f"use: {name}"] = use.use if use else None
+            column[f"limit: {name}"] = use.shown_limit if use else None
+            column[f"value of 1 more: {name}"] = use.marginal_value if use else None
+        greedy = item.greedy
+        column["greedy benefit"] = greedy.objective if greedy else None
+        column["gain over greedy %"] = greedy.gain_pct if greedy else None
+        column["status"] = item.status.value
+        column["gap"] = item.gap
+        column["seconds"] = item.seconds
+        columns[item.scenario] = column
     frame = pd.DataFrame(columns)
     frame.index.name = "kpi"
     frame.columns.name = "scenario"
     return frame
 
 
-def _shown_limit(info: dict[str, Any]) -> Any:
-    """The upper limit, or the floor of a lower-bound-only limit (a recorded run stores an
-    infinite bound as null, so both forms are read)."""
-    upper = info.get("limit")
-    if upper is not None and np.isfinite(float(upper)):
-        return upper
-    return info.get("lower")
+def limit_units(summaries: list[PlanSummary]) -> dict[str, str]:
+    """Each limit's unit, by name, over the scenarios (for the comparison table's labels)."""
+    return {item.name: item.unit for summary in summaries for item in summary.limits}
 
 
 # Which way is better for each key figure, for colouring differences (+1 higher is better,
@@ -130,10 +97,10 @@ def _number(value: Any) -> float | None:
 RELATIVE_NOISE = 1e-9
 
 
-def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
+def differences_frame(summaries: list[PlanSummary]) -> pd.DataFrame:
     """Long table: one row per key figure and scenario, with its value and its difference from
     the first scenario (absolute and percent; empty for the first scenario and for text)."""
-    frame = comparison_frame(kpis)
+    frame = comparison_frame(summaries)
     reference = frame.columns[0]
     rows = []
     for kpi, row in frame.iterrows():
@@ -166,9 +133,9 @@ def differences_frame(kpis: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kpi", "scenario", "value", "diff", "diff_pct", "better"])
 
 
-def differences_by_scenario(kpis: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+def differences_by_scenario(summaries: list[PlanSummary]) -> dict[str, dict[str, dict[str, float | None]]]:
     """``{scenario: {kpi: {"diff": ..., "diff_pct": ...}}}`` against the first, for JSON output."""
-    long = differences_frame(kpis)
+    long = differences_frame(summaries)
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for row in long.itertuples(index=False):
         if row.diff is None or (isinstance(row.diff, float) and np.isnan(row.diff)):

@@ -21,6 +21,7 @@ import numpy as np
 from optalloc.allocation.backends.base import SolveOptions
 from optalloc.allocation.problem import AllocationProblem, Limit
 from optalloc.allocation.result import AllocationResult
+from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.estimates import Estimates
 from optalloc.pipeline import PipelineCache, Prepared, scenario_options
@@ -127,21 +128,22 @@ def first_hint(problem: AllocationProblem) -> np.ndarray | None:
     return greedy.assignment if greedy.status.has_plan else None
 
 
-def point_kpis(problem: AllocationProblem, estimates: Estimates, result: AllocationResult) -> dict[str, Any]:
-    """Flat key figures of one solved variant (everything the target language can name)."""
-    eligible = {name: int(problem.allowed[:, j].sum()) for j, name in enumerate(problem.settings)}
-    kpis: dict[str, Any] = {
-        **result.certificate(),
-        "patients": result.patients_per_setting(problem),
-        "eligible": eligible,
-        "use": {},
-        "limit": {limit.name: (limit.upper if np.isfinite(limit.upper) else limit.lower) for limit in problem.limits},
-        "marginal_value": {limit.name: result.duals.get(limit.name, float("nan")) for limit in problem.limits},
-    }
-    kpis.update(plan_totals(problem, estimates, result.assignment))
-    if result.assignment is not None:
-        kpis["use"] = {limit.name: limit.usage(result.assignment) for limit in problem.limits}
-    return kpis
+def point_summary(
+    loaded: LoadedScenario,
+    problem: AllocationProblem,
+    estimates: Estimates,
+    result: AllocationResult,
+    wall_seconds: float | None = None,
+) -> PlanSummary:
+    """The summary of one solved variant (everything the target language can name)."""
+    return PlanSummary.of(
+        problem,
+        result,
+        estimates.plan_totals(result.assignment),
+        scenario=loaded.name,
+        file=str(loaded.path),
+        wall_seconds=wall_seconds,
+    )
 
 
 def plan_totals(problem: AllocationProblem, estimates: Estimates, assignment: np.ndarray | None) -> dict[str, float]:
@@ -156,21 +158,20 @@ def solve_built(
     estimates: Estimates,
     settings: SolveSettings,
     hint: np.ndarray | None,
-) -> tuple[dict[str, Any], np.ndarray | None]:
+) -> tuple[PlanSummary, np.ndarray | None]:
     """Solve a built variant (warm-started from ``hint``, else the greedy plan) and summarise it."""
     start = time.perf_counter()
     if hint is None:
         hint = first_hint(problem)
     result = solve(problem, settings.solver, solve_options(loaded, settings, hint))
-    kpis = point_kpis(problem, estimates, result)
-    kpis["wall_seconds"] = time.perf_counter() - start
+    summary = point_summary(loaded, problem, estimates, result, wall_seconds=time.perf_counter() - start)
     assignment = None if result.assignment is None else result.assignment.astype(np.int16)
-    return kpis, assignment
+    return summary, assignment
 
 
 def solve_variant(
     prepared: Prepared, overrides: Mapping[str, Any], settings: SolveSettings, hint: np.ndarray | None
-) -> tuple[dict[str, Any], np.ndarray | None]:
+) -> tuple[PlanSummary, np.ndarray | None]:
     """Build, solve and summarise one variant; returns its key figures and its plan."""
     problem, estimates = variant(prepared, overrides)
     return solve_built(prepared.loaded, problem, estimates, settings, hint)
@@ -178,14 +179,14 @@ def solve_variant(
 
 def solve_chain(
     prepared: Prepared, chain: list[dict[str, Any]], settings: SolveSettings
-) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+) -> list[tuple[PlanSummary, np.ndarray | None]]:
     """Solve variants in order, each warm-started from the previous plan (sweeps go upward,
     so a plan for a tighter limit is feasible for the next, looser one)."""
     outputs = []
     hint: np.ndarray | None = None
     for overrides in chain:
-        kpis, assignment = solve_variant(prepared, overrides, settings, hint)
-        outputs.append((kpis, assignment))
+        summary, assignment = solve_variant(prepared, overrides, settings, hint)
+        outputs.append((summary, assignment))
         if assignment is not None:
             hint = assignment.astype(np.int64)
     return outputs

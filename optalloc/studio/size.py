@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optalloc.allocation.result import Status
+from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.pipeline import Prepared
 from optalloc.studio.parallel import Execution, Runner
@@ -66,7 +68,9 @@ class SizeResult:
         }
 
 
-def _level_task(prepared: Prepared, task: tuple[str, float, np.ndarray | None, SolveSettings]) -> tuple[dict, Any]:
+def _level_task(
+    prepared: Prepared, task: tuple[str, float, np.ndarray | None, SolveSettings]
+) -> tuple[PlanSummary, np.ndarray | None]:
     path, level, hint, settings = task
     return solve_variant(prepared, {path: level}, settings, hint)
 
@@ -115,21 +119,21 @@ class _Search:
         tasks = [(self.path, float(level), hint, self.settings) for level in levels]
         outputs = self.runner.map(_level_task, tasks, on_done=(lambda i: self.on_done(1)) if self.on_done else None)  # type: ignore[misc]
         passes = []
-        for level, (kpis, assignment) in zip(levels, outputs, strict=True):
-            ok = self.target.holds(kpis)
-            if kpis["status"] not in ("OPTIMAL", "FEASIBLE") and kpis["status"] != "INFEASIBLE":
+        for level, (summary, assignment) in zip(levels, outputs, strict=True):
+            ok = self.target.holds(summary)
+            if not summary.has_plan and summary.status != Status.INFEASIBLE:
                 raise OptallocError(
-                    f"sizing: the solve at {self.path} = {level:g} ended {kpis['status']} (no plan, "
+                    f"sizing: the solve at {self.path} = {level:g} ended {summary.status.value} (no plan, "
                     "not proven infeasible); raise --time-limit or the scenario's solver.time_limit."
                 )
             self.evaluations.append(
                 {
                     "level": float(level),
                     "meets_target": ok,
-                    **self.target.values(kpis),
-                    "benefit": kpis["benefit"],
-                    "status": kpis["status"],
-                    "patients": kpis["patients"],
+                    **self.target.values(summary),
+                    "benefit": summary.benefit,
+                    "status": summary.status.value,
+                    "patients": dict(summary.patients_per_setting),
                 }
             )
             if not ok and assignment is not None and level > self.fail_plan[0]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError, ScenarioError
 from optalloc.pipeline import Prepared
 from optalloc.scenario.loader import LoadedScenario, with_overrides
@@ -108,7 +109,9 @@ def grid(varies: Sequence[Vary]) -> list[dict[str, float]]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def _run_chain(prepared: Prepared, task: tuple[list[dict[str, float]], SolveSettings]) -> list[tuple[dict, Any]]:
+def _run_chain(
+    prepared: Prepared, task: tuple[list[dict[str, float]], SolveSettings]
+) -> list[tuple[PlanSummary, np.ndarray | None]]:
     chain, settings = task
     return solve_chain(prepared, chain, settings)
 
@@ -164,23 +167,11 @@ def run_sweep(
     )
     rows_out = []
     for chain, results in zip(chain_list, outputs, strict=True):
-        for point, (kpis, _assignment) in zip(chain, results, strict=True):
-            rows_out.append({**point, **flatten_kpis(kpis)})
+        for point, (summary, _assignment) in zip(chain, results, strict=True):
+            rows_out.append({**point, **summary.flat()})
     frame = pd.DataFrame(rows_out).sort_values([v.path for v in varies], kind="stable").reset_index(drop=True)
     frame.attrs["units"] = sweep_units(prepared, varies)  # for the plot's axis labels
     return frame
-
-
-def flatten_kpis(kpis: dict[str, Any]) -> dict[str, Any]:
-    """Nested key figures as flat CSV columns (``patients:home``, ``marginal_value:budget``)."""
-    flat: dict[str, Any] = {}
-    for key, value in kpis.items():
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                flat[f"{key}:{name}"] = inner
-        else:
-            flat[key] = value
-    return flat
 
 
 # Okabe-Ito: told apart with every common colour-vision deficiency; with line styles and

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from optalloc.allocation.result import Status
+from optalloc.allocation.summary import LimitUse, PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.expressions import FUNCTIONS, Expression, ExpressionError, Function, parse
 
@@ -38,18 +40,18 @@ def _unbound(*_: str) -> float:  # replaced by the plan's figures at evaluation
 _PARSE_FUNCTIONS = {**FUNCTIONS, **{name: Function(_unbound, 1, 1, takes_names=True) for name in TARGET_FUNCTIONS}}
 
 
-def _bound(kpis: Mapping[str, Any]) -> dict[str, Function]:
-    """The target functions reading one point's key figures."""
+def _bound(summary: PlanSummary) -> dict[str, Function]:
+    """The target functions reading one plan's key figures."""
 
     def patients(setting: str) -> float:
-        return float(kpis["patients"][setting])
+        return float(summary.patients_per_setting[setting])
 
     def share_served(setting: str) -> float:
-        eligible = kpis["eligible"][setting]
-        return float(kpis["patients"][setting]) / eligible if eligible else float("nan")
+        eligible = summary.eligible[setting]
+        return float(summary.patients_per_setting[setting]) / eligible if eligible else float("nan")
 
     def use(limit: str) -> float:
-        return float(kpis["use"].get(limit, float("nan")))
+        return summary.limit(limit).use if limit in summary.limit_names else float("nan")
 
     return {
         **FUNCTIONS,
@@ -66,20 +68,21 @@ class Target:
     text: str
     expression: Expression
 
-    def _evaluate(self, expression: Expression, kpis: Mapping[str, Any]) -> Any:
-        bound = dataclasses.replace(expression, functions=_bound(kpis))
-        return bound.evaluate({name: float(kpis[name]) for name in SCALARS if name in kpis})
+    def _evaluate(self, expression: Expression, summary: PlanSummary) -> Any:
+        bound = dataclasses.replace(expression, functions=_bound(summary))
+        known = {"benefit", *summary.outcomes}
+        return bound.evaluate({name: summary.figure(name) for name in SCALARS if name in known})
 
-    def holds(self, kpis: Mapping[str, Any]) -> bool:
-        """True when the point has a plan and the target is true on its figures."""
-        if kpis.get("status") not in ("OPTIMAL", "FEASIBLE"):
+    def holds(self, summary: PlanSummary) -> bool:
+        """True when the plan exists and the target is true on its figures."""
+        if not summary.has_plan:
             return False
         try:
-            return bool(np.asarray(self._evaluate(self.expression, kpis)))
+            return bool(np.asarray(self._evaluate(self.expression, summary)))
         except (KeyError, TypeError):
             return False
 
-    def values(self, kpis: Mapping[str, Any]) -> dict[str, float]:
+    def values(self, summary: PlanSummary) -> dict[str, float]:
         """The left-hand side of each clause (NaN without a plan), for the sizing table."""
         out = {}
         for clause in self.expression.clauses():
@@ -88,7 +91,7 @@ class Target:
             label = ast.get_source_segment(clause.text, side) or ast.unparse(side)
             part = dataclasses.replace(clause, text=label, tree=ast.Expression(side))
             try:
-                out[label] = float(np.asarray(self._evaluate(part, kpis)))
+                out[label] = float(np.asarray(self._evaluate(part, summary)))
             except (KeyError, TypeError, ValueError, ExpressionError):
                 out[label] = float("nan")
         return out
@@ -120,13 +123,21 @@ def parse_target(text: str, settings: Sequence[str], limits: Sequence[str]) -> T
                     f"--target {text!r}: {name}({arg}) names no {kind} of the scenario "
                     f"(known: {', '.join(known) or 'none'})."
                 )
-    probe = {
-        "status": "OPTIMAL",
-        **dict.fromkeys(SCALARS, 1.0),
-        "patients": dict.fromkeys(settings, 1),
-        "eligible": dict.fromkeys(settings, 1),
-        "use": dict.fromkeys(limits, 1.0),
-    }
+    probe = PlanSummary(
+        scenario="probe",
+        file="",
+        status=Status.OPTIMAL,
+        solver="",
+        objective=1.0,
+        bound=1.0,
+        seconds=0.0,
+        objective_unit="",
+        patients=len(settings),
+        patients_per_setting=dict.fromkeys(settings, 1),
+        eligible=dict.fromkeys(settings, 1),
+        outcomes=dict.fromkeys(SCALARS[1:], 1.0),
+        limits=tuple(LimitUse(name, name, "resource", "", -np.inf, 1.0, 1.0, 0.0, True, 0.0) for name in limits),
+    )
     value = np.asarray(Target(text.strip(), expression)._evaluate(expression, probe))
     if value.dtype != bool:
         raise OptallocError(f"--target {text!r}: is not a condition; compare a metric with a number, {_EXAMPLE}.")

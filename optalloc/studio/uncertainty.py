@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.pipeline import Prepared
 from optalloc.scenario.uncertain import draw_values
@@ -30,7 +31,9 @@ OUTCOMES = ("benefit", "readmissions_avoided", "cost", "travel_hours_saved")
 QUANTILES = {"p5": 5.0, "p50": 50.0, "p95": 95.0}
 
 
-def _expected_value_task(shared: list[Prepared], task: tuple[int, SolveSettings]) -> tuple[dict, Any]:
+def _expected_value_task(
+    shared: list[Prepared], task: tuple[int, SolveSettings]
+) -> tuple[PlanSummary, np.ndarray | None]:
     index, settings = task
     return solve_variant(shared[index], {}, settings, None)
 
@@ -46,12 +49,13 @@ def _draw_task(
         for prepared, ev_plan in zip(shared, ev_plans, strict=True):
             values = draw_values(prepared.loaded.distributions, seed, k)
             problem, estimates = variant(prepared, values)
-            kpis, _ = solve_built(prepared.loaded, problem, estimates, settings, ev_plan)
+            summary, _ = solve_built(prepared.loaded, problem, estimates, settings, ev_plan)
             record = {
                 "draw": k,
-                "status": kpis["status"],
-                "patients": kpis["patients"],
-                **{name: kpis[name] for name in OUTCOMES},
+                "status": summary.status.value,
+                "has_plan": summary.has_plan,
+                "patients": dict(summary.patients_per_setting),
+                **{name: summary.figure(name) for name in OUTCOMES},
                 "values": values,
             }
             if ev_plan is not None:
@@ -71,7 +75,7 @@ class UncertaintyResult:
 
     scenarios: list[str]
     seed: int
-    expected_value: list[dict[str, Any]]
+    expected_value: list[PlanSummary]
     draws: list[list[dict[str, Any]]]
 
     def frame(self) -> pd.DataFrame:
@@ -102,7 +106,7 @@ class UncertaintyResult:
             diff = benefit - first
             item: dict[str, Any] = {
                 "scenario": name,
-                "solved": int(sum(r["status"] in ("OPTIMAL", "FEASIBLE") for r in records)),
+                "solved": int(sum(r["has_plan"] for r in records)),
                 "outcomes": metrics,
                 "p_beats_first": float(np.mean(diff > 1e-9 * np.maximum(1.0, np.abs(first))))
                 if name != self.scenarios[0]
@@ -122,7 +126,7 @@ def _describe(values: list[float]) -> dict[str, float]:
     return {"mean": float(finite.mean()), **{k: float(np.percentile(finite, q)) for k, q in QUANTILES.items()}}
 
 
-def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+def _ev_summary(ev: PlanSummary, records: list[dict[str, Any]]) -> dict[str, Any]:
     records = [r for r in records if "ev_plan_breaks" in r]  # draws where there was a plan to test
     broken = [r["ev_plan_breaks"] for r in records]
     limits = sorted({name for b in broken for name in b})
@@ -142,8 +146,8 @@ def _ev_summary(ev: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, 
         r["benefit"] - r.get("ev_plan_benefit", float("nan")) for r, b in zip(records, broken, strict=True) if not b
     ]
     return {
-        "status": ev["status"],
-        "benefit_at_expected_values": ev["benefit"],
+        "status": ev.status.value,
+        "benefit_at_expected_values": ev.benefit,
         "realised_benefit": _describe(realised),
         "mean_shortfall_vs_drawn_optimum": _describe(regret)["mean"],
         # None, not 0%, when the expected values gave no plan: "never breaks" would be false comfort
@@ -181,7 +185,7 @@ def run_uncertainty(
     with Runner(prepared, execution) as runner:
         ev_tasks = [(i, settings) for i in range(len(prepared))]
         ev = runner.map(_expected_value_task, ev_tasks, on_done=(lambda i: on_done(1)) if on_done else None)
-        ev_kpis = [k for k, _ in ev]
+        ev_summaries = [summary for summary, _ in ev]
         ev_plans = [None if a is None else a.astype(np.int64) for _, a in ev]
         groups = chunks(list(range(draws)), max(1, 4 * execution.n_workers()))
         tasks = [(group, ev_plans, seed, settings) for group in groups]
@@ -192,4 +196,4 @@ def run_uncertainty(
         for row in block:
             for s, record in enumerate(row):
                 per_scenario[s].append(record)
-    return UncertaintyResult([p.loaded.name for p in prepared], seed, ev_kpis, per_scenario)
+    return UncertaintyResult([p.loaded.name for p in prepared], seed, ev_summaries, per_scenario)
