@@ -15,12 +15,15 @@ Center (ids 1, 2, 7), and the only ED count available covers the previous *year*
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 ACUTE_ADMISSION_TYPES: tuple[int, ...] = (1, 2, 7)
 
@@ -73,24 +76,44 @@ class LaceClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    column : str
-        Name of the LACE column in ``X``.
+    column : str or int
+        The LACE points: a column name of a DataFrame ``X`` (the features the risk stage
+        builds), or a column position of an array.
     """
 
-    def __init__(self, column: str = "lace") -> None:
+    def __init__(self, column: str | int = "lace") -> None:
         self.column = column
 
-    def _score(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(X[self.column], dtype=float).reshape(-1, 1)
+    def _points(self, X: pd.DataFrame | np.ndarray, reset: bool = False, y: ArrayLike | None = None) -> Any:
+        """The LACE column (with ``y``, the pair), validated as scikit-learn does: finite,
+        non-empty, dense, 2-D, the same columns as in ``fit``."""
+        if isinstance(self.column, str):
+            if not hasattr(X, "columns") or self.column not in X.columns:
+                raise ValueError(
+                    f"LaceClassifier reads the LACE points from the column {self.column!r}, which X lacks; "
+                    "pass the risk features' DataFrame, or column=<position> for an array."
+                )
+            X = X[[self.column]]
+        if y is None:
+            data = validate_data(self, X, reset=reset)
+        else:
+            data, y = validate_data(self, X, y, reset=reset)
+        points = data if isinstance(self.column, str) else data[:, [self.column]]
+        return points if y is None else (points, y)
 
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> LaceClassifier:
-        self.logistic_ = LogisticRegression().fit(self._score(X), np.asarray(y).astype(int))
+    def fit(self, X: pd.DataFrame | np.ndarray, y: ArrayLike) -> LaceClassifier:
+        if y is None:
+            raise ValueError("LaceClassifier requires y to be passed, but the target y is None.")
+        points, target = self._points(X, reset=True, y=y)
+        check_classification_targets(target)
+        self.logistic_ = LogisticRegression().fit(points, target)
         self.classes_ = self.logistic_.classes_
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "logistic_")
-        return self.logistic_.predict_proba(self._score(X))
+        return self.logistic_.predict_proba(self._points(X))
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -21,7 +21,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags, _safe_indexing
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 MODEL_NAMES: tuple[str, ...] = ("lr", "tree", "rf", "hgb")
 MODEL_LABELS: dict[str, str] = {
@@ -191,10 +193,9 @@ class CalibratedRiskModel(ClassifierMixin, BaseEstimator):
                 f"The 'method' parameter of CalibratedRiskModel must be one of "
                 f"{', '.join(CALIBRATION_METHODS)}. Got {self.method!r} instead."
             )
-        target = np.asarray(y).astype(int)
+        X, target = self._checked(X, y)
         group_ids = np.arange(len(target)) if groups is None else np.asarray(groups)
         base = self.estimator if self.estimator is not None else LogisticRegression()
-        self.classes_ = np.array([0, 1])
         if self.method == "none":
             # No calibration asked for: skip the inner folds (quick experiments). The operating
             # quantiles then come from in-sample predictions, optimistic for flexible models.
@@ -205,8 +206,8 @@ class CalibratedRiskModel(ClassifierMixin, BaseEstimator):
         oof = np.full(len(target), np.nan)
         splits = self._splits(target, group_ids)
         for train, test in splits:
-            model = clone(base).fit(X.iloc[train], target[train])
-            oof[test] = model.predict_proba(X.iloc[test])[:, 1]
+            model = clone(base).fit(_safe_indexing(X, train), target[train])
+            oof[test] = model.predict_proba(_safe_indexing(X, test))[:, 1]
         self.brier_by_method_ = self._compare_methods(oof, target, splits)
         if self.method == "auto":
             self.method_ = min(self.brier_by_method_, key=lambda name: self.brier_by_method_[name])
@@ -232,14 +233,52 @@ class CalibratedRiskModel(ClassifierMixin, BaseEstimator):
             scores[method] = float(np.mean((calibrated - y) ** 2))
         return scores
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def _checked(self, X: pd.DataFrame | np.ndarray, y: ArrayLike) -> tuple[pd.DataFrame | np.ndarray, np.ndarray]:
+        """``X`` and ``y`` as scikit-learn checks them, ``y`` coded 0/1 with ``classes_`` set.
+
+        A DataFrame (the risk features, mixed types) goes to the base pipeline as it is, only
+        its column names and count recorded; an array is checked to be finite and dense.
+        """
+        if y is None:
+            raise ValueError("CalibratedRiskModel requires y to be passed, but the target y is None.")
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True)
+            y = column_or_1d(y)
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        kind = type_of_target(y)
+        if kind != "binary":
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {kind}: "
+                "CalibratedRiskModel predicts a binary outcome (readmitted or not), so give it both outcomes."
+            )
+        self.classes_, target = np.unique(y, return_inverse=True)
+        if len(target) < 2 * max(2, self.cv) and self.method != "none":
+            raise ValueError(
+                f"CalibratedRiskModel needs at least {2 * max(2, self.cv)} samples for its {self.cv} inner "
+                f"folds; got n_samples={len(target)}."
+            )
+        return X, target
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False  # a readmission is binary
+        return tags
+
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "estimator_")
+        if not isinstance(X, pd.DataFrame):  # a frame's columns are the base pipeline's to check, by name
+            X = validate_data(self, X, reset=False)
         raw = self.estimator_.predict_proba(X)[:, 1]
         p = raw if self.calibrator_ is None else _apply_calibrator(self.calibrator_, raw)
         return np.column_stack([1 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
 
     def threshold_for_top(self, fraction: float) -> float:
         """Probability above which the ``fraction`` riskiest training patients fall."""
