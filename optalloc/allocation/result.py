@@ -188,3 +188,25 @@ class AllocationResult:
                 "setting": np.asarray(problem.settings, dtype=object)[self.assignment],
             }
         )
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one solver run ended, in solver-neutral terms, for the one finishing step.
+
+    ``assignment`` is the plan found (None: none); ``proven`` says whether the solver itself
+    proved it optimal (None: let the certified gap decide); ``infeasible`` that the solver
+    proved no plan keeps every limit (``explain``: diagnose which limits clash).
+    ``seconds_before`` is time spent for this run before it started (a warm start's), counted
+    in the result's seconds.
+    """
+
+    assignment: np.ndarray | None = None
+    bound: float | None = None
+    duals: dict[str, float] = field(default_factory=dict)
+    proven: bool | None = None
+    infeasible: bool = False
+    explain: bool = True
+    report: SolverReport = field(default_factory=SolverReport)
+    message: str = ""
+    seconds_before: float = 0.0

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, SolverReport, Status
+from optalloc.allocation.result import AllocationResult, Run, SolverReport, Status
 from optalloc.allocation.result import relative_gap as certified_gap
 
 
@@ -204,6 +204,31 @@ def plan_result(
         status, message = Status.FEASIBLE, f"{solver} plan breaks limits by round-off: {broken}"
     return AllocationResult(
         status, solver, objective, bound, assignment, seconds, build, duals, message, report or SolverReport()
+    )
+
+
+def finalise(
+    problem: AllocationProblem, solver: str, run: Run, build: float, seconds: float, relative_gap: float
+) -> AllocationResult:
+    """The result of an adapter's :class:`~optalloc.allocation.backends.base.Run`: the
+    infeasibility diagnosis, the bound of a run without a plan, or :func:`plan_result`."""
+    seconds += run.seconds_before
+    if run.infeasible:
+        return infeasible_result(problem, solver, build, seconds, run.explain)
+    if run.assignment is None:
+        return no_plan_result(solver, run.bound, seconds, build, run.duals, run.message, run.report)
+    return plan_result(
+        problem,
+        solver,
+        run.assignment,
+        run.bound,
+        seconds,
+        build,
+        run.duals,
+        relative_gap,
+        run.report,
+        proven=run.proven,
+        message=run.message,
     )
 
 

@@ -64,4 +64,4 @@ class WarmStartedCpSat(Backend):
             seconds=time.perf_counter() - t_start,
             repair_hint=options.hint is not None,
         )
-        return CpSatBackend().solve(problem, options, prior)
+        return CpSatBackend(prior).solve(problem, options)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult
+from optalloc.allocation.result import AllocationResult, Run
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,31 @@ class Backend(ABC):
     @abstractmethod
     def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
         """Build the model from ``problem``, solve it and translate the outcome."""
+
+
+class Adapter(Backend):
+    """One solver library behind a template ``solve``: build its model, run it, finalise.
+
+    This is the shape of linopy's ``Solver``: an adapter writes only :meth:`build` (the
+    problem's arrays in the library's own terms) and :meth:`run` (solve and read back a
+    :class:`Run`); the bound rounding, the status and the result are the shared
+    :func:`~optalloc.allocation.structure.finalise`, so no two adapters can disagree on them.
+    """
+
+    def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
+        from optalloc.allocation.structure import finalise
+
+        t0 = time.perf_counter()
+        model = self.build(problem, options)
+        build = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        run = self.run(model, problem, options, build)
+        return finalise(problem, self.name, run, build, time.perf_counter() - t1, options.relative_gap)
+
+    @abstractmethod
+    def build(self, problem: AllocationProblem, options: SolveOptions) -> Any:
+        """The solver's model of ``problem`` (whatever the library needs to run it)."""
+
+    @abstractmethod
+    def run(self, model: Any, problem: AllocationProblem, options: SolveOptions, build_seconds: float) -> Run:
+        """Solve ``model`` within the time left and say how it ended."""

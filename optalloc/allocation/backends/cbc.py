@@ -12,20 +12,20 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions
+from optalloc.allocation.backends.base import Adapter, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, SolverReport
+from optalloc.allocation.result import Run, SolverReport
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
     matrix_form,
-    no_plan_result,
     objective_grid,
-    plan_result,
 )
 from optalloc.allocation.tempfiles import link_pulp_children, solver_tempdir
 
@@ -94,7 +94,16 @@ def parse_cbc_log(text: str) -> dict[str, float]:
     return found
 
 
-class CbcBackend(Backend):
+@dataclass(frozen=True)
+class CbcModel:
+    """The PuLP model, its binary variables in matrix-form column order, and the matrix form."""
+
+    pulp_model: Any
+    variables: list[Any]
+    mf: MatrixForm
+
+
+class CbcBackend(Adapter):
     """CBC branch-and-cut through PuLP's bundled binary."""
 
     name = "cbc"
@@ -107,24 +116,23 @@ class CbcBackend(Backend):
         except Exception:
             return False
 
-    def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
-        pulp = _pulp()
-        t0 = time.perf_counter()
+    def build(self, problem: AllocationProblem, options: SolveOptions) -> CbcModel:
         mf = matrix_form(problem)
         model, x = build_pulp_model(problem, mf)
-        build = time.perf_counter() - t0
+        return CbcModel(model, x, mf)
 
+    def run(self, model: CbcModel, problem: AllocationProblem, options: SolveOptions, build_seconds: float) -> Run:
+        pulp = _pulp()
+        mf, x = model.mf, model.variables
         t1 = time.perf_counter()
         if mf.n_columns > LP_DUALS_MAX_COLUMNS:
             from optalloc.allocation.lagrangian import lagrangian_prices
 
             duals = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)[0]
         else:
-            duals = self._lp_duals(problem, model, options)  # type: ignore[assignment]
+            duals = self._lp_duals(problem, model.pulp_model, options)  # type: ignore[assignment]
         if duals is None:
-            from optalloc.allocation.structure import infeasible_result
-
-            return infeasible_result(problem, self.name, build, time.perf_counter() - t1)
+            return Run(infeasible=True)
         warm = options.hint is not None
         if warm:
             values = mf.columns_of(np.asarray(options.hint, dtype=np.int64))
@@ -145,27 +153,18 @@ class CbcBackend(Backend):
                 options=[f"randomSeed {options.seed + 1}"],
             )
             solver.tmpDir = str(tmp)  # model and solution files stay in the private folder
-            pulp_status = model.solve(solver)
+            pulp_status = model.pulp_model.solve(solver)
             log = Path(log_path).read_text() if os.path.exists(log_path) else ""
-        seconds = time.perf_counter() - t1
         summary = parse_cbc_log(log)
         if pulp_status == pulp.LpStatusInfeasible or "Result - Problem proven infeasible" in log:
-            from optalloc.allocation.structure import infeasible_result
-
-            return infeasible_result(problem, self.name, build, seconds)
+            return Run(infeasible=True)
         values = np.array([v.varValue if v.varValue is not None else 0.0 for v in x])
-        has_plan = model.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+        has_plan = model.pulp_model.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         lower = summary.get("Lower bound")
+        report = SolverReport(log_summary=summary)
         if not has_plan:
             bound = -lower if lower is not None else None
-            return no_plan_result(
-                self.name,
-                bound,
-                seconds,
-                build,
-                duals,
-                message="CBC stopped before finding a plan",
-            )
+            return Run(bound=bound, duals=duals, report=report, message="CBC stopped before finding a plan")
         assignment = mf.assignment_from_columns(values, problem.n_patients)
         objective = problem.objective_value(assignment)
         optimal = "Result - Optimal solution found" in log
@@ -178,18 +177,7 @@ class CbcBackend(Backend):
             bound = objective + max(options.relative_gap * max(1.0, abs(objective)), 0.999 * step)
         else:
             bound = None
-        return plan_result(
-            problem,
-            self.name,
-            assignment,
-            bound,
-            seconds,
-            build,
-            duals,
-            options.relative_gap,
-            SolverReport(log_summary=summary),
-            proven=optimal,
-        )
+        return Run(assignment=assignment, bound=bound, duals=duals, proven=optimal, report=report)
 
     @staticmethod
     def _lp_duals(problem: AllocationProblem, model, options: SolveOptions) -> dict[str, float] | None:

@@ -20,19 +20,18 @@ its own plan, with the objective recomputed in the original units.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
-from optalloc.allocation.backends.base import Backend, SolveOptions
+from optalloc.allocation.backends.base import Adapter, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
-from optalloc.allocation.result import AllocationResult, SolverReport
+from optalloc.allocation.result import Run, SolverReport
 from optalloc.allocation.structure import (
+    MatrixForm,
     integer_scale,
     matrix_form,
-    no_plan_result,
-    plan_result,
     tighten_bound,
 )
 
@@ -52,7 +51,21 @@ class Prior:
     repair_hint: bool = False
 
 
-class CpSatBackend(Backend):
+@dataclass(frozen=True)
+class CpSatModel:
+    """The CP-SAT model, its Boolean variables in matrix-form column order, and what reading
+    its bound back needs: whether every limit row scaled to integers exactly, the objective's
+    integer scale and the most the rounding of benefits can add."""
+
+    cp_model: Any
+    variables: list[Any]
+    mf: MatrixForm
+    exact_rows: bool
+    objective_scale: float
+    rounding_margin: float
+
+
+class CpSatBackend(Adapter):
     """CP-SAT with LP relaxation (``linearization_level=2``), hint and a valid bound.
 
     The adapter alone starts from ``options.hint``; ``algorithms/warm_cpsat.py`` (registered as
@@ -71,14 +84,16 @@ class CpSatBackend(Backend):
             return False
         return True
 
-    def solve(self, problem: AllocationProblem, options: SolveOptions, prior: Prior | None = None) -> AllocationResult:
+    def __init__(self, prior: Prior | None = None) -> None:
+        self.prior = prior
+
+    def _prior(self, options: SolveOptions) -> Prior:
+        return self.prior if self.prior is not None else Prior(hint=options.hint, repair_hint=options.hint is not None)
+
+    def build(self, problem: AllocationProblem, options: SolveOptions) -> CpSatModel:
         from ortools.sat.python import cp_model
 
-        if prior is None:
-            prior = Prior(hint=options.hint, repair_hint=options.hint is not None)
-        lp_bound, duals, hint, pre_seconds = prior.lp_bound, prior.duals, prior.hint, prior.seconds
-
-        t0 = time.perf_counter()
+        hint = self._prior(options).hint
         mf = matrix_form(problem)
         model = cp_model.CpModel()
         x = [model.new_bool_var(f"x{j}") for j in range(mf.n_columns)]
@@ -125,12 +140,17 @@ class CpSatBackend(Backend):
             values = mf.columns_of(np.asarray(hint, dtype=np.int64))
             for var, v in zip(x, values.astype(int).tolist()):
                 model.add_hint(var, v)
-        build = time.perf_counter() - t0
+        return CpSatModel(model, x, mf, bool(exact_rows), b_factor, rounding_margin)
 
-        t1 = time.perf_counter()
+    def run(self, model: CpSatModel, problem: AllocationProblem, options: SolveOptions, build_seconds: float) -> Run:
+        from ortools.sat.python import cp_model
+
+        prior = self._prior(options)
+        lp_bound, duals, hint, pre_seconds = prior.lp_bound, prior.duals, prior.hint, prior.seconds
+        x, mf = model.variables, model.mf
         solver = cp_model.CpSolver()
         params = solver.parameters
-        params.max_time_in_seconds = max(0.1, options.time_limit - pre_seconds - build)
+        params.max_time_in_seconds = max(0.1, options.time_limit - pre_seconds - build_seconds)
         params.num_workers = max(1, options.threads)
         params.linearization_level = 2
         params.relative_gap_limit = options.relative_gap
@@ -138,21 +158,17 @@ class CpSatBackend(Backend):
         params.log_search_progress = bool(options.verbose)
         if prior.repair_hint:
             params.repair_hint = True
-        code = solver.solve(model)
-        cp_seconds = time.perf_counter() - t1
-        seconds = pre_seconds + cp_seconds
+        code = solver.solve(model.cp_model)
 
         report = SolverReport(
-            exact_integer_model=bool(exact_rows),
-            objective_scale=b_factor,
+            exact_integer_model=model.exact_rows,
+            objective_scale=model.objective_scale,
             lp_bound=lp_bound,
             pre_seconds=pre_seconds,
             backend_status=solver.status_name(code),
         )
-        if code == cp_model.INFEASIBLE and exact_rows:
-            from optalloc.allocation.structure import infeasible_result
-
-            return infeasible_result(problem, self.name, build, seconds)
+        if code == cp_model.INFEASIBLE and model.exact_rows:
+            return Run(infeasible=True, seconds_before=pre_seconds)
         candidates = []
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = np.array([solver.boolean_value(v) for v in x], dtype=float)
@@ -166,21 +182,14 @@ class CpSatBackend(Backend):
             report = replace(report, hint_objective=candidates[-1][0])
 
         valid_bounds = [b for b in (lp_bound,) if b is not None]
-        if exact_rows and code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
-            cp_bound = (solver.best_objective_bound + rounding_margin) / b_factor
+        if model.exact_rows and code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+            cp_bound = (solver.best_objective_bound + model.rounding_margin) / model.objective_scale
             valid_bounds.append(cp_bound)
             report = replace(report, cpsat_bound=cp_bound)
         bound = tighten_bound(problem, min(valid_bounds)) if valid_bounds else None
         if not candidates:
-            return no_plan_result(
-                self.name,
-                bound,
-                seconds,
-                build,
-                duals,
-                message="CP-SAT stopped before finding a plan",
-                report=report,
-            )
+            message = "CP-SAT stopped before finding a plan"
+            return Run(bound=bound, duals=duals, report=report, message=message, seconds_before=pre_seconds)
         _, origin, plan = max(candidates, key=lambda c: c[0])
         report = replace(report, plan_from=origin)
-        return plan_result(problem, self.name, plan, bound, seconds, build, duals, options.relative_gap, report)
+        return Run(assignment=plan, bound=bound, duals=duals, report=report, seconds_before=pre_seconds)

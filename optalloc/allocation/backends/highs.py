@@ -10,22 +10,21 @@ on for the MIP, which also starts from ``options.hint`` when given. On large mod
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
-from optalloc.allocation.backends.base import Backend, SolveOptions
+from optalloc.allocation.backends.base import Adapter, SolveOptions
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.quiet import native_stdout_silenced
-from optalloc.allocation.result import AllocationResult, SolverReport
+from optalloc.allocation.result import Run, SolverReport
 from optalloc.allocation.structure import (
     LP_DUALS_MAX_COLUMNS,
     MatrixForm,
-    infeasible_result,
     matrix_form,
-    no_plan_result,
     objective_grid,
-    plan_result,
 )
 
 
@@ -82,7 +81,7 @@ def new_highs(options: SolveOptions, time_limit: float):
     return h
 
 
-class HighsBackend(Backend):
+class HighsBackend(Adapter):
     """Exact MIP with HiGHS branch-and-cut; duals from the LP relaxation.
 
     Parameters
@@ -110,9 +109,7 @@ class HighsBackend(Backend):
             return False
         return True
 
-    def solve(self, problem: AllocationProblem, options: SolveOptions) -> AllocationResult:
-        hs = _highspy()
-        t0 = time.perf_counter()
+    def build(self, problem: AllocationProblem, options: SolveOptions) -> HighsModel:
         mf = matrix_form(problem)
         h = new_highs(options, options.time_limit)
         step = objective_grid(problem)
@@ -120,21 +117,24 @@ class HighsBackend(Backend):
             h.setOptionValue("mip_abs_gap", 0.999 * step)
         simplex_duals = self.duals and mf.n_columns <= LP_DUALS_MAX_COLUMNS
         pass_model(h, problem, mf, integral=not simplex_duals)
-        build = time.perf_counter() - t0
+        return HighsModel(h, mf, simplex_duals)
 
+    def run(self, model: HighsModel, problem: AllocationProblem, options: SolveOptions, build_seconds: float) -> Run:
+        hs = _highspy()
+        h, mf = model.highs, model.mf
         t1 = time.perf_counter()
         duals: dict[str, float] = {}
         lp_bound = None
-        if self.duals and not simplex_duals:
+        if self.duals and not model.simplex_duals:
             from optalloc.allocation.lagrangian import lagrangian_prices
 
             duals, lp_bound = lagrangian_prices(problem, options.seed, 0.25 * options.time_limit)
             h.setOptionValue("time_limit", float(max(options.time_limit - (time.perf_counter() - t1), 0.01)))
-        if simplex_duals:
+        if model.simplex_duals:
             run_with_watchdog(h, options.time_limit)
             status = h.getModelStatus()
             if status == hs.HighsModelStatus.kInfeasible:
-                return infeasible_result(problem, self.name, build, time.perf_counter() - t1, self.diagnose)
+                return Run(infeasible=True, explain=self.diagnose)
             if status == hs.HighsModelStatus.kOptimal:
                 row_dual = np.asarray(h.getSolution().row_dual)[problem.n_patients :]
                 # HiGHS reports d(objective)/d(row bound) for the sense of the model (max), i.e.
@@ -148,8 +148,41 @@ class HighsBackend(Backend):
         if options.hint is not None:
             h.setSolution(_solution(mf, options.hint))
         run_with_watchdog(h, options.time_limit - (time.perf_counter() - t1))
-        seconds = time.perf_counter() - t1
-        return _translate(h, hs, problem, mf, self.name, build, seconds, duals, lp_bound, self.diagnose)
+        return self._outcome(model, problem, duals, lp_bound)
+
+    def _outcome(
+        self, model: HighsModel, problem: AllocationProblem, duals: dict[str, float], lp_bound: float | None
+    ) -> Run:
+        """The MIP's end in solver-neutral terms: infeasible, no plan (with its bound), or a plan."""
+        hs, h = _highspy(), model.highs
+        status = h.getModelStatus()
+        info = h.getInfo()
+        if status == hs.HighsModelStatus.kInfeasible:
+            return Run(infeasible=True, explain=self.diagnose)
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else lp_bound
+        if lp_bound is not None and bound is not None:
+            bound = min(bound, lp_bound)
+        if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+            message = f"HiGHS stopped ({h.modelStatusToString(status)}) before finding a plan"
+            return Run(bound=bound, duals=duals, message=message)
+        values = np.asarray(h.getSolution().col_value)
+        return Run(
+            assignment=model.mf.assignment_from_columns(values, problem.n_patients),
+            bound=bound,
+            duals=duals,
+            proven=status == hs.HighsModelStatus.kOptimal,
+            report=SolverReport(nodes=int(info.mip_node_count), lp_bound=lp_bound),
+        )
+
+
+@dataclass(frozen=True)
+class HighsModel:
+    """A HiGHS instance holding the model, its matrix form, and whether the LP relaxation is
+    solved first by simplex for the duals (small models) or priced by the Lagrangian (large)."""
+
+    highs: Any
+    mf: MatrixForm
+    simplex_duals: bool
 
 
 def run_with_watchdog(h, time_limit: float) -> None:
@@ -176,37 +209,3 @@ def _solution(mf: MatrixForm, hint: np.ndarray):
     sol.col_value = mf.columns_of(np.asarray(hint, dtype=np.int64))
     sol.value_valid = True
     return sol
-
-
-def _translate(h, hs, problem, mf, solver, build, seconds, duals, lp_bound, explain) -> AllocationResult:
-    status = h.getModelStatus()
-    info = h.getInfo()
-    if status == hs.HighsModelStatus.kInfeasible:
-        return infeasible_result(problem, solver, build, seconds, explain)
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else lp_bound
-    if lp_bound is not None and bound is not None:
-        bound = min(bound, lp_bound)
-    if not has_solution:
-        return no_plan_result(
-            solver,
-            bound,
-            seconds,
-            build,
-            duals,
-            message=f"HiGHS stopped ({h.modelStatusToString(status)}) before finding a plan",
-        )
-    values = np.asarray(h.getSolution().col_value)
-    assignment = mf.assignment_from_columns(values, problem.n_patients)
-    return plan_result(
-        problem,
-        solver,
-        assignment,
-        bound,
-        seconds,
-        build,
-        duals,
-        0.0,
-        SolverReport(nodes=int(info.mip_node_count), lp_bound=lp_bound),
-        proven=status == hs.HighsModelStatus.kOptimal,
-    )
