@@ -132,17 +132,6 @@ class AllocationResult:
     def seconds(self) -> float:
         return self.build_seconds + self.solve_seconds
 
-    def certificate(self) -> dict[str, object]:
-        """What every report shows of a solve: status, solver, objective, bound, gap, seconds."""
-        return {
-            "status": self.status.value,
-            "solver": self.solver,
-            "objective": self.objective,
-            "bound": self.bound,
-            "gap": self.gap,
-            "seconds": self.seconds,
-        }
-
     def patients_per_setting(self, problem: AllocationProblem) -> dict[str, int]:
         if self.assignment is None:
             return dict.fromkeys(problem.settings, 0)
