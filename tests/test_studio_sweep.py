@@ -50,8 +50,8 @@ def test_parse_vary_accepts_short_names_and_rejects_nonsense() -> None:
 
 def test_limit_only_variant_shares_arrays_and_moves_one_bound() -> None:
     prepared = small_prepared()
-    assert is_limit_only(prepared.loaded, {"budget": 1.0, "resources.home_nurse_hours": 5.0})
-    assert not is_limit_only(prepared.loaded, {"settings.home.effect": 0.3})
+    assert is_limit_only(prepared.problem, {"budget": 1.0, "resources.home_nurse_hours": 5.0})
+    assert not is_limit_only(prepared.problem, {"settings.home.effect": 0.3})
     problem, estimates = variant(prepared, {"resources.home_nurse_hours": 500.0})
     assert estimates is prepared.estimates
     changed = {lim.name: lim for lim in problem.limits}

@@ -30,26 +30,29 @@ from optalloc.scenario.loader import LoadedScenario, with_overrides
 _WORKER_CACHE = PipelineCache()
 
 
-def limit_target(loaded: LoadedScenario, path: str) -> tuple[str, str] | None:
-    """``(limit name, "upper"|"lower")`` when ``path`` is the bound of a limit, else None."""
-    keys = path.split(".")
-    scenario = loaded.scenario
-    if keys == ["budget"] and scenario.budget is not None:
-        return "budget", "upper"
-    if len(keys) == 2 and keys[0] == "resources" and keys[1] in scenario.resources:
-        return keys[1], "upper"
-    if len(keys) == 3 and keys[0] == "settings" and keys[1] in scenario.settings:
-        spec = scenario.settings[keys[1]]
-        if keys[2] == "max_patients" and spec.max_patients is not None:
-            return f"{keys[1]}_patients", "upper"
-        if keys[2] == "min_patients" and spec.min_patients is not None:
-            return f"{keys[1]}_patients", "lower"
+#: Limits whose bounds a scenario states as numbers (equity shares scale coefficients instead).
+BOUND_KINDS = ("resource", "budget", "places")
+
+
+def limit_target(problem: AllocationProblem, path: str) -> tuple[str, str] | None:
+    """``(limit name, "upper"|"lower")`` when ``path`` (``resources.home_nurse_hours``,
+    ``settings.home.max_patients``, ``budget``) is the stated bound of a limit, else None.
+
+    Each limit records the scenario field behind each of its sides, so the match is on that
+    field, never on a rebuilt limit name.
+    """
+    for limit in problem.limits:
+        if limit.kind not in BOUND_KINDS:
+            continue
+        for side in ("upper", "lower"):
+            if np.isfinite(getattr(limit, side)) and limit.field(side) == path:
+                return limit.name, side
     return None
 
 
-def is_limit_only(loaded: LoadedScenario, overrides: Mapping[str, Any]) -> bool:
+def is_limit_only(problem: AllocationProblem, overrides: Mapping[str, Any]) -> bool:
     """True when every override moves the bound of a limit the problem already has."""
-    return all(limit_target(loaded, path) is not None for path in overrides)
+    return all(limit_target(problem, path) is not None for path in overrides)
 
 
 def with_bounds(
@@ -58,7 +61,7 @@ def with_bounds(
     """The problem with the overridden limit bounds; coefficient arrays are shared, not copied."""
     changes: dict[str, dict[str, float]] = {}
     for path, value in overrides.items():
-        target = limit_target(loaded, path)
+        target = limit_target(problem, path)
         if target is None:
             raise OptallocError(f"'{path}' is not the bound of a limit of scenario {loaded.name!r}.")
         if not np.isfinite(float(value)) or float(value) < 0:
@@ -76,7 +79,7 @@ def variant(prepared: Prepared, overrides: Mapping[str, Any]) -> tuple[Allocatio
     if not overrides:
         return prepared.problem, prepared.estimates
     loaded = prepared.loaded
-    if is_limit_only(loaded, overrides):
+    if is_limit_only(prepared.problem, overrides):
         return with_bounds(prepared.problem, loaded, overrides), prepared.estimates
     from optalloc.allocation.build import build_problem
     from optalloc.estimates import estimate

@@ -90,7 +90,7 @@ def current_level(prepared: Prepared, path: str) -> float:
 def resource_path(prepared: Prepared, resource: str) -> str:
     """``budget`` or ``resources.NAME`` for a resource given by name or path; anything else is refused."""
     path = resolve_path(prepared.loaded, resource, "--resource")
-    if path != "budget" and not (path.startswith("resources.") and is_limit_only(prepared.loaded, {path: 0.0})):
+    if path != "budget" and not (path.startswith("resources.") and is_limit_only(prepared.problem, {path: 0.0})):
         names = ", ".join(prepared.loaded.scenario.resources)
         raise OptallocError(f"--resource {resource!r}: size 'budget' or one of the scenario's resources ({names}).")
     current_level(prepared, path)

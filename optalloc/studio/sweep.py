@@ -203,7 +203,7 @@ def sweep_units(prepared: Prepared, varies: Sequence[Vary]) -> dict[str, Any]:
     limits = {limit.name: limit.unit for limit in prepared.problem.limits}
     swept = {}
     for vary in varies:
-        target = limit_target(prepared.loaded, vary.path)
+        target = limit_target(prepared.problem, vary.path)
         swept[vary.path] = limits[target[0]] if target and target[0] in limits else value_unit(vary.path)
     return {"objective": prepared.problem.objective_unit, "limits": limits, "swept": swept}
 
