@@ -12,7 +12,6 @@ from optalloc.cli.options import Solver, SolverOption
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
-from optalloc.segments import segment_cohort
 
 # Rows of the comparison the demo leaves out for brevity (``optalloc compare`` shows them all).
 HIDDEN_ROW_PREFIXES = ("limit: ", "use: ")
@@ -41,6 +40,8 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         reference = prepare(files[0], cache)
     with progress() as bar:
         bar.add_task("segmenting", total=None)
+        from optalloc.segments import segment_cohort  # scikit-learn: only when the demo runs
+
         segments = segment_cohort(reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed)
     out.rule("[bold]1. Cohort[/]")
     out.print(
