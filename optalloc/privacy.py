@@ -123,7 +123,20 @@ def pseudonym_codes(values: pd.Series, key: bytes | None = None) -> tuple[np.nda
     integer codes rather than by text, which is what makes a million patients' table fast.
     """
     codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=False)
-    distinct = pd.Index(uniques)
+    return _hashed_codes(codes, pd.Index(uniques), key)
+
+
+def coded_pseudonym_codes(
+    codes: np.ndarray, distinct: np.ndarray, key: bytes | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`pseudonym_codes`, for identifiers already coded: row ``i`` holds
+    ``distinct[codes[i]]`` (a Parquet column read as a dictionary), so the text of six million
+    rows is never built. Pseudonyms come in the order of first appearance, as there."""
+    rows, first = pd.factorize(codes)
+    return _hashed_codes(rows, pd.Index(np.asarray(distinct, dtype=object)[first]), key)
+
+
+def _hashed_codes(codes: np.ndarray, distinct: pd.Index, key: bytes | None) -> tuple[np.ndarray, np.ndarray]:
     stripped = distinct.str.strip()
     if not stripped.equals(distinct):  # " A1" and "A1" are one patient
         merged, stripped = pd.factorize(stripped, use_na_sentinel=False)
