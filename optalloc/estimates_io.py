@@ -107,9 +107,12 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
         out[rows, cols] = frame[column].to_numpy(float)
         return out
 
-    eligible = np.zeros((n, m), dtype=bool)
-    flags = frame["eligible"].to_numpy() if "eligible" in frame.columns else True
-    eligible[rows, cols] = flags
+    flags = frame["eligible"].to_numpy(bool) if "eligible" in frame.columns else True
+    if in_order:
+        eligible = np.broadcast_to(flags, (n * m,)).reshape(n, m).copy()
+    else:
+        eligible = np.zeros((n, m), dtype=bool)
+        eligible[rows, cols] = flags
     default = settings.index(scenario.default_setting)
     lacking = np.ones(n, dtype=bool)
     lacking[rows[cols == default]] = False
