@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/bench_estimates_io.py [--patients 1000000] [--repeat 3]
         [--folder /tmp/optalloc-bench-est] [--tree PATH ...]
 
-Writes (once, seeded) ``six.toml`` and ``est.parquet`` in ``--folder``: six settings (usual care,
+Writes (once, seeded) ``six.toml`` and ``est-<patients>.parquet`` in ``--folder``: six settings (usual care,
 the default, and five programmes), three staff/slot limits and a budget, used only through the
 table, with identifiers in the clear (``MRN0000001``...) so the run pseudonymises a million of
 them. Then runs ``optalloc solve six.toml --estimates est.parquet --json --no-record`` as a new
 process ``--repeat`` times for each ``--tree`` (a source tree put first on ``PYTHONPATH``, e.g.
 an unpacked ``git archive`` of an older commit, so before and after run in the same session
-under the same load), and prints wall seconds, peak memory, status and objective of each run.
+under the same load), and prints per run the wall and CPU (user + system) seconds, the peak
+memory, the status and the objective. CPU seconds are what a busy shared machine changes least.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ RESOURCES = ("nurse_hours", "pharmacist_hours", "clinic_slots")
 # the command as the entry point runs it, printing its own peak memory (kB) on the way out
 CLI = (
     "import atexit, resource, sys; atexit.register(lambda: sys.stderr.write("
-    "f'MAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')); "
+    "f'MAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} CPU {sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}\\n')); "
     "from optalloc.cli import main; sys.argv[0] = 'optalloc'; main()"
 )
 
@@ -108,7 +109,8 @@ def run(tree: Path, scenario: Path, table: Path) -> dict:
         raise SystemExit(f"{tree}: exit {done.returncode}\n{done.stderr[-2000:]}")
     kpis = json.loads(done.stdout)
     peak = float(done.stderr.rsplit("MAXRSS ", 1)[1].split()[0]) / 1024
-    return {"wall": wall, "peak_mb": peak, "status": kpis.get("status"), "objective": kpis.get("objective")}
+    cpu = float(done.stderr.rsplit(" CPU ", 1)[1].split()[0])
+    return {"wall": wall, "cpu": cpu, "peak_mb": peak, "status": kpis.get("status"), "objective": kpis.get("objective")}
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def _read_long(path: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarr
         encoded = pc.dictionary_encode(column.combine_chunks())
         coded[name] = (encoded.indices.to_numpy(), encoded.dictionary.to_numpy(zero_copy_only=False))
         table = table.drop_columns([name])
-    return table.to_pandas(), coded
+    return table.to_pandas(split_blocks=True), coded  # a block per column: not copied into one 2-D block
 
 
 def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
