@@ -239,7 +239,7 @@ def minimise_dual(
 
 
 def _initial_radius(problem: AllocationProblem) -> float:
-    values = problem.benefit[problem.allowed]
+    values = problem.allowed_benefits()
     spread = float(values.max() - values.min()) if values.size else 1.0
     return max(spread, 1e-3 * max(1.0, float(np.abs(values).max()) if values.size else 1.0))
 

@@ -130,7 +130,7 @@ def subproblem(problem: AllocationProblem, patients: np.ndarray, held_use: np.nd
 
 def objective_grid(problem: AllocationProblem) -> float | None:
     """The step every plan's objective is a multiple of (1, 0.1, ..., 1e-6), if there is one."""
-    values = problem.benefit[problem.allowed]
+    values = problem.allowed_benefits()
     if values.size == 0:
         return None
     for decimals in range(7):
