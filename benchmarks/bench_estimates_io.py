@@ -126,7 +126,7 @@ def main() -> None:
         for tree in args.tree or [ROOT]:
             r = run(tree.resolve(), scenario, table)
             print(
-                f"{tree!s:40s} {r['wall']:6.2f} s  peak {r['peak_mb']:6.0f} MB  "
+                f"{tree!s:20s} {r['wall']:6.2f} s wall  {r['cpu']:6.2f} s CPU  peak {r['peak_mb']:5.0f} MB  "
                 f"{r['status']}  {r['objective']:.6f}  load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
