@@ -17,16 +17,17 @@ from optalloc.cohort.schema import booleans, numbers
 from optalloc.errors import OptallocError, shown
 from optalloc.estimates import Estimates
 from optalloc.io import read_table, table_format
-from optalloc.privacy import coded_pseudonym_codes, pseudonym_codes
+from optalloc.privacy import coded_pseudonym_codes, pseudonym_codes, pseudonymize
 from optalloc.scenario.loader import LoadedScenario
 
 CODED = ("patient_id", "setting")
 
 
-def _read_long(path: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def _read_long(path: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray, bool]]]:
     """The table, with the text columns ``patient_id`` and ``setting`` of a Parquet file coded by
-    Arrow as (row codes, distinct values) in order of first appearance: 6 million rows of
-    text are then never turned into Python objects nor matched by pandas (about 1 s on 1M x 6)."""
+    Arrow as (row codes, distinct values in order of first appearance, whether they need no
+    stripping): 6 million rows of text are then never turned into Python objects nor matched
+    by pandas (about 1 s on 1M x 6)."""
     if table_format(Path(path)) != "parquet" or not Path(path).exists():
         return read_table(path, dtype={"patient_id": str}), {}
     import pyarrow as pa
@@ -45,7 +46,11 @@ def _read_long(path: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarr
         if column.null_count or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue  # blanks or numbers: read as read_table reads them
         encoded = pc.dictionary_encode(column.combine_chunks())
-        coded[name] = (encoded.indices.to_numpy(), encoded.dictionary.to_numpy(zero_copy_only=False))
+        distinct = encoded.dictionary
+        # numbered as first met, like pandas' factorize; no spaces to strip: the distinct values
+        # are the distinct patients already (else privacy merges " A1" and "A1" as always)
+        ready = pc.all(pc.equal(pc.utf8_trim_whitespace(distinct), distinct)).as_py() is not False
+        coded[name] = (encoded.indices.to_numpy(), distinct.to_numpy(zero_copy_only=False), ready)
         table = table.drop_columns([name])
     return table.to_pandas(split_blocks=True), coded  # a block per column: not copied into one 2-D block
 
@@ -65,7 +70,7 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
         )
     # integer codes, not text lookups: 6 million rows (1M patients x 6 settings) in about a second
     if "setting" in coded:
-        setting_codes, distinct = coded["setting"]
+        setting_codes, distinct, _ = coded["setting"]
         setting_names = pd.Index([str(name) for name in distinct])
     else:
         setting_codes, setting_names = pd.factorize(frame["setting"].astype(str))
@@ -86,7 +91,8 @@ def read_estimates(path: str | Path, loaded: LoadedScenario) -> Estimates:
     if "eligible" in frame.columns:
         frame["eligible"] = booleans(frame["eligible"], source, "eligible")  # "no" is False
     if "patient_id" in coded:
-        rows, pseudonyms = coded_pseudonym_codes(*coded["patient_id"])
+        codes, distinct, ready = coded["patient_id"]
+        rows, pseudonyms = (codes, pseudonymize(distinct)) if ready else coded_pseudonym_codes(codes, distinct)
     else:
         rows, pseudonyms = pseudonym_codes(frame["patient_id"])
     patients = pd.Index(pseudonyms)
