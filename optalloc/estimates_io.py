@@ -27,7 +27,7 @@ def _read_long(path: str | Path) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarr
     """The table, with the text columns ``patient_id`` and ``setting`` of a Parquet file coded by
     Arrow as (row codes, distinct values in order of first appearance, whether they need no
     stripping): 6 million rows of text are then never turned into Python objects nor matched
-    by pandas (about 1 s on 1M x 6)."""
+    by pandas (see benchmarks/RESULTS.md, 1M x 6)."""
     if table_format(Path(path)) != "parquet" or not Path(path).exists():
         return read_table(path, dtype={"patient_id": str}), {}
     import pyarrow as pa
