@@ -6,6 +6,7 @@ build, solve, report. Cohort and risk depend only on their own scenario sections
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,21 +157,30 @@ def prepare_from_estimates(scenario: str | Path | LoadedScenario, estimates_path
     return Prepared(loaded, cohort, risk, None, estimates, problem, {"build": time.perf_counter() - start})
 
 
-PRIORITY_COLUMNS = ("transfusions_per_28d", "units_per_visit", "distance_km", "haemoglobin_g_dl")
-
-
 def current_practice_priority(prepared: Prepared) -> np.ndarray | None:
-    """The scenario's priority score per patient, or None when the records lack its inputs
-    (precomputed estimates), in which case the greedy plan orders by benefit gain."""
-    from optalloc.segments.priority import PriorityWeights, priority_score
-
+    """The scenario's priority score per patient, from the inputs its domain declares; None
+    when the records lack them (precomputed estimates: no cohort columns, no risk), in which
+    case the greedy plan orders by benefit gain."""
     cohort, problem = prepared.cohort, prepared.problem
-    if not set(PRIORITY_COLUMNS) <= set(cohort.columns) or np.isnan(prepared.risk).any():
+    if np.isnan(prepared.risk).any():
         return None
+    inputs = domain_of(prepared.loaded).declaration.priority
+    if not _reads_only(inputs, cohort.columns):
+        return None
+    from optalloc.segments.priority import PriorityWeights, priority_score  # scikit-learn: only here
+
     best = np.where(problem.allowed, problem.benefit, -np.inf).max(axis=1)
     gain = best - problem.benefit[:, problem.default_setting]
     weights = PriorityWeights(**prepared.loaded.scenario.priority.model_dump())
-    return priority_score(cohort, prepared.risk, gain, weights)
+    return priority_score(cohort, prepared.risk, gain, weights, inputs=inputs)
+
+
+def _reads_only(inputs: Mapping[str, str], columns: pd.Index) -> bool:
+    """True if every priority expression reads only ``columns`` (a declared domain's mistakes
+    are caught where it is read; this is about a table that is not a cohort)."""
+    from optalloc.expressions import parse
+
+    return all(parse(text, f"priority.{name}", "domain").names <= set(columns) for name, text in inputs.items())
 
 
 def scenario_options(

@@ -3,6 +3,7 @@ estimates, allocation and report then work on it unchanged."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -10,29 +11,57 @@ import pandas as pd
 import pytest
 
 from optalloc import domains
-from optalloc.domains.base import OUTCOME, Risk
-from optalloc.pipeline import prepare, solve_prepared
-from optalloc.privacy import pseudonymize_column
+from optalloc.domains.base import OUTCOME
+from optalloc.pipeline import current_practice_priority, prepare, solve_prepared
 from optalloc.report import ReportOptions, assemble, render_html
 from optalloc.scenario import load_scenario
-from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.priority import priority_score
+
+#: A new kind of cohort, written as a user would write it: one module of its own, importing
+#: only the domain seam. The test writes it into a package of its own outside optalloc.
+CLINIC_MODULE = '''
+"""Outpatients: their own columns, risk from a published-style score."""
+
+import numpy as np
+import pandas as pd
+
+from optalloc.cohort.schema import Column
+from optalloc.domains.base import OUTCOME, Declaration, Risk
+from optalloc.privacy import pseudonymize_column
 
 
 class ClinicVisits:
-    """A toy domain: outpatients with their own columns, risk from a published-style score."""
+    name = "outpatients"
+    description = "outpatient clinic attenders (a test domain)"
+    sources = ("file",)
+    segment_features = (("age", "missed_appointments"), ())
+    declaration = Declaration(
+        columns=(
+            Column("clinic_number", "id", "clinic number; pseudonymised"),
+            Column("age", "int", "age in years", 18, 110),
+            Column("missed_appointments", "int", "missed appointments this year", 0, 50),
+        ),
+        identifiers=("clinic_number",),
+        risk_features=("missed_appointments",),
+        never_use=("clinic_number", OUTCOME),
+        risk_models=(),
+        lace=False,
+        words={"missed_appointments": "missed appointments"},
+        priority={"burden": "missed_appointments", "need": "age / 10"},
+    )
 
-    name: str = "outpatients"
-    description: str = "outpatient clinic attenders (a test domain)"
-    sources: tuple[str, ...] = ("file",)
-
-    def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
+    def cohort(self, loaded):
         frame = pd.read_csv(loaded.resolve(loaded.scenario.cohort.path or ""))
         frame["patient_id"] = pseudonymize_column(frame.pop("clinic_number"))
         return frame, None
 
-    def risk(self, loaded: LoadedScenario, cohort: pd.DataFrame, context: object) -> Risk:
+    def risk(self, loaded, cohort, context):
         score = 0.05 + 0.04 * cohort["missed_appointments"].to_numpy(float)
         return Risk(np.clip(score, 0.0, 0.9))
+
+
+DOMAIN = ClinicVisits()
+'''
 
 
 SCENARIO = """
@@ -75,7 +104,13 @@ def test_a_new_domain_needs_its_module_and_one_registry_line(tmp_path: Path, mon
         }
     ).to_csv(tmp_path / "clinic.csv", index=False)
     (tmp_path / "outpatients.toml").write_text(SCENARIO)
-    monkeypatch.setitem(domains.DOMAINS, "outpatients", ClinicVisits())  # the one registry line
+    package = tmp_path / "hospital_domains"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "clinic.py").write_text(CLINIC_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    clinic = importlib.import_module("hospital_domains.clinic")
+    monkeypatch.setitem(domains.DOMAINS, "outpatients", clinic.DOMAIN)  # the one registry line
 
     prepared = prepare(load_scenario(tmp_path / "outpatients.toml"))
     assert len(prepared.cohort) == n and prepared.cohort["patient_id"].str.match(r"^p[0-9a-f]{16}$").all()
@@ -83,8 +118,17 @@ def test_a_new_domain_needs_its_module_and_one_registry_line(tmp_path: Path, mon
     assert np.array_equal(prepared.problem.allowed[:, call], prepared.risk >= 0.1)
     many = prepared.cohort["missed_appointments"].to_numpy() >= 2
     assert np.allclose(prepared.estimates.readmissions_avoided[many, call], 0.3 * prepared.risk[many])
+    # the greedy current-practice plan ranks by the priority the module declares
+    priority = current_practice_priority(prepared)
+    assert priority is not None
+    best = np.where(prepared.problem.allowed, prepared.problem.benefit, -np.inf).max(axis=1)
+    gain = best - prepared.problem.benefit[:, prepared.problem.default_setting]
+    inputs = {"burden": "missed_appointments", "need": "age / 10"}
+    np.testing.assert_array_equal(priority, priority_score(prepared.cohort, prepared.risk, gain, inputs=inputs))
+    assert not np.allclose(priority, priority_score(prepared.cohort, prepared.risk, gain, inputs={}))
     outcome = solve_prepared(prepared)
-    assert outcome.result.status.has_plan
+    assert outcome.result.status.has_plan and outcome.greedy is not None and outcome.greedy.status.has_plan
+    assert outcome.result.objective >= outcome.greedy.objective - 1e-9
     assert outcome.result.limit_table(prepared.problem).set_index("limit").loc["nurse_hours", "use"] <= 40 + 1e-6
     html = render_html(assemble([outcome], ReportOptions(shareable=True)))
     assert "Equity: who gets each setting" in html and "By age band." in html
@@ -153,6 +197,15 @@ def test_a_domain_declared_in_a_toml_file_reaches_a_plan(tmp_path: Path) -> None
             "column 'age' at row 5 is 7, outside the plausible range 18 to 110",
         ),
         (lambda d, c: (d, c.assign(sex=c["sex"].where(c.index != 2, "X"))), "unknown value 'X' at row 3"),
+        (
+            lambda d, c: (d + '[priority]\nburden = "missed_appointments +"\n', c),
+            "outpatients.domain.toml: field 'priority.burden' = 'missed_appointments +': cannot be read",
+        ),
+        (
+            lambda d, c: (d + '[priority]\nneed = "frailty"\n', c),
+            "field 'priority.need' = 'frailty': 'frailty' is not a column or known name",
+        ),
+        (lambda d, c: (d + '[priority]\nurgency = "age"\n', c), "[priority] may hold burden and need"),
     ],
 )
 def test_a_declared_domain_names_each_problem(tmp_path: Path, edit, message) -> None:
@@ -167,6 +220,30 @@ def test_a_declared_domain_names_each_problem(tmp_path: Path, edit, message) -> 
     result = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_a_declared_domain_states_its_priority_inputs(tmp_path: Path) -> None:
+    scenario = _declared_case(tmp_path)
+    domain_file = tmp_path / "outpatients.domain.toml"
+    domain_file.write_text(DOMAIN_FILE + '[priority]\nburden = "missed_appointments"\n')
+    prepared = prepare(load_scenario(scenario))
+    declared = domains.get_domain(str(domain_file))
+    assert dict(declared.declaration.priority) == {"burden": "missed_appointments"}
+    assert declared.declaration.identifiers == ("clinic_number",)
+    assert {"clinic_number", "came_back", OUTCOME} <= set(declared.declaration.never_use)
+    best = np.where(prepared.problem.allowed, prepared.problem.benefit, -np.inf).max(axis=1)
+    gain = best - prepared.problem.benefit[:, prepared.problem.default_setting]
+    expected = priority_score(prepared.cohort, prepared.risk, gain, inputs={"burden": "missed_appointments"})
+    np.testing.assert_array_equal(current_practice_priority(prepared), expected)
+
+
+def test_the_shipped_domains_declare_what_the_general_stages_read() -> None:
+    for name, domain in domains.DOMAINS.items():
+        declared = domain.declaration
+        assert domain.name == name and declared.required_columns() and declared.risk_models
+        assert set(declared.identifiers) <= set(declared.never_use) and OUTCOME in declared.never_use
+        assert set(declared.priority) == {"burden", "need"}
+    assert domains.DOMAINS["readmission"].declaration.lace and not domains.DOMAINS["transfusion"].declaration.lace
 
 
 def test_a_missing_domain_file_is_named(tmp_path: Path) -> None:

@@ -121,3 +121,16 @@ def test_a_resource_used_only_in_the_estimates_table_is_accepted(tmp_path: Path)
     plain = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
     assert plain.exit_code == 2
     assert "resources.social_worker_hours is declared but no setting uses it" in plain.output.replace("\n", " ")
+
+
+def test_parquet_and_csv_of_one_table_read_alike(tmp_path: Path) -> None:
+    """A Parquet table's ids and settings are coded by Arrow, a CSV's by pandas: the same
+    patients in the same order, the same matrices, whether rows are in order or shuffled."""
+    loaded, _, long = _long_table(tmp_path)
+    long["patient_id"] = long["patient_id"].where(long.index % 3 != 0, " " + long["patient_id"])  # spaces
+    for table in (long, long.sample(frac=1.0, random_state=3)):
+        parquet = read_estimates(write_table(table, tmp_path / "e.parquet"), loaded)
+        csv = read_estimates(write_table(table, tmp_path / "e.csv"), loaded)
+        assert list(parquet.patient_ids) == list(csv.patient_ids) and len(parquet.patient_ids) == 80
+        assert np.array_equal(parquet.benefit, csv.benefit) and np.array_equal(parquet.eligible, csv.eligible)
+        np.testing.assert_array_equal(parquet.usage["home_nurse_hours"], csv.usage["home_nurse_hours"])

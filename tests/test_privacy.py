@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from optalloc.cli import app
 from optalloc.cohort.synth import synthesize_cohort
+from optalloc.privacy import pseudonym_codes, pseudonymize
 from tests.conftest import write_scenario
 
 runner = CliRunner()
@@ -145,3 +146,22 @@ def test_cohort_delete(records: Path) -> None:
     assert runner.invoke(app, ["cohort", "delete", "north"]).exit_code == 0
     result = runner.invoke(app, ["cohort", "delete", "north"])
     assert result.exit_code == 2 and "no cohort named 'north'" in result.output
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 65, b"z" * 300, "cl\u00e9".encode()])
+def test_pseudonyms_are_the_keyed_hmac_of_the_text(key: bytes) -> None:
+    """The fast path computes HMAC-SHA256 itself: the same values as the standard library's,
+    for short keys, a block-long one and ones longer than a block (hashed first)."""
+    import hashlib
+    import hmac
+
+    values = ["MRN1", "", "p0123456789abcdef", "\u00e9l\u00e8ve", 42, None, 3.5, "x" * 200]
+    expected = ["p" + hmac.new(key, str(v).encode("utf-8"), hashlib.sha256).hexdigest()[:16] for v in values]
+    assert list(pseudonymize(values, key)) == expected
+    assert list(pseudonymize([], key)) == []
+
+
+def test_pseudonym_codes_merge_spaces_and_keep_first_appearance_order() -> None:
+    codes, pseudonyms = pseudonym_codes(pd.Series(["B7", " A1", "A1 ", "B7", None, "C3"]), b"k")
+    assert list(codes) == [0, 1, 1, 0, 2, 3] and len(pseudonyms) == 4
+    assert [pseudonyms[0], pseudonyms[1], pseudonyms[3]] == list(pseudonymize(["B7", "A1", "C3"], b"k"))

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from optalloc.cohort.synth import synthesize_cohort
+from optalloc.domains.transfusion import DECLARATION
 from optalloc.segments import PriorityWeights, priority_order, priority_score, segment_profiles
-from optalloc.segments.priority import rank_normalise
+from optalloc.segments.priority import priority_components, rank_normalise
 from optalloc.segments.rules import Condition, describe_segments, rules_frame, score_rule
 
 
@@ -86,35 +87,64 @@ def test_profiles_sizes_rates_and_small_count_suppression() -> None:
     assert shared.loc[0, "n"] == 195
 
 
+TRANSFUSION = DECLARATION.priority
+
+
 def test_priority_score_is_monotone_in_every_component() -> None:
     cohort = synthesize_cohort(300, seed=6)
     rng = np.random.default_rng(0)
     risk, benefit = rng.random(300), rng.random(300)
-    base = priority_score(cohort, risk, benefit)
+    base = priority_score(cohort, risk, benefit, inputs=TRANSFUSION)
     assert base.min() >= 0 and base.max() <= 1
     i = 17
     higher_risk = risk.copy()
     higher_risk[i] = 0.999
-    assert priority_score(cohort, higher_risk, benefit)[i] >= base[i]
+    assert priority_score(cohort, higher_risk, benefit, inputs=TRANSFUSION)[i] >= base[i]
     higher_benefit = benefit.copy()
     higher_benefit[i] = 5.0
-    assert priority_score(cohort, risk, higher_benefit)[i] >= base[i]
+    assert priority_score(cohort, risk, higher_benefit, inputs=TRANSFUSION)[i] >= base[i]
     farther = cohort.copy()
     farther.loc[i, "distance_km"] = 900.0
-    assert priority_score(farther, risk, benefit)[i] >= base[i]
+    assert priority_score(farther, risk, benefit, inputs=TRANSFUSION)[i] >= base[i]
     needier = cohort.copy()
     needier.loc[i, "transfusions_per_28d"] = 8.0
-    assert priority_score(needier, risk, benefit)[i] > base[i]
+    assert priority_score(needier, risk, benefit, inputs=TRANSFUSION)[i] > base[i]
 
 
 def test_priority_weights_select_components_and_validate() -> None:
     cohort = synthesize_cohort(50, seed=7)
     risk = np.linspace(0, 1, 50)
-    only_risk = priority_score(cohort, risk, np.zeros(50), PriorityWeights(risk=1, benefit=0, burden=0, need=0))
+    only_risk = priority_score(
+        cohort, risk, np.zeros(50), PriorityWeights(risk=1, benefit=0, burden=0, need=0), inputs=TRANSFUSION
+    )
     np.testing.assert_allclose(only_risk, rank_normalise(risk))
     assert priority_order(only_risk)[0] == 49
     assert list(priority_order(np.array([0.5, 0.9, 0.5]))) == [1, 0, 2]  # ties keep input order
     with pytest.raises(ValueError, match="non-negative"):
         PriorityWeights(risk=-1)
     with pytest.raises(ValueError, match="one value per patient"):
-        priority_score(cohort, risk[:10], np.zeros(50))
+        priority_score(cohort, risk[:10], np.zeros(50), inputs=TRANSFUSION)
+
+
+def test_transfusion_priority_inputs_give_the_figures_of_the_former_formulas() -> None:
+    """The declared expressions reproduce, bit for bit, what priority.py computed by name."""
+    cohort = synthesize_cohort(400, seed=8)
+    components = priority_components(cohort, np.zeros(400), np.zeros(400), TRANSFUSION)
+    visits = cohort["transfusions_per_28d"].to_numpy(dtype=float)
+    units = cohort["units_per_visit"].to_numpy(dtype=float)
+    burden = visits * (2.0 * cohort["distance_km"].to_numpy(dtype=float) + 60.0 * units)
+    deficit = np.clip(9.0 - cohort["haemoglobin_g_dl"].to_numpy(dtype=float), 0.0, None)
+    assert np.array_equal(components["burden"].to_numpy(), burden)
+    assert np.array_equal(components["need"].to_numpy(), visits * units * (1.0 + 0.1 * deficit))
+
+
+def test_priority_without_declared_inputs_is_risk_and_benefit_alone() -> None:
+    cohort = synthesize_cohort(60, seed=9)
+    rng = np.random.default_rng(1)
+    risk, benefit = rng.random(60), rng.random(60)
+    score = priority_score(cohort, risk, benefit, PriorityWeights(risk=1, benefit=3, burden=5, need=5), inputs={})
+    np.testing.assert_allclose(score, (rank_normalise(risk) + 3 * rank_normalise(benefit)) / 4)
+    with pytest.raises(ValueError, match="all zero"):
+        priority_score(cohort, risk, benefit, PriorityWeights(risk=0, benefit=0, burden=1, need=0), inputs={})
+    with pytest.raises(ValueError, match="'urgency' is not a priority input"):
+        priority_components(cohort, risk, benefit, {"urgency": "age"})

@@ -21,16 +21,39 @@ def _usage(problem: AllocationProblem, assignment: np.ndarray) -> np.ndarray:
     return np.array([lim.usage(assignment) for lim in problem.limits])
 
 
+#: Candidates whose moves are summed at a time (then twice as many): a setting's prefix usually
+#: stops long before its last candidate, so the rest is never gathered nor summed.
+PREFIX_CHUNK = 65_536
+
+
 def _prefix_stop(
     problem: AllocationProblem, use: np.ndarray, upper: np.ndarray, candidates: np.ndarray, s: int
 ) -> tuple[np.ndarray, int]:
-    """Cumulative row use if ``candidates`` move to ``s`` in order, and how many fit under the uppers."""
+    """Cumulative row use if ``candidates`` move to ``s`` in order (up to the first that does not
+    fit, or all), and how many fit under the uppers.
+
+    Summed chunk by chunk, each chunk's running sum continued from the last one's final value:
+    the same sequential additions as one ``cumsum`` over all candidates, so the same numbers.
+    """
     d = problem.default_setting
-    delta = np.stack([lim.coef[candidates, s] - lim.coef[candidates, d] for lim in problem.limits])
-    cum = use[:, None] + np.cumsum(delta, axis=1)
     tol = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, 0.0)))
-    breaks = (cum > (upper + tol)[:, None]).any(axis=0)
-    return cum, int(np.argmax(breaks)) if breaks.any() else candidates.size
+    ceiling = (upper + tol)[:, None]
+    parts: list[np.ndarray] = []
+    start, size, running = 0, PREFIX_CHUNK, None
+    while start < candidates.size:
+        chunk = candidates[start : start + size]
+        delta = np.stack([lim.coef[chunk, s] - lim.coef[chunk, d] for lim in problem.limits])
+        if running is None:
+            sums = np.cumsum(delta, axis=1)
+        else:
+            sums = np.cumsum(np.concatenate([running[:, None], delta], axis=1), axis=1)[:, 1:]
+        cum = use[:, None] + sums
+        parts.append(cum)
+        breaks = (cum > ceiling).any(axis=0)
+        if breaks.any():
+            return np.concatenate(parts, axis=1), start + int(np.argmax(breaks))
+        running, start, size = sums[:, -1], start + chunk.size, 2 * size
+    return np.concatenate(parts, axis=1), candidates.size
 
 
 def _capacity_share(problem: AllocationProblem, s: int) -> np.ndarray:

@@ -93,11 +93,25 @@ class LagrangianOracle:
 
     def reduced(self, u: np.ndarray) -> np.ndarray:
         """``benefit - u . coef`` as an ``(m, n)`` array."""
-        red = self.base.copy()
-        for s, (rows, block) in enumerate(self.blocks):
-            if rows.size and np.any(u[rows] != 0):
-                red[s] -= u[rows] @ block
-        return red
+        return np.stack([self._reduced_row(s, u) for s in range(len(self.blocks))])
+
+    def _reduced_row(self, s: int, u: np.ndarray) -> np.ndarray:
+        """Row ``s`` of :meth:`reduced` (the base row itself when no priced limit touches it)."""
+        rows, block = self.blocks[s]
+        if rows.size and np.any(u[rows] != 0):
+            return self.base[s] - u[rows] @ block
+        return self.base[s]
+
+    def choose_reduced(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`choose` of :meth:`reduced`, a setting at a time: the same numbers without
+        building the ``(m, n)`` array each dual step (on 1M x 6, a 48 MB copy saved 40 times)."""
+        best = self._reduced_row(0, u).copy()
+        choice = np.zeros(best.shape[0], dtype=np.int64)
+        for s in range(1, len(self.blocks)):
+            row = self._reduced_row(s, u)
+            choice[row > best] = s
+            np.maximum(best, row, out=best)
+        return choice, best
 
     @staticmethod
     def choose(red: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +140,7 @@ class LagrangianOracle:
 
     def evaluate(self, u: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray]:
         """``(L(u), activity of the maximiser, its benefit, the maximiser)``."""
-        choice, best = self.choose(self.reduced(u))
+        choice, best = self.choose_reduced(u)
         h = float(best.sum())
         r = self.activity(choice)
         return h + self.bound_term(u), r, h + float(u @ r), choice
@@ -239,7 +253,7 @@ def minimise_dual(
 
 
 def _initial_radius(problem: AllocationProblem) -> float:
-    values = problem.benefit[problem.allowed]
+    values = problem.allowed_benefits()
     spread = float(values.max() - values.min()) if values.size else 1.0
     return max(spread, 1e-3 * max(1.0, float(np.abs(values).max()) if values.size else 1.0))
 

@@ -123,6 +123,11 @@ class AllocationProblem:
     def n_settings(self) -> int:
         return int(self.benefit.shape[1])
 
+    def allowed_benefits(self) -> np.ndarray:
+        """Benefits of the allowed (patient, setting) pairs, row by row: a view when every pair
+        is allowed (a full estimates table), not a copy of millions of values."""
+        return self.benefit.ravel() if self.allowed.all() else self.benefit[self.allowed]
+
     def objective_value(self, assignment: np.ndarray) -> float:
         """Total benefit of an assignment vector."""
         return float(self.benefit[np.arange(self.n_patients), assignment].sum())

@@ -12,7 +12,6 @@ from optalloc.cli.options import Solver, SolverOption
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
 from optalloc.pipeline import PipelineCache, prepare
-from optalloc.segments import segment_cohort
 
 if TYPE_CHECKING:
     from optalloc.allocation.summary import PlanSummary
@@ -44,6 +43,8 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         reference = prepare(files[0], cache)
     with progress() as bar:
         bar.add_task("segmenting", total=None)
+        from optalloc.segments import segment_cohort  # scikit-learn: only when the demo runs
+
         segments = segment_cohort(reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed)
     out.rule("[bold]1. Cohort[/]")
     out.print(

@@ -11,7 +11,7 @@ encounter (:mod:`optalloc.segments.diabetes`); no output holds ``patient_nbr`` o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
@@ -21,8 +21,9 @@ from optalloc.cli.render import render_segments
 from optalloc.cohort.load import load_cohort_file
 from optalloc.errors import OptallocError
 from optalloc.io import check_output, table_columns, write_table
-from optalloc.segments import SegmentationResult, segment_cohort
-from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
+
+if TYPE_CHECKING:  # the segmentation pulls in scikit-learn: imported when a segment command runs
+    from optalloc.segments import SegmentationResult
 
 
 def _parse_k(value: str) -> int | str:
@@ -104,6 +105,9 @@ def segment(
     ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
+    from optalloc.segments import segment_cohort
+    from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
+
     k_value = _parse_k(k)
     check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
     diabetes = looks_like_diabetes130(_columns(data))

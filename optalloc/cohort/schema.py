@@ -103,7 +103,8 @@ def numbers(
     """``values`` as finite floats within ``[minimum, maximum]`` (magnitude at most ``maximum``
     when there is no minimum); text, a blank, infinity or an absurd number is an error naming
     the row, so nothing of the kind can reach a model or a solver."""
-    numeric = pd.to_numeric(values, errors="coerce")
+    # numbers already (a Parquet column): checked as they are, not copied by to_numeric
+    numeric = values if pd.api.types.is_float_dtype(values.dtype) else pd.to_numeric(values, errors="coerce")
     bad = numeric.isna()
     if bad.any():
         row = first_bad_row(bad)

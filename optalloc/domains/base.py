@@ -1,23 +1,61 @@
-"""What a kind of cohort must provide to the pipeline: its patients, one row each, and their
-readmission risk.
+"""What a kind of cohort must provide to the pipeline: its patients, one row each, their
+readmission risk, and a :class:`Declaration` of what its columns are and mean.
 
 A domain is one object in :data:`optalloc.domains.DOMAINS` (as a solver backend is one line in
-the backend registry). The general stages after it (estimates, allocation, report) read only
-the columns a scenario's expressions name, the ``patient_id`` pseudonym and, where known, the
-observed ``readmitted_30d``.
+the backend registry). The general stages after it (estimates, allocation, priority, report)
+read only the columns a scenario's expressions or the domain's declaration name, the
+``patient_id`` pseudonym and, where known, the observed ``readmitted_30d``: a dataset's column
+names live in its domain module, so a new kind of cohort changes nothing else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from optalloc.cohort.schema import Column
 from optalloc.scenario.loader import LoadedScenario
 
 OUTCOME = "readmitted_30d"
+#: The priority components a domain may declare beside risk and benefit (which every domain has).
+PRIORITY_INPUTS: tuple[str, ...] = ("burden", "need")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a domain's cohort holds, for the stages that must not know any dataset.
+
+    ``priority`` maps ``burden`` and ``need`` to an expression in the safe language of
+    :mod:`optalloc.expressions` over the cohort's columns (one number per patient, larger
+    means more); a component left out is left out of the score, whose weights then share
+    the rest. A TOML-declared domain states the same in its ``[priority]`` table.
+    """
+
+    columns: tuple[Column, ...]
+    """Its columns: kind, range, categories; ``required`` ones must be in every table."""
+    identifiers: tuple[str, ...]
+    """Columns that identify a person or an encounter: pseudonymised on loading, never shown."""
+    risk_features: tuple[str, ...]
+    """What the default risk model reads (empty: the model's own feature builder decides)."""
+    never_use: tuple[str, ...]
+    """Never a feature for risk or segmentation: identifiers, labels, planted types."""
+    risk_models: tuple[str, ...]
+    """Models cross-validated when a scenario names no saved one, the best scoring the cohort
+    (names in :data:`optalloc.risk.models.MODEL_NAMES`)."""
+    lace: bool
+    """Whether the LACE index applies (the cohort has stay, acuity, comorbidity and ER visits)."""
+    words: Mapping[str, str] = field(default_factory=dict)
+    """Column -> the plain words its rules and profiles use for it."""
+    priority: Mapping[str, str] = field(default_factory=dict)
+    """Priority component (``burden``, ``need``) -> expression over the cohort's columns."""
+
+    def required_columns(self) -> tuple[str, ...]:
+        """The columns a table of this domain cannot do without."""
+        return tuple(c.name for c in self.columns if c.required)
 
 
 class Domain(Protocol):
@@ -38,6 +76,11 @@ class Domain(Protocol):
     def segment_features(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """Numeric and categorical columns the segmentation clusters on (None: its defaults,
         the transfusion features)."""
+        ...
+
+    @property
+    def declaration(self) -> Declaration:
+        """Its columns, identifiers, features, model, words and priority inputs."""
         ...
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:

@@ -14,12 +14,17 @@
     categories = ["F", "M"]
     [risk]
     features = ["age", "sex", "missed_appointments"]
+    [priority]                          # optional: burden and need, each an expression in the
+    burden = "missed_appointments"      # safe language over the declared columns (larger: more)
+    need = "age / 10"
 
 A scenario names the file: ``[cohort] domain = "outpatients.domain.toml"`` with
 ``source = "file"`` and ``path``. The cohort is validated against the declared columns (kinds,
 ranges, categories; each problem named by row), undeclared columns are dropped, and the risk is
 the out-of-fold probability of a calibrated logistic regression over the declared features,
-cross-validated with folds by patient (or a saved model the scenario names).
+cross-validated with folds by patient (or a saved model the scenario names). Column
+descriptions are the words its rules and profiles use; without ``[priority]`` the priority
+score is risk and benefit alone.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column, validate_cohort
-from optalloc.domains.base import OUTCOME, Risk
+from optalloc.domains.base import OUTCOME, PRIORITY_INPUTS, Declaration, Risk
 from optalloc.errors import ScenarioError
+from optalloc.expressions import parse
 from optalloc.scenario.loader import LoadedScenario
 
 KINDS = ("int", "float", "bool", "category")
@@ -52,7 +58,23 @@ class DeclaredDomain:
     outcome: str | None
     columns: tuple[Column, ...]
     features: tuple[str, ...]
+    priority: tuple[tuple[str, str], ...] = ()
     sources: tuple[str, ...] = ("file",)
+
+    @property
+    def declaration(self) -> Declaration:
+        """What the file declares, in the form every domain gives it."""
+        never = (self.identifier, OUTCOME) if self.outcome is None else (self.identifier, self.outcome, OUTCOME)
+        return Declaration(
+            columns=self.all_columns(),
+            identifiers=(self.identifier,),
+            risk_features=self.features,
+            never_use=never,
+            risk_models=("lr",),
+            lace=False,
+            words={c.name: c.description for c in self.columns},
+            priority=dict(self.priority),
+        )
 
     @property
     def segment_features(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -122,7 +144,7 @@ def read_declared_domain(path: Path) -> DeclaredDomain:
         raise ScenarioError(f"{path}: no such domain file; check cohort.domain in the scenario.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}).") from None
-    unknown = sorted(set(raw) - {"name", "description", "identifier", "outcome", "columns", "risk"})
+    unknown = sorted(set(raw) - {"name", "description", "identifier", "outcome", "columns", "risk", "priority"})
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {', '.join(unknown)} in a domain file.")
     for key in ("name", "identifier"):
@@ -146,6 +168,15 @@ def read_declared_domain(path: Path) -> DeclaredDomain:
     undeclared = [f for f in features if f not in {c.name for c in columns}]
     if undeclared:
         raise ScenarioError(f"{path}: risk.features names {', '.join(undeclared)}, not declared under [columns].")
+    priority = raw.get("priority") or {}
+    odd = sorted(set(priority) - set(PRIORITY_INPUTS)) if isinstance(priority, dict) else ["(not a table)"]
+    if odd:
+        raise ScenarioError(
+            f"{path}: [priority] may hold {' and '.join(PRIORITY_INPUTS)} (expressions over the declared "
+            f"columns), not {', '.join(odd)}."
+        )
+    for component, text in priority.items():
+        parse(text, f"priority.{component}", str(path), names=[c.name for c in columns])
     return DeclaredDomain(
         name=raw["name"],
         description=str(raw.get("description", raw["name"])),
@@ -153,4 +184,5 @@ def read_declared_domain(path: Path) -> DeclaredDomain:
         outcome=raw.get("outcome"),
         columns=tuple(columns),
         features=features,
+        priority=tuple((k, str(v)) for k, v in priority.items()),
     )

@@ -28,18 +28,6 @@ import pandas as pd
 
 from optalloc.errors import CohortError, shown
 
-READMISSION_COLUMNS = (
-    "patient_id",
-    "age",
-    "gender",
-    "length_of_stay",
-    "acute_admission",
-    "inpatient_visits_365d",
-    "er_visits_365d",
-    "er_visits_182d",
-    "diagnosis_codes",
-)
-
 
 @dataclass(frozen=True)
 class Mapping:
@@ -53,14 +41,12 @@ class Mapping:
 
 
 def required_columns(domain: str) -> tuple[str, ...]:
-    """The columns a domain's cohort cannot do without."""
-    if domain == "transfusion":
-        from optalloc.cohort.schema import COHORT_COLUMNS
+    """The columns a domain's cohort cannot do without, as the domain declares them."""
+    from optalloc.domains import DOMAINS
 
-        return tuple(c.name for c in COHORT_COLUMNS if c.required)
-    if domain == "readmission":
-        return READMISSION_COLUMNS
-    raise CohortError(f"--domain {domain!r}: a mapping can target transfusion or readmission.")
+    if domain not in DOMAINS:
+        raise CohortError(f"--domain {domain!r}: a mapping can target {' or '.join(DOMAINS)}.")
+    return DOMAINS[domain].declaration.required_columns()
 
 
 def read_mapping(path: Path, domain: str | None = None) -> Mapping:

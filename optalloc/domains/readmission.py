@@ -8,6 +8,18 @@ wrong choice: a readmission after it would itself be a later encounter, so its l
 towards "not readmitted" (4.8 % against 11 % over all encounters in the shipped records).
 Risk is the out-of-fold probability of a logistic regression cross-validated over all
 encounters with folds by patient (no patient in two folds), or a saved model's.
+
+Its priority inputs (what a discharge planner weighs beside risk and benefit), read from
+columns both of its tables have (Diabetes 130 features and a stays table's alike):
+
+``burden``
+    The LACE index (length of stay, acuity of admission, Charlson comorbidity, ER visits in
+    the previous six months; van Walraven et al., CMAJ 2010): how much hospital care the
+    discharge carries, the bedside measure discharge teams already use to pick patients for
+    follow-up. Risk is the model's probability; LACE is the care the stay itself stands for.
+``need``
+    The Charlson comorbidity index: the chronic illness a follow-up programme (medication
+    reconciliation, a nurse call) works on, whatever the model thinks of this stay.
 """
 
 from __future__ import annotations
@@ -18,12 +30,55 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from optalloc.domains.base import OUTCOME, Risk
+from optalloc.cohort.schema import Column
+from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
 
 #: Model fitted when the scenario names no saved model: fast on 80,000 encounters and calibrated.
 READMISSION_MODEL = "lr"
+#: Identifiers of its sources: Diabetes 130's patient and encounter numbers, OMOP's person_id.
+IDENTIFIERS = ("patient_id", "patient_nbr", "encounter_id", "person_id")
+
+DECLARATION = Declaration(
+    # a stays table (cohort import --omop or --mapping); Diabetes 130 files keep their own
+    # published columns, which optalloc.cohort.diabetes130 checks
+    columns=(
+        Column("patient_id", "id", "patient identifier; pseudonymised on import"),
+        Column("age", "int", "age at admission, years", 0, 120),
+        Column("gender", "category", "administrative sex"),
+        Column("length_of_stay", "float", "days from admission to discharge", 0, 365),
+        Column("acute_admission", "bool", "admitted as an emergency"),
+        Column("inpatient_visits_365d", "int", "inpatient stays in the 365 days before", 0, 365),
+        Column("er_visits_365d", "int", "emergency visits in the 365 days before", 0, 365),
+        Column("er_visits_182d", "int", "emergency visits in the 182 days before (LACE)", 0, 182),
+        Column("diagnosis_codes", "text", "the stay's ICD codes, tagged (ICD9:428.0;ICD10:I50)"),
+        Column("race", "category", "race as recorded", required=False),
+        Column(OUTCOME, "bool", "observed: readmitted within 30 days of discharge", required=False),
+    ),
+    identifiers=IDENTIFIERS,
+    risk_features=(),  # its source's feature builder decides: risk.features or readmission_design
+    never_use=(*IDENTIFIERS, OUTCOME, "readmitted", "encounter_order"),
+    risk_models=(READMISSION_MODEL,),
+    lace=True,
+    words={
+        "age": "age",
+        "age_years": "age (band midpoint)",
+        "length_of_stay": "days in hospital",
+        "time_in_hospital": "days in hospital",
+        "num_medications": "medications",
+        "number_inpatient": "inpatient stays in the prior year",
+        "inpatient_visits_365d": "inpatient stays in the prior year",
+        "number_emergency": "ED visits in the prior year",
+        "er_visits_365d": "ED visits in the prior year",
+        "charlson": "Charlson comorbidity index",
+        "lace": "LACE index",
+        "admission_type": "admission",
+        "acute_admission": "an acute admission",
+        "diag_1_group": "primary diagnosis group",
+    },
+    priority={"burden": "lace", "need": "charlson"},
+)
 #: Encounter columns kept beside the model features, for equity groups and eligibility.
 KEPT_COLUMNS = ("age",)
 
@@ -32,6 +87,7 @@ class ReadmissionDomain:
     name: str = "readmission"
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
     sources: tuple[str, ...] = ("vendored", "file", "workspace")
+    declaration: Declaration = DECLARATION
     # what a discharge planner would group patients by: age, stay, medicines, prior use, the
     # Charlson index, how they were admitted and the main diagnosis group; Diabetes 130 names and
     # stays-table names (OMOP, a mapped export) both listed, the segmentation takes those present
@@ -110,8 +166,9 @@ class ReadmissionDomain:
 
             return Risk(risk.predict_cohort(loaded.resolve(spec.model), encounters)[rows])
         with threadpool_limits(limits=1):
-            comparison = compare_models(design, [READMISSION_MODEL], seed=spec.seed, n_splits=5, n_boot=0)
-        probability = comparison.results[READMISSION_MODEL].probability[rows]
+            models = list(self.declaration.risk_models)
+            comparison = compare_models(design, models, seed=spec.seed, n_splits=5, n_boot=0)
+        probability = comparison.results[models[0]].probability[rows]
         metrics = comparison.table.reset_index()
         return Risk(probability, metrics)
 

@@ -1,19 +1,61 @@
 """The transfusion domain: the built-in synthetic cohort or a file or workspace table in its
-schema (:mod:`optalloc.cohort.schema`), risk fitted on the cohort itself or a saved model."""
+schema (:mod:`optalloc.cohort.schema`), risk fitted on the cohort itself or a saved model.
+
+Its priority inputs (what a home-transfusion service weighs beside risk and benefit):
+
+``burden``
+    Care burden the patient carries today: visits per 28 days times the round trip
+    (``transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)``: chair time, about an
+    hour per unit, is counted like 60 km of travel), the burden a home service removes.
+``need``
+    Clinical need for regular transfusion: units per 28 days, weighted up by 10 % per g/dL of
+    pre-transfusion haemoglobin below 9.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from optalloc.domains.base import Risk
+from optalloc.cohort.schema import COHORT_COLUMNS, FEATURE_COLUMNS
+from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.scenario.loader import LoadedScenario
+
+DECLARATION = Declaration(
+    columns=COHORT_COLUMNS,
+    identifiers=("patient_id",),
+    risk_features=FEATURE_COLUMNS,
+    never_use=("patient_id", OUTCOME, "true_type"),  # true_type: the synthesiser's planted answer
+    risk_models=("lr", "hgb"),  # optalloc.risk.cohort.COHORT_MODELS, the better one scoring
+    lace=False,  # no length of stay, acuity or ER visits of an index stay
+    words={
+        "age": "age",
+        "sex": "sex",
+        "diagnosis": "diagnosis",
+        "transfusions_per_28d": "transfusions per 28 days",
+        "units_per_visit": "units per visit",
+        "haemoglobin_g_dl": "haemoglobin (g/dL)",
+        "distance_km": "distance to the unit (km)",
+        "frailty": "frailty score",
+        "comorbidity_count": "comorbidities",
+        "prior_reaction": "a prior transfusion reaction",
+        "admissions_past_year": "admissions in the past year",
+        "ed_visits_past_year": "ED visits in the past year",
+    },
+    priority={
+        "burden": "transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)",
+        "need": "transfusions_per_28d * units_per_visit * (1 + 0.1 * max(9 - haemoglobin_g_dl, 0))",
+    },
+)
 
 
 class TransfusionDomain:
     name: str = "transfusion"
     description: str = "patients needing regular red-cell transfusion (the built-in synthetic cohort's schema)"
     sources: tuple[str, ...] = ("synthetic", "file", "workspace")
-    segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # the segmentation's defaults
+    # None: the segmentation's own defaults, which are this schema's features (the report
+    # segments with profile means only when a domain lists features of its own)
+    segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    declaration: Declaration = DECLARATION
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         from optalloc.cohort.load import load_cohort_file, prepare_cohort

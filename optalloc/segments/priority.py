@@ -11,25 +11,32 @@ kilometres) and one extreme value cannot dominate:
     Expected gain from the home setting for this patient (the estimates stage's
     ``benefit_gain``, e.g. the predicted fall in readmission probability or in hours lost).
 ``burden``
-    Care burden the patient carries today: visits per 28 days times the round trip
-    (``transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)``: chair time, about an
-    hour per unit, is counted like 60 km of travel), the burden a home service removes.
+    Care burden the patient carries today, the burden the service removes.
 ``need``
-    Clinical need for regular transfusion: visits per 28 days times units per visit, raised
-    for a low pre-transfusion haemoglobin.
+    Clinical need for the service.
 
-Score = ``sum_c w_c * rank_c / sum_c w_c``, in [0, 1]. It is monotone: raising one component
+Burden and need are the cohort's domain's to say: each domain declares them as expressions
+over its columns in the safe language (:mod:`optalloc.expressions`), e.g. the transfusion
+domain's ``transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)``
+(:attr:`optalloc.domains.base.Declaration.priority`), so this module names no dataset's
+column. A component a domain does not declare is left out, and the weights of the others
+are shared over them.
+
+Score = ``sum_c w_c * rank_c / sum_c w_c`` over the components present, in [0, 1]. It is monotone: raising one component
 for one patient, all else equal, never lowers that patient's score. Ties in the score keep
 the input order (a stable sort), so rankings are reproducible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+
+from optalloc.expressions import parse
 
 COMPONENTS: tuple[str, ...] = ("risk", "benefit", "burden", "need")
 
@@ -65,33 +72,27 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
     return rankdata(values, method="average") / values.size
 
 
-def care_burden(cohort: pd.DataFrame) -> np.ndarray:
-    """Round-trip km per 28 days, with each unit's hour in the chair counted as 60 km."""
-    visits = cohort["transfusions_per_28d"].to_numpy(dtype=float)
-    travel = 2.0 * cohort["distance_km"].to_numpy(dtype=float)
-    chair = 60.0 * cohort["units_per_visit"].to_numpy(dtype=float)
-    return visits * (travel + chair)
-
-
-def transfusion_need(cohort: pd.DataFrame) -> np.ndarray:
-    """Units per 28 days, weighted up by 10 % per g/dL of pre-transfusion Hb below 9."""
-    units = cohort["transfusions_per_28d"].to_numpy(dtype=float) * cohort["units_per_visit"].to_numpy(dtype=float)
-    deficit = np.clip(9.0 - cohort["haemoglobin_g_dl"].to_numpy(dtype=float), 0.0, None)
-    return units * (1.0 + 0.1 * deficit)
-
-
-def priority_components(cohort: pd.DataFrame, risk: np.ndarray, benefit_gain: np.ndarray) -> pd.DataFrame:
-    """The four raw components, one column each, one row per patient."""
+def priority_components(
+    cohort: pd.DataFrame,
+    risk: np.ndarray,
+    benefit_gain: np.ndarray,
+    inputs: Mapping[str, str],
+    source: str = "the domain's priority",
+) -> pd.DataFrame:
+    """The raw components, one column each, one row per patient: risk, benefit, and each of
+    ``inputs`` (component -> expression over the cohort's columns) evaluated on ``cohort``."""
     n = len(cohort)
     risk = np.asarray(risk, dtype=float)
     benefit_gain = np.asarray(benefit_gain, dtype=float)
     for name, values in (("risk", risk), ("benefit_gain", benefit_gain)):
         if values.shape != (n,):
             raise ValueError(f"{name} must have one value per patient ({n}). Got shape {values.shape} instead.")
-    return pd.DataFrame(
-        {"risk": risk, "benefit": benefit_gain, "burden": care_burden(cohort), "need": transfusion_need(cohort)},
-        index=cohort.index,
-    )
+    components = {"risk": risk, "benefit": benefit_gain}
+    for name, text in inputs.items():
+        if name not in COMPONENTS or name in components:
+            raise ValueError(f"{source}: {name!r} is not a priority input; declare burden and/or need.")
+        components[name] = parse(text, f"priority.{name}", source, names=cohort.columns).quantity(cohort)
+    return pd.DataFrame(components, index=cohort.index)
 
 
 def priority_score(
@@ -99,28 +100,33 @@ def priority_score(
     risk: np.ndarray,
     benefit_gain: np.ndarray,
     weights: PriorityWeights | None = None,
+    *,
+    inputs: Mapping[str, str],
 ) -> np.ndarray:
     """Priority in [0, 1] per patient: the weighted mean of rank-normalised components.
 
     Parameters
     ----------
     cohort
-        Cohort with ``transfusions_per_28d``, ``units_per_visit``, ``distance_km`` and
-        ``haemoglobin_g_dl``.
+        One row per patient, with the columns ``inputs`` read.
     risk
         Readmission probability per patient.
     benefit_gain
         Expected benefit of the home setting per patient.
     weights
         Component weights; ``None`` uses :class:`PriorityWeights` defaults.
+    inputs
+        The domain's burden and need expressions (``Declaration.priority``).
     """
     weights = weights or PriorityWeights()
-    components = priority_components(cohort, risk, benefit_gain)
-    w = asdict(weights)
+    components = priority_components(cohort, risk, benefit_gain, inputs)
+    w = {name: weight for name, weight in asdict(weights).items() if name in components}
     total = sum(w.values())
+    if total <= 0:
+        raise ValueError(f"the priority weights of {', '.join(w)} are all zero; give one of them a weight.")
     score = np.zeros(len(cohort))
     for name in COMPONENTS:
-        if w[name] > 0:
+        if w.get(name, 0) > 0:
             score += w[name] * rank_normalise(components[name].to_numpy())
     return score / total
 
