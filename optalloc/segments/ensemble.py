@@ -60,7 +60,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from optalloc.segments.mixture import MixedMixture
@@ -447,7 +447,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
 
         ``progress(done, total)`` is called after each candidate ``k`` (for a progress bar).
         """
-        X = check_array(X, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
         n = X.shape[0]
         candidates = self._candidates(n)
         rng = check_random_state(self.random_state)
@@ -639,7 +639,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray, chunk_size: int = 100_000) -> np.ndarray:
         """Segment probabilities: the mean of the neighbour vote and the linear discriminant."""
         check_is_fitted(self, "classifier_")
-        X = check_array(X, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         parts = []
         for i in range(0, X.shape[0], chunk_size):
             chunk = np.asarray(X[i : i + chunk_size], dtype=np.float64)
