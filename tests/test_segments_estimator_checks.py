@@ -25,9 +25,8 @@ ESTIMATORS = [
 # list, fails at the column lookup. Its parameter handling (get_params, clone, default
 # construction, no attributes set in __init__) passes the checks that do not fit on arrays.
 NEEDS_TABLE = "takes a DataFrame with named clinical columns; the check passes a bare array"
-COHORT_FEATURES_FAILS = {
-    name: NEEDS_TABLE
-    for name in (
+COHORT_FEATURES_FAILS = dict.fromkeys(
+    (
         "check_complex_data",
         "check_dict_unchanged",
         "check_dont_overwrite_parameters",
@@ -56,11 +55,12 @@ COHORT_FEATURES_FAILS = {
         "check_transformer_data_not_an_array",
         "check_transformer_general",
         "check_transformer_preserve_dtypes",
-    )
-} | {
-    name: "a cohort table is dense; the check passes a sparse matrix where a DataFrame is needed"
-    for name in ("check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag")
-}
+    ),
+    NEEDS_TABLE,
+) | dict.fromkeys(
+    ("check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag"),
+    "a cohort table is dense; the check passes a sparse matrix where a DataFrame is needed",
+)
 
 
 def expected_failures(estimator: BaseEstimator) -> dict[str, str]:

@@ -159,7 +159,8 @@ class MixedMixture(ClusterMixin, BaseEstimator):
             resp[np.arange(n), distance.argmin(axis=1)] = 1.0
             previous = -np.inf
             iterations = 0
-            for iterations in range(1, max(1, int(self.max_iter)) + 1):
+            while iterations < max(1, int(self.max_iter)):
+                iterations += 1
                 self._m_step(num, onehots, resp)
                 log_joint, log_lik = self._log_resp(num, onehots)
                 resp = np.exp(log_joint - log_lik[:, None])
