@@ -27,7 +27,9 @@ How, and why it stays linear in ``n``:
    same ensemble is run on ``n_null`` copies of the sample whose columns (each categorical
    variable's indicators as one block) are shuffled independently: same marginals, no groups.
    The consensus of the real data minus that of the shuffled copies (the *consensus gain*)
-   decides ``k``, the shuffled copies' dispersion gives the gap statistic, and a mixed-type
+   decides ``k`` (checked by the gap statistic against references uniform in the box of the
+   sample's principal components, which keep correlated columns' elongation), the shuffled
+   copies' dispersion gives a second gap statistic, and a mixed-type
    mixture (:class:`~optalloc.segments.mixture.MixedMixture`) gives BIC and ICL per ``k``.
    A choice on the top of the range (or on its bottom, above 2) widens the range.
 4. Every patient (sampled or not: the smoothed assignment also replaces the sample's raw
@@ -70,6 +72,8 @@ from optalloc.segments.selection import (
     choose_k_by_gain,
     consensus_index,
     log_dispersion,
+    pca_gap,
+    pca_references,
     proportion_ambiguous,
     summarise_k,
 )
@@ -357,6 +361,10 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         ensemble weighted by its own agreement on shuffled data favours the runs that agree on
         an arbitrary cut, which is why agreement weights used to lower the consensus gain);
         ``"own"``: each shuffled copy weighs its runs itself.
+    n_gap_references
+        Reference data sets, uniform in the box of the sample's principal components, for the
+        gap statistic that checks the consensus gain's ``k`` when ``n_clusters="auto"``
+        (:func:`~optalloc.segments.selection.choose_k_by_gain`; 0: not computed).
 
     Attributes
     ----------
@@ -368,6 +376,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         BIC, ICL, smallest segment share, ``chosen`` and ``reason``.
     verdict_ : str
         Whether the data has clear groups, in words.
+    gap_at_one_ : tuple of float or None
+        Principal-component gap statistic and its standard error at ``k = 1``.
     partitions_ : dict of int to ndarray
         Consensus labels of the sampled rows for every candidate ``k``.
     sample_indices_ : ndarray
@@ -403,6 +413,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         mixture_criteria: bool = True,
         weighting: str = "stability",
         null_weights: str = "real",
+        n_gap_references: int = 5,
     ) -> None:
         self.n_clusters = n_clusters
         self.k_range = k_range
@@ -424,6 +435,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         self.mixture_criteria = mixture_criteria
         self.weighting = weighting
         self.null_weights = null_weights
+        self.n_gap_references = n_gap_references
 
     def _candidates(self, n: int) -> list[int]:
         if self.n_clusters == "auto":
@@ -517,6 +529,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 row["pac_null"] = float(values[:, 1].mean())
                 row["gap"] = float(values[:, 2].mean()) - row["log_dispersion"]
                 row["gap_se"] = float(values[:, 2].std() * np.sqrt(1.0 + 1.0 / len(values)))
+            if self._gap_references:
+                row["gap_pca"], row["gap_pca_se"] = pca_gap(sample, self._gap_references, k, self._gap_seed)
             if self.mixture_criteria:
                 mixture = MixedMixture(
                     k,
@@ -565,6 +579,14 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         """
         m = len(sample)
         ks = [k for k in candidates if k > 1]
+        self._gap_references: list[np.ndarray] = []
+        self.gap_at_one_: tuple[float, float] | None = None
+        if self.n_clusters == "auto" and int(self.n_gap_references) > 0:
+            # Its own random stream, so the ensemble's draws are the same with or without it.
+            gap_rng = np.random.RandomState(check_random_state(self.random_state).randint(0, 2**31 - 1))
+            self._gap_seed = int(gap_rng.randint(0, 2**31 - 1))
+            self._gap_references = pca_references(sample, int(self.n_gap_references), gap_rng)
+            self.gap_at_one_ = pca_gap(sample, self._gap_references, 1, self._gap_seed)
         rows: list[dict[str, float]] = []
         partitions: dict[int, np.ndarray] = {}
         votes: dict[int, CoAssociation] = {}
@@ -604,6 +626,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             )
             partitions[1] = np.zeros(m, dtype=int)
         chosen, table, verdict = self._choose(pd.DataFrame(rows))
+        self._gap_references = []  # only needed while choosing
         self.n_clusters_ = chosen
         self.k_table_ = table
         self.verdict_ = verdict
@@ -627,7 +650,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 )
             return k, table, verdict
         if "consensus_gain" in table and table["consensus_gain"].notna().any():
-            return choose_k_by_gain(table, self.min_share, self.clear_gain)
+            return choose_k_by_gain(table, self.min_share, self.clear_gain, gap_at_one=self.gap_at_one_)
         chosen, table = choose_k(table, self.pac_tolerance, self.min_share, self.silhouette_tolerance)
         return chosen, table, ""
 
