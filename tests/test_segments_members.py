@@ -83,17 +83,19 @@ def test_shuffled_copies_use_the_real_weights(readmission: pd.DataFrame) -> None
     assert tables["real"]["consensus_null"].iloc[0] != tables["own"]["consensus_null"].iloc[0]
 
 
-def test_gower_distances_weigh_every_variable_alike() -> None:
+def test_gower_distances_add_scaled_differences_and_mismatches() -> None:
     rng = np.random.default_rng(0)
-    numeric = rng.standard_normal((300, 1))
+    numeric = rng.standard_normal((300, 1)) * 5.0
     level = rng.integers(0, 3, 300)
-    X = np.hstack([numeric, np.eye(3)[level]])
-    distance = gower_distances(X, [[1, 2, 3]])
+    flag = rng.random(300) < 0.3
+    X = np.hstack([numeric, np.eye(3)[level], flag[:, None].astype(float)])
+    distance = gower_distances(X, [[1, 2, 3], [4]])
     assert distance.shape == (300, 300)
     assert np.allclose(distance, distance.T) and np.allclose(np.diag(distance), 0.0)
-    numeric_part = np.abs(numeric - numeric.T) / numeric.std()
-    categorical_part = distance - numeric_part
-    assert numeric_part.mean() == pytest.approx(categorical_part.mean(), rel=0.1)
+    expected = np.abs(numeric - numeric.T) / numeric.std()
+    expected += level[:, None] != level[None, :]
+    expected += flag[:, None] != flag[None, :]
+    assert np.allclose(distance, expected)
 
 
 def test_medoids_member_recovers_overlapping_types(readmission: pd.DataFrame) -> None:
