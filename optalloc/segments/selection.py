@@ -310,8 +310,8 @@ def choose_k_by_gain(
     references uniform in the box of the sample's principal components (columns
     ``gap_pca``, ``gap_pca_se``; ``gap_at_one`` its value at ``k = 1``) keeps the elongation.
     When it picks fewer segments than the gain (its first local maximum), and its ``k`` still has a
-    clear gain, that ``k`` is chosen; when it picks ``k = 1``, the verdict says there are no
-    clear groups. (Breast cancer table: the gain picked 3-4 segments of 2 classes, the gap 2.)
+    clear gain, that ``k`` is chosen; when no ``k`` has a larger gap than ``k = 1``, the verdict
+    says there are no clear groups. (Breast cancer table: the gain picked 3-4 segments of 2 classes, the gap 2.)
     """
     table = table.sort_values("k").reset_index(drop=True).copy()
     large_enough = table["min_segment_share"] >= min_share
@@ -328,7 +328,11 @@ def choose_k_by_gain(
             chosen, by_gap = int(gap_k), True
     else:  # nearly every pair always together or always apart: crisp groups, whatever the null says
         chosen = int(crisp["k"].max())
-    no_groups_by_gap = gap_k == 1 and crisp.empty
+    # "No groups" needs more than a first maximum at 1 (on flat curves the gap at 2 can dip
+    # below it, readmission cohort seed 11): no k may separate better than k = 1 does.
+    no_groups_by_gap = (
+        gap_k == 1 and crisp.empty and gap_at_one is not None and gap_at_one[0] >= float(table["gap_pca"].max())
+    )
     others = _favoured(table)
     if gap_k is not None:
         others["gap statistic (principal-component reference)"] = gap_k
