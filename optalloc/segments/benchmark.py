@@ -65,7 +65,9 @@ def supervised_ceiling(
     models
         Classifiers to try: ``"logistic"`` and/or ``"boosted_trees"``.
     """
-    X = CohortFeatures(numeric=numeric, categorical=categorical).fit_transform(frame)
+    # Fixed encoding (categories unbalanced, as when the ceilings in benchmarks/RESULTS.md were
+    # first measured): the ceiling must not move when the clustering's encoding changes.
+    X = CohortFeatures(numeric=numeric, categorical=categorical, balance_categories=False).fit_transform(frame)
     y = pd.factorize(np.asarray(truth))[0]
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     known = {

@@ -15,7 +15,9 @@ How, and why it stays linear in ``n``:
    diagonal Gaussian mixture and Ward agglomerative clustering, each for every candidate ``k``
    (Ward's tree is cut at every ``k``). Accumulate per ``k`` the co-association matrix
    ``C_ij`` = share of runs, among those drawing both ``i`` and ``j``, that put them in the
-   same cluster (evidence accumulation). Feature subsets are off by default
+   same cluster (evidence accumulation), each run weighted by the stability of its algorithm
+   (mean ARI between its runs on different subsamples), so a member whose partitions change
+   with the patients drawn counts less. Feature subsets are off by default
    (``feature_fraction=1``): a run that drops the one feature defining a group (distance for
    remote patients) merges it, and on the synthetic cohort that halved the base partitions'
    agreement with the planted types and made the k choice erratic.
@@ -25,7 +27,9 @@ How, and why it stays linear in ``n``:
    same ensemble is run on ``n_null`` copies of the sample whose columns (each categorical
    variable's indicators as one block) are shuffled independently: same marginals, no groups.
    The consensus of the real data minus that of the shuffled copies (the *consensus gain*)
-   decides ``k``, the shuffled copies' dispersion gives the gap statistic, and a mixed-type
+   decides ``k`` (checked by the gap statistic against references uniform in the box of the
+   sample's principal components, which keep correlated columns' elongation), the shuffled
+   copies' dispersion gives a second gap statistic, and a mixed-type
    mixture (:class:`~optalloc.segments.mixture.MixedMixture`) gives BIC and ICL per ``k``.
    A choice on the top of the range (or on its bottom, above 2) widens the range.
 4. Every patient (sampled or not: the smoothed assignment also replaces the sample's raw
@@ -47,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import kmedoids
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -57,7 +62,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from optalloc.segments.mixture import MixedMixture
@@ -67,12 +72,52 @@ from optalloc.segments.selection import (
     choose_k_by_gain,
     consensus_index,
     log_dispersion,
+    pca_gap,
+    pca_references,
     proportion_ambiguous,
     summarise_k,
 )
 
 BASE_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
-KNOWN_ALGORITHMS = (*BASE_ALGORITHMS, "mixture")
+KNOWN_ALGORITHMS = (*BASE_ALGORITHMS, "mixture", "medoids")
+
+
+def gower_distances(X: np.ndarray, blocks: list[list[int]]) -> np.ndarray:
+    """Gower-type distances between the rows of a (small) sample of encoded patients.
+
+    Numeric columns add ``|x_i - x_j| / sd`` and each categorical variable (an indicator block
+    of ``X``, or a flag) adds 1 when the two patients differ in it (Gower 1971 sums
+    per-variable dissimilarities). Measured alone (FasterPAM, k = 5, samples of 1,000,
+    readmission seeds 0 / 4, transfusion 0 / 4): this 0.43 / 0.44, 0.52 / 0.48; the original
+    range scaling of numeric columns, which lets one outlier shrink a column, 0.27 / 0.34,
+    0.26 / 0.28; mismatches weighted by ``2 / sqrt(pi) / Gini impurity`` (every variable adding
+    as much as a numeric column on average) 0.31 / 0.30, 0.36 / 0.30, because rare-ish flags
+    then outweigh everything. ``m x m`` floats: call it on samples only.
+    """
+    m = len(X)
+    distance = np.zeros((m, m))
+    grouped = {j for b in blocks for j in b}
+    for j in range(X.shape[1]):
+        if j in grouped:
+            continue
+        column = X[:, j]
+        sd = float(column.std())
+        if sd > 0:
+            distance += np.abs(column[:, None] - column[None, :]) / sd
+    for block in blocks:
+        values = X[:, block]
+        level = values[:, 0] > 0 if len(block) == 1 else np.where(values.max(axis=1) > 0, values.argmax(axis=1), -1)
+        distance += level[:, None] != level[None, :]
+    return distance
+
+
+def _medoid_partitions(X: np.ndarray, ks: list[int], seed: int, blocks: list[list[int]]) -> dict[int, np.ndarray]:
+    """FasterPAM k-medoids (Schubert & Rousseeuw 2021, the ``kmedoids`` package) on Gower
+    distances, one distance matrix for every ``k``."""
+    distance = gower_distances(X, blocks)
+    return {k: np.asarray(kmedoids.fasterpam(distance, k, random_state=seed, n_cpu=1).labels) for k in ks}
+
+
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -93,6 +138,8 @@ def _base_partitions(
             .labels_
             for k in ks
         }
+    if algorithm == "medoids":
+        return _medoid_partitions(X, ks, seed, blocks or [])
     if algorithm == "agglomerative":
         tree = linkage(X, method="ward")
         return {k: fcluster(tree, t=k, criterion="maxclust") - 1 for k in ks}
@@ -151,7 +198,8 @@ class CoAssociation:
         algorithms: tuple[str, ...],
         rng: np.random.RandomState,
         blocks: list[list[int]] | None = None,
-        weighted: bool = False,
+        weighting: str = "equal",
+        weights: dict[int, np.ndarray] | None = None,
     ) -> None:
         m, p = X.shape
         n_rows = min(m, max(max(ks) + 1, int(round(subsample * m))))
@@ -168,14 +216,16 @@ class CoAssociation:
             labels = _base_partitions(algorithms[run % len(algorithms)], X[np.ix_(rows, cols)], ks, seed, kept)
             for k, lab in labels.items():
                 self.members[k][rows, run * k + np.asarray(lab, dtype=int)] = 1.0
-        self.weights = {k: self._agreement(k, n_base) if weighted else np.ones(n_base) for k in ks}
+        self.algorithm_of_run = np.asarray([algorithms[run % len(algorithms)] for run in range(n_base)])
+        if weights is not None:
+            self.weights = {k: np.asarray(weights[k], dtype=float) for k in ks}
+        elif weighting == "equal":
+            self.weights = {k: np.ones(n_base) for k in ks}
+        else:
+            self.weights = {k: self._run_weights(k, n_base, weighting) for k in ks}
 
-    def _agreement(self, k: int, n_base: int) -> np.ndarray:
-        """Weight of each run: its mean ARI with the other runs on the patients both drew.
-
-        A run that disagrees with the rest (a k-means start in a poor optimum, a mixture
-        component collapsed on one category) then counts less in the consensus.
-        """
+    def _pairwise_ari(self, k: int, n_base: int) -> np.ndarray:
+        """ARI between every two runs at ``k``, on the patients both drew."""
         labels = self.members[k].reshape(len(self.drawn), n_base, k).argmax(axis=2)
         drawn = self.drawn > 0
         scores = np.zeros((n_base, n_base))
@@ -183,7 +233,29 @@ class CoAssociation:
             for b in range(a + 1, n_base):
                 both = drawn[:, a] & drawn[:, b]
                 scores[a, b] = scores[b, a] = _fast_ari(labels[both, a], labels[both, b], k)
-        mean = scores.sum(axis=1) / max(n_base - 1, 1)
+        return scores
+
+    def _run_weights(self, k: int, n_base: int, weighting: str) -> np.ndarray:
+        """Weight of each run at ``k``.
+
+        ``"agreement"``: its mean ARI with every other run, so a run that disagrees with the
+        rest (a k-means start in a poor optimum) counts less. ``"stability"``: the mean ARI
+        between runs of its *algorithm* on different subsamples, so an algorithm whose
+        partitions change with the patients drawn (a diagonal mixture on one-hot columns, Ward
+        on overlapping groups) counts less than one that finds the same groups every time.
+        """
+        scores = self._pairwise_ari(k, n_base)
+        if weighting == "agreement":
+            mean = scores.sum(axis=1) / max(n_base - 1, 1)
+        elif weighting == "stability":
+            mean = np.zeros(n_base)
+            for algorithm in np.unique(self.algorithm_of_run):
+                runs = np.flatnonzero(self.algorithm_of_run == algorithm)
+                block = scores[np.ix_(runs, runs)]
+                pairs = len(runs) * (len(runs) - 1)
+                mean[runs] = block.sum() / pairs if pairs else 1.0
+        else:
+            raise ValueError(f"weighting must be 'equal', 'agreement' or 'stability'. Got {weighting!r} instead.")
         return np.maximum(mean, 0.0) + 1e-3
 
     def matrix(self, k: int) -> np.ndarray:
@@ -241,10 +313,15 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         Base algorithms cycled through: ``"kmeans"``, ``"gmm"``, ``"agglomerative"`` (the
         default) and ``"mixture"``, the mixed-type latent class/profile model
         (:class:`~optalloc.segments.mixture.MixedMixture`; categorical variables from
-        ``categorical_blocks``). The mixture is not a default member: added to the cycle it
-        lowered the consensus gain and chose ``k = 4`` and ``k = 3`` on two of five
-        overlapping transfusion cohorts (ARI 0.64, 0.50); it scores every ``k`` instead (BIC,
-        ICL columns).
+        ``categorical_blocks``), and ``"medoids"``, FasterPAM k-medoids on Gower distances
+        (:func:`gower_distances`). Neither is a default member. The mixture, added to the
+        cycle, lowered the consensus gain and chose ``k = 4`` and ``k = 3`` on two of five
+        overlapping transfusion cohorts (ARI 0.64, 0.50) with equal weights, and left the
+        readmission ARI unchanged with stability weights (0.675 vs 0.676); it scores every
+        ``k`` instead (BIC, ICL columns). The medoids, with stability weights, raised the
+        consensus gain but lowered the mean ARI slightly (readmission 0.672 vs 0.676,
+        transfusion 0.748 vs 0.751, seeds 0-4); alone they reach 0.43-0.52 against 0.62-0.72
+        for k-means on the sample.
     n_neighbors
         Neighbours voting when assigning patients outside the sample.
     pac_tolerance, min_share, silhouette_tolerance
@@ -267,13 +344,23 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
     mixture_criteria
         Fit the mixed-type mixture per ``k`` for the BIC and ICL columns.
     weighting
-        ``"equal"`` (every base clustering one vote) or ``"agreement"`` (each weighted by its
-        mean ARI with the other runs at that ``k``, so runs stuck in a poor optimum count
-        less). Equal is the default because it measured better: on 5 seeds of each
-        overlapping domain, agreement weights left the ARI unchanged (transfusion 0.741 vs
-        0.740) and lowered the consensus gain on readmission cohorts (seeds 1 and 4 then
-        chose ``k = 4`` and ``k = 9``): on shuffled data the runs of one algorithm agree with
-        each other on an arbitrary cut, so agreement also inflates the null consensus.
+        ``"stability"`` (the default: each base clustering weighted by the mean ARI between
+        runs of its algorithm on different subsamples at that ``k``), ``"agreement"`` (by its
+        mean ARI with every other run) or ``"equal"``. Stability is the default because it
+        measured best (``benchmarks/RESULTS.md``, readmission cohorts seeds 0-4): k = 5 on 5 of 5
+        seeds and mean ARI 0.676, against k = 5, 6, 5, 5, 5 and 0.667 with equal weights; on
+        the readmission cohorts the diagonal mixture and Ward partitions change with the
+        patients drawn (ARI 0.23-0.44 with the planted types, k-means 0.62) and now count less.
+    null_weights
+        ``"real"`` (default): the shuffled copies' consensus uses the run weights measured on
+        the real sample, so weighting cannot make structureless data look reproducible (an
+        ensemble weighted by its own agreement on shuffled data favours the runs that agree on
+        an arbitrary cut, which is why agreement weights used to lower the consensus gain);
+        ``"own"``: each shuffled copy weighs its runs itself.
+    n_gap_references
+        Reference data sets, uniform in the box of the sample's principal components, for the
+        gap statistic that checks the consensus gain's ``k`` when ``n_clusters="auto"``
+        (:func:`~optalloc.segments.selection.choose_k_by_gain`; 0: not computed).
 
     Attributes
     ----------
@@ -285,6 +372,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         BIC, ICL, smallest segment share, ``chosen`` and ``reason``.
     verdict_ : str
         Whether the data has clear groups, in words.
+    gap_at_one_ : tuple of float or None
+        Principal-component gap statistic and its standard error at ``k = 1``.
     partitions_ : dict of int to ndarray
         Consensus labels of the sampled rows for every candidate ``k``.
     sample_indices_ : ndarray
@@ -318,7 +407,9 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         widen: int = 3,
         max_k: int = 15,
         mixture_criteria: bool = True,
-        weighting: str = "equal",
+        weighting: str = "stability",
+        null_weights: str = "real",
+        n_gap_references: int = 5,
     ) -> None:
         self.n_clusters = n_clusters
         self.k_range = k_range
@@ -339,6 +430,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         self.max_k = max_k
         self.mixture_criteria = mixture_criteria
         self.weighting = weighting
+        self.null_weights = null_weights
+        self.n_gap_references = n_gap_references
 
     def _candidates(self, n: int) -> list[int]:
         if self.n_clusters == "auto":
@@ -362,7 +455,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
 
         ``progress(done, total)`` is called after each candidate ``k`` (for a progress bar).
         """
-        X = check_array(X, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_min_samples=2)
         n = X.shape[0]
         candidates = self._candidates(n)
         rng = check_random_state(self.random_state)
@@ -410,7 +503,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             shuffled = np.empty_like(sample)
             for block in blocks:
                 shuffled[:, block] = sample[rng.permutation(m)][:, block]
-            null_votes = self._votes(shuffled, ks, rng)
+            null_votes = self._votes(shuffled, ks, rng, votes.weights if self.null_weights == "real" else None)
             for k in ks:
                 consensus = null_votes.matrix(k)
                 labels = consensus_partition(consensus, k)
@@ -432,6 +525,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 row["pac_null"] = float(values[:, 1].mean())
                 row["gap"] = float(values[:, 2].mean()) - row["log_dispersion"]
                 row["gap_se"] = float(values[:, 2].std() * np.sqrt(1.0 + 1.0 / len(values)))
+            if self._gap_references:
+                row["gap_pca"], row["gap_pca_se"] = pca_gap(sample, self._gap_references, k, self._gap_seed)
             if self.mixture_criteria:
                 mixture = MixedMixture(
                     k,
@@ -445,9 +540,12 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 row["icl"] = mixture.icl(sample)
         return rows, partitions, dict.fromkeys(ks, votes)
 
-    def _votes(self, data: np.ndarray, ks: list[int], rng: np.random.RandomState) -> CoAssociation:
+    def _votes(
+        self, data: np.ndarray, ks: list[int], rng: np.random.RandomState, weights: dict[int, np.ndarray] | None = None
+    ) -> CoAssociation:
         """The base clusterings' co-association votes on ``data`` (the sample, or a shuffled copy
-        of it for the null reference), with this ensemble's settings."""
+        of it for the null reference), with this ensemble's settings; ``weights`` (the real
+        sample's run weights) are imposed on the shuffled copies."""
         return CoAssociation(
             data,
             ks,
@@ -457,7 +555,8 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             tuple(self.algorithms),
             rng,
             self.categorical_blocks,
-            self.weighting == "agreement",
+            self.weighting,
+            weights,
         )
 
     def _blocks(self, p: int) -> list[list[int]]:
@@ -476,6 +575,14 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
         """
         m = len(sample)
         ks = [k for k in candidates if k > 1]
+        self._gap_references: list[np.ndarray] = []
+        self.gap_at_one_: tuple[float, float] | None = None
+        if self.n_clusters == "auto" and int(self.n_gap_references) > 0:
+            # Its own random stream, so the ensemble's draws are the same with or without it.
+            gap_rng = np.random.RandomState(check_random_state(self.random_state).randint(0, 2**31 - 1))
+            self._gap_seed = int(gap_rng.randint(0, 2**31 - 1))
+            self._gap_references = pca_references(sample, int(self.n_gap_references), gap_rng)
+            self.gap_at_one_ = pca_gap(sample, self._gap_references, 1, self._gap_seed)
         rows: list[dict[str, float]] = []
         partitions: dict[int, np.ndarray] = {}
         votes: dict[int, CoAssociation] = {}
@@ -515,6 +622,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
             )
             partitions[1] = np.zeros(m, dtype=int)
         chosen, table, verdict = self._choose(pd.DataFrame(rows))
+        self._gap_references = []  # only needed while choosing
         self.n_clusters_ = chosen
         self.k_table_ = table
         self.verdict_ = verdict
@@ -538,7 +646,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 )
             return k, table, verdict
         if "consensus_gain" in table and table["consensus_gain"].notna().any():
-            return choose_k_by_gain(table, self.min_share, self.clear_gain)
+            return choose_k_by_gain(table, self.min_share, self.clear_gain, gap_at_one=self.gap_at_one_)
         chosen, table = choose_k(table, self.pac_tolerance, self.min_share, self.silhouette_tolerance)
         return chosen, table, ""
 
@@ -550,7 +658,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray, chunk_size: int = 100_000) -> np.ndarray:
         """Segment probabilities: the mean of the neighbour vote and the linear discriminant."""
         check_is_fitted(self, "classifier_")
-        X = check_array(X, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
         parts = []
         for i in range(0, X.shape[0], chunk_size):
             chunk = np.asarray(X[i : i + chunk_size], dtype=np.float64)

@@ -6,11 +6,17 @@ Distances between patients must weigh every variable fairly, whatever its unit o
   admission and ED counts) are first put through ``log1p`` so that a handful of patients living
   400 km away or with 30 ED visits do not become clusters of their own;
 * categorical columns are one-hot encoded, each indicator multiplied by ``category_weight``
-  (1 by default: two patients with different diagnoses are ``sqrt(2)`` apart, comparable to
-  a 1.4 standard-deviation difference in a numeric feature);
+  and, with ``balance_categories`` (the default), by ``1 / sqrt(1 - sum_l p_l^2)`` (``p_l`` the
+  shares of its levels): two random patients then differ in that variable by the same expected
+  squared distance (2) as in a standardised numeric column, so a categorical variable weighs
+  as much as a numeric one whatever its number of levels. Unbalanced, a variable spread over
+  four levels (Gini impurity 0.63) weighs 0.63 of a numeric column, and on the overlapping
+  readmission cohorts k-means on the features reached ARI 0.61-0.63 against 0.63-0.65 balanced
+  (seeds 0, 1, 4; transfusion 0.71-0.73 both ways; easy cohort 0.90-0.92 against 0.92-0.93);
 * boolean columns are 0/1 times ``category_weight`` and are *not* standardised: a rare flag
   (a prior transfusion reaction in 7 % of patients) would otherwise sit 3.5 standard
-  deviations away and split off a cluster of its own.
+  deviations away and split off a cluster of its own. Flags are not balanced for the same
+  reason (balancing them too dropped k-means on the transfusion cohorts from 0.71 to 0.54).
 
 Identifiers, the outcome ``readmitted_30d`` and the planted ``true_type`` are never features.
 """
@@ -51,6 +57,9 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         (``None`` disables the transform).
     category_weight
         Weight of each one-hot or boolean indicator relative to one standard deviation.
+    balance_categories
+        Also weigh each categorical variable's indicators by ``1 / sqrt(Gini impurity)`` so
+        that it counts as much as one numeric column (see the module docstring).
 
     Attributes
     ----------
@@ -62,6 +71,8 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         Mean and standard deviation of the (log-transformed) numeric columns.
     levels_ : dict of str to list of str
         Categories kept per categorical column (the ``MAX_LEVELS`` most frequent).
+    category_weights_ : dict of str to float
+        Weight of each categorical column's indicators.
     feature_names_out_ : ndarray of str
     """
 
@@ -71,11 +82,13 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         categorical: Sequence[str] | None = None,
         log_skew: float | None = 1.0,
         category_weight: float = 1.0,
+        balance_categories: bool = True,
     ) -> None:
         self.numeric = numeric
         self.categorical = categorical
         self.log_skew = log_skew
         self.category_weight = category_weight
+        self.balance_categories = balance_categories
 
     def _columns(self, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         numeric = list(NUMERIC_FEATURES if self.numeric is None else self.numeric)
@@ -112,10 +125,22 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         scale = values.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
         self.levels_ = {c: [str(v) for v in X[c].astype(str).value_counts().index[:MAX_LEVELS]] for c in categorical}
+        self.category_weights_ = {c: self._category_weight(X[c]) for c in categorical}
         names = list(self.numeric_) + list(self.boolean_)
         names += [f"{c}={level}" for c in categorical for level in self.levels_[c]]
         self.feature_names_out_ = np.asarray(names, dtype=object)
         return self
+
+    def _category_weight(self, values: pd.Series) -> float:
+        """``category_weight``, divided by the square root of the column's Gini impurity if balanced."""
+        weight = float(self.category_weight)
+        if not self.balance_categories:
+            return weight
+        shares = values.astype(str).value_counts(normalize=True).to_numpy()
+        if len(shares) < 3:  # two levels: a flag, left unbalanced like the flags
+            return weight
+        impurity = 1.0 - float((shares**2).sum())
+        return weight / np.sqrt(impurity) if impurity > 1e-3 else weight
 
     def _log(self, values: np.ndarray) -> np.ndarray:
         values = values.copy()
@@ -135,7 +160,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         for column in self.categorical_:
             text = X[column].astype(str).to_numpy()
             levels = np.asarray(self.levels_[column], dtype=object)
-            blocks.append((text[:, None] == levels[None, :]).astype(float) * weight)
+            blocks.append((text[:, None] == levels[None, :]).astype(float) * self.category_weights_[column])
         return np.hstack(blocks).astype(np.float32)
 
     def blocks(self) -> tuple[list[int], list[list[int]]]:

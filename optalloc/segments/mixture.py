@@ -31,7 +31,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 class MixedMixture(ClusterMixin, BaseEstimator):
@@ -62,6 +62,9 @@ class MixedMixture(ClusterMixin, BaseEstimator):
     log_likelihood_ : float
         Total log-likelihood of the data the model was fitted on.
     n_samples_fit_ : int
+    n_iter_ : int
+        EM iterations of the kept start.
+    n_features_in_ : int
     labels_ : ndarray
     """
 
@@ -88,7 +91,6 @@ class MixedMixture(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def _split(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        X = np.asarray(X, dtype=np.float64)
         in_groups = {int(j) for group in self.categorical for j in group}
         numeric = [j for j in range(X.shape[1]) if j not in in_groups] if self.numeric is None else list(self.numeric)
         onehots = []
@@ -140,6 +142,7 @@ class MixedMixture(ClusterMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: object = None) -> MixedMixture:
         """EM from ``n_init`` k-means++ starts; keeps the best log-likelihood."""
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         num, onehots = self._split(X)
         n = num.shape[0]
         k = int(self.n_components)
@@ -155,7 +158,9 @@ class MixedMixture(ClusterMixin, BaseEstimator):
             resp = np.zeros((n, k))
             resp[np.arange(n), distance.argmin(axis=1)] = 1.0
             previous = -np.inf
-            for _iteration in range(int(self.max_iter)):
+            iterations = 0
+            while iterations < max(1, int(self.max_iter)):
+                iterations += 1
                 self._m_step(num, onehots, resp)
                 log_joint, log_lik = self._log_resp(num, onehots)
                 resp = np.exp(log_joint - log_lik[:, None])
@@ -172,6 +177,7 @@ class MixedMixture(ClusterMixin, BaseEstimator):
                         "means_": self.means_,
                         "variances_": self.variances_,
                         "shares_": self.shares_,
+                        "n_iter_": iterations,
                     },
                 )
         assert best is not None
@@ -187,6 +193,7 @@ class MixedMixture(ClusterMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Posterior membership of each row in each component."""
         check_is_fitted(self, "weights_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         num, onehots = self._split(X)
         log_joint, log_lik = self._log_resp(num, onehots)
         return np.exp(log_joint - log_lik[:, None])
@@ -219,5 +226,6 @@ class MixedMixture(ClusterMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         if X is None:
             return self.log_likelihood_, self.n_samples_fit_
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         num, onehots = self._split(X)
         return float(self._log_resp(num, onehots)[1].sum()), num.shape[0]
