@@ -1,4 +1,5 @@
-"""Shared test set-up: a fixed pseudonym key and a throwaway workspace per test session."""
+"""Fixtures every test package shares: a fixed pseudonym key and a throwaway workspace per test,
+a real PostgreSQL server per session, and a fast fixed risk (fast_risk) for tests that are not about risk."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = REPO / "scenarios" / "home_transfusion"
+from optalloc import pipeline
+from tests.helpers.studio import fixed_risk
 
 
 @pytest.fixture(autouse=True)
@@ -17,20 +18,12 @@ def _isolated_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("OPTALLOC_DATABASE_URL", raising=False)
 
 
-def write_scenario(folder: Path, text: str, name: str = "scenario.toml") -> Path:
-    """Write a scenario file that extends the real baseline (copied beside it)."""
-    (folder / "baseline.toml").write_text((SCENARIOS / "baseline.toml").read_text())
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> object:
     """A real PostgreSQL server for the session (required in CI, skipped elsewhere if absent)."""
     import os
 
-    from tests.postgres_cluster import find_bin, postgres_cluster
+    from tests.helpers.postgres_cluster import find_bin, postgres_cluster
 
     if find_bin() is None:
         if os.environ.get("CI"):
@@ -38,3 +31,8 @@ def postgres_url() -> object:
         pytest.skip("PostgreSQL binaries not installed")
     with postgres_cluster() as url:
         yield url
+
+
+@pytest.fixture
+def fast_risk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "score_risk", fixed_risk)

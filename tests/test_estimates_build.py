@@ -14,7 +14,7 @@ from optalloc.cohort.synth import synthesize_cohort
 from optalloc.errors import ScenarioError
 from optalloc.estimates import estimate
 from optalloc.scenario import load_scenario
-from tests.conftest import SCENARIOS, write_scenario
+from tests.helpers.files import SCENARIOS, write_scenario
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from optalloc.estimates_io import read_estimates
 from optalloc.io import write_table
 from optalloc.privacy import pseudonymize
 from optalloc.scenario import load_scenario
-from tests.conftest import SCENARIOS
+from tests.helpers.files import SCENARIOS
 
 
 def _long_table(tmp_path: Path):
@@ -101,7 +101,7 @@ def test_a_resource_used_only_in_the_estimates_table_is_accepted(tmp_path: Path)
     from typer.testing import CliRunner
 
     from optalloc.cli import app
-    from tests.conftest import write_scenario
+    from tests.helpers.files import write_scenario
 
     scenario = write_scenario(
         tmp_path,

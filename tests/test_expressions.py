@@ -14,7 +14,7 @@ from optalloc.cli import app
 from optalloc.cohort.synth import synthesize_cohort
 from optalloc.expressions import ExpressionError, parse
 from optalloc.segments.rules import Condition
-from tests.conftest import write_scenario
+from tests.helpers.files import write_scenario
 
 runner = CliRunner()
 

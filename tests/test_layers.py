@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers.files import REPO
 
 LINT = Path(sys.executable).with_name("lint-imports")
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from optalloc.cli import app
 from optalloc.cohort.synth import synthesize_cohort
-from tests.conftest import write_scenario
-from tests.omop_cdm import build_cdm
+from tests.helpers.files import write_scenario
+from tests.helpers.omop_cdm import build_cdm
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from optalloc.cli import app
 from optalloc.cohort.synth import synthesize_cohort
 from optalloc.privacy import pseudonym_codes, pseudonymize
-from tests.conftest import write_scenario
+from tests.helpers.files import write_scenario
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers.files import REPO
 
 README = REPO / "README.md"
 # Commands (by how they start) not run here, and why. Measured on 2 cores: compare 13 s, sweep
@@ -32,9 +32,9 @@ SKIPPED = {
     "optalloc track ": "needs a model from risk train (and '...' stands for its arguments)",
     "optalloc forecast ": "needs new_records.csv, which the README does not make",
     "optalloc cohort import --omop ": "needs an OMOP database server",
-    "optalloc report ": "solves the scenarios and renders the HTML (about 10 s); tests/test_report.py runs it",
-    "optalloc serve": "starts a web server; tests/test_browser.py drives it in Chromium",
-    "optalloc cohort import export.csv ": "needs a hospital's export; tests/test_mapping_import.py makes one and runs it",
+    "optalloc report ": "solves the scenarios and renders the HTML (about 10 s); tests/report/test_report.py runs it",
+    "optalloc serve": "starts a web server; tests/app/test_browser.py drives it in Chromium",
+    "optalloc cohort import export.csv ": "needs a hospital's export; tests/domains/test_mapping_import.py makes one and runs it",
 }
 RUN = (
     "optalloc cohort synth ",
