@@ -22,7 +22,7 @@ import pandas as pd
 
 from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
-from optalloc.pipeline import Outcome, PipelineCache, prepare, solve_prepared
+from optalloc.pipeline import Outcome, PipelineCache, domain_of, prepare, solve_prepared
 from optalloc.report import ReportOptions, assemble, render_html
 from optalloc.report.content import limits_section, settings_section
 from optalloc.scenario.loader import LoadedScenario, from_raw, load_scenario
@@ -181,7 +181,8 @@ class StudioSession:
         if key not in self.segments:
             from optalloc.segments import segment_cohort
 
-            result = segment_cohort(cohort, seed=0)
+            words = domain_of(outcome.prepared.loaded).declaration.words
+            result = segment_cohort(cohort, seed=0, words=words)
             names = result.profiles.set_index("segment")["name"]
             labels = [f"S{int(s) + 1} {names.loc[s]}" for s in result.labels]
             self.segments[key] = pd.Series(labels, index=cohort["patient_id"].to_numpy())

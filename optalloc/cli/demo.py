@@ -11,7 +11,7 @@ from optalloc.cli.common import err, out, progress, user_errors
 from optalloc.cli.options import Solver, SolverOption
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
-from optalloc.pipeline import PipelineCache, prepare
+from optalloc.pipeline import PipelineCache, domain_of, prepare
 
 if TYPE_CHECKING:
     from optalloc.allocation.summary import PlanSummary
@@ -45,7 +45,12 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         bar.add_task("segmenting", total=None)
         from optalloc.segments import segment_cohort  # scikit-learn: only when the demo runs
 
-        segments = segment_cohort(reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed)
+        segments = segment_cohort(
+            reference.cohort,
+            k="auto",
+            seed=reference.loaded.scenario.cohort.seed,
+            words=domain_of(reference.loaded).declaration.words,
+        )
     out.rule("[bold]1. Cohort[/]")
     out.print(
         f"{len(reference.cohort):,} synthetic transfusion patients "

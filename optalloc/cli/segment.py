@@ -105,6 +105,7 @@ def segment(
     ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
+    from optalloc.domains import get_domain
     from optalloc.segments import segment_cohort
     from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
@@ -122,8 +123,15 @@ def segment(
         def report(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        run = segment_diabetes if diabetes else segment_cohort
-        result = run(cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision)
+        if diabetes:
+            result = segment_diabetes(
+                cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision
+            )
+        else:  # a table in the transfusion cohort's schema, written in its domain's words
+            words = get_domain("transfusion").declaration.words
+            result = segment_cohort(
+                cohort, k_value, seed, shareable=shareable, progress=report, min_precision=min_precision, words=words
+            )
     if out_path is not None:
         write_table(result.assignments(cohort), out_path)
         err.print(f"wrote {len(cohort):,} segment assignments to {out_path}", highlight=False)

@@ -40,6 +40,11 @@ DECLARATION = Declaration(
         "prior_reaction": "a prior transfusion reaction",
         "admissions_past_year": "admissions in the past year",
         "ed_visits_past_year": "ED visits in the past year",
+        # category values as people write them
+        "ckd_anaemia": "CKD anaemia",
+        "myelodysplastic_syndrome": "MDS",
+        "chemotherapy_anaemia": "chemotherapy-induced anaemia",
+        "sickle_cell_disease": "sickle cell disease",
     },
     priority={
         "burden": "transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)",

@@ -42,15 +42,19 @@ def segment_reference(reference: Prepared, seed: int) -> object:
     report's own rules, so never pre-suppressed here)."""
     from optalloc.segments import segment_cohort
 
-    features = getattr(domain_of(reference.loaded), "segment_features", None)
+    domain = domain_of(reference.loaded)
+    words = domain.declaration.words
+    features = getattr(domain, "segment_features", None)
     if features is None:
-        return segment_cohort(reference.cohort, seed=seed)
+        return segment_cohort(reference.cohort, seed=seed, words=words)
     cohort = reference.cohort
     numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
     categorical = [c for c in features[1] if c in cohort.columns]
     if not numeric and not categorical:
         return None
-    return segment_cohort(reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric)
+    return segment_cohort(
+        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, words=words
+    )
 
 
 def reference_groups(reference: Prepared, segmentation: object | None) -> dict[str, pd.Series]:

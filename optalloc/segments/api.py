@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +79,7 @@ def segment_cohort(
     category_weight: float = 1.0,
     min_precision: float = 0.7,
     n_null: int = 3,
+    words: Mapping[str, str] | None = None,
 ) -> SegmentationResult:
     """Segment a cohort and describe each segment by a rule and a profile.
 
@@ -117,6 +118,9 @@ def segment_cohort(
     min_precision
         Precision on held-out patients a rule must reach to be presented as usable; rules
         below it carry a ``note`` saying so (:func:`~optalloc.segments.rules.describe_segments`).
+    words
+        The domain's words for columns and category values, which rules are written in
+        (``optalloc.domains``' ``Declaration.words``; without them, column names with spaces).
     """
     if isinstance(k, str) and k != "auto":
         try:
@@ -153,7 +157,13 @@ def segment_cohort(
     if leaked:
         raise CohortError(f"Rules cannot use {', '.join(leaked)}: identifiers and outcomes would leak.")
     rule_objects = describe_segments(
-        cohort, labels, numeric=rule_num, categorical=rule_cat, random_state=seed, min_precision=min_precision
+        cohort,
+        labels,
+        numeric=rule_num,
+        categorical=rule_cat,
+        random_state=seed,
+        min_precision=min_precision,
+        words=words,
     )
     report("rules", 1, 1)
     profiles = segment_profiles(

@@ -165,6 +165,27 @@ N_BASE = 40
 CATEGORY_WEIGHT = 1.5
 
 
+#: The planner frame's columns and values in the words its rules use.
+PLANNER_WORDS: dict[str, str] = {
+    "age_years": "age (band midpoint)",
+    "admission": "admission",
+    "arrival": "arrived from",
+    "diagnosis": "diagnosis",
+    "length_of_stay": "days in hospital",
+    "medications": "medications",
+    "procedures": "procedures",
+    "lab_tests": "lab tests",
+    "diagnoses": "diagnoses",
+    "prior_visits": "visits in the prior year",
+    "prior_inpatient": "inpatient stays in the prior year",
+    "prior_emergency": "ED visits in the prior year",
+    "prior_outpatient": "outpatient visits in the prior year",
+    "medication_change": "a diabetes medication change",
+    "diabetes_medication": "a diabetes medication",
+    "emergency_room": "the emergency room",
+}
+
+
 def segment_diabetes(
     frame: pd.DataFrame,
     k: int | str = "auto",
@@ -194,4 +215,5 @@ def segment_diabetes(
         profile_means=list(PROFILE_MEANS),
         category_weight=CATEGORY_WEIGHT,
         min_precision=min_precision,
+        words=PLANNER_WORDS,
     )

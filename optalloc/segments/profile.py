@@ -16,7 +16,7 @@ import pandas as pd
 
 from optalloc.cohort.schema import DIAGNOSES
 from optalloc.privacy import suppress_small_counts
-from optalloc.segments.rules import Condition, Rule, value_words
+from optalloc.segments.rules import Condition, Rule, Vocabulary, value_words
 
 PROFILE_MEANS: tuple[str, ...] = (
     "age",
@@ -75,13 +75,13 @@ CATEGORY_PHRASES: dict[tuple[str, str], str] = {
 }
 
 
-def _phrase(condition: Condition) -> str:
+def _phrase(condition: Condition, vocabulary: Vocabulary) -> str:
     if isinstance(condition.value, str):
         if (condition.column, condition.value) in CATEGORY_PHRASES:
             return CATEGORY_PHRASES[condition.column, condition.value]
         if condition.column == "diagnosis" and condition.value not in DIAGNOSES:
-            return f"{value_words(condition.value)} diagnosis"
-        return value_words(condition.value)
+            return f"{value_words(condition.value, vocabulary)} diagnosis"
+        return value_words(condition.value, vocabulary)
     if condition.column in COUNT_WORDS and not isinstance(condition.value, bool | np.bool_):
         noun, value = COUNT_WORDS[condition.column], float(condition.value)
         if condition.op == ">=":
@@ -95,7 +95,7 @@ def _phrase(condition: Condition) -> str:
 
 def propose_name(rule: Rule) -> str:
     """A short name from the rule's conditions, e.g. ``"Thalassaemia, younger"``."""
-    phrases = list(dict.fromkeys(_phrase(c) for c in rule.conditions))
+    phrases = list(dict.fromkeys(_phrase(c, rule.vocabulary) for c in rule.conditions))
     if not phrases:
         return f"Segment {rule.segment}"
     name = ", ".join(phrases)

@@ -24,8 +24,8 @@ use it as an eligibility filter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -33,43 +33,10 @@ from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
-COLUMN_WORDS: dict[str, str] = {
-    "age": "age",
-    "sex": "sex",
-    "diagnosis": "diagnosis",
-    "transfusions_per_28d": "transfusions per 28 days",
-    "units_per_visit": "units per visit",
-    "haemoglobin_g_dl": "haemoglobin (g/dL)",
-    "distance_km": "distance to the unit (km)",
-    "frailty": "frailty score",
-    "comorbidity_count": "comorbidities",
-    "prior_reaction": "a prior transfusion reaction",
-    "admissions_past_year": "admissions in the past year",
-    "ed_visits_past_year": "ED visits in the past year",
-    # Diabetes 130 planner features (optalloc.segments.diabetes)
-    "age_years": "age (band midpoint)",
-    "admission": "admission",
-    "arrival": "arrived from",
-    "length_of_stay": "days in hospital",
-    "medications": "medications",
-    "procedures": "procedures",
-    "lab_tests": "lab tests",
-    "diagnoses": "diagnoses",
-    "prior_visits": "visits in the prior year",
-    "prior_inpatient": "inpatient stays in the prior year",
-    "prior_emergency": "ED visits in the prior year",
-    "prior_outpatient": "outpatient visits in the prior year",
-    "medication_change": "a diabetes medication change",
-    "diabetes_medication": "a diabetes medication",
-}
-# Category values as people write them (others: underscores become spaces).
-VALUE_WORDS: dict[str, str] = {
-    "ckd_anaemia": "CKD anaemia",
-    "myelodysplastic_syndrome": "MDS",
-    "chemotherapy_anaemia": "chemotherapy-induced anaemia",
-    "sickle_cell_disease": "sickle cell disease",
-    "emergency_room": "the emergency room",
-}
+#: Column and category words a rule uses; the domain declares them (``Declaration.words``) and
+#: passes them in, so this module names no dataset's columns. Without a word, underscores
+#: become spaces.
+Vocabulary = Mapping[str, str]
 QUANTILES = np.linspace(0.05, 0.95, 19)
 MAX_LEVELS = 30
 # The search maximises F-beta; beta < 1 weighs precision more than coverage, because a rule
@@ -77,13 +44,10 @@ MAX_LEVELS = 30
 BETA = 0.7
 
 
-def _words(column: str) -> str:
-    return COLUMN_WORDS.get(column, column.replace("_", " "))
-
-
-def value_words(value: str) -> str:
-    """A category value in words: ``ckd_anaemia`` -> ``CKD anaemia``."""
-    return VALUE_WORDS.get(value, value.replace("_", " "))
+def value_words(value: str, vocabulary: Vocabulary | None = None) -> str:
+    """A column or category value in words: ``ckd_anaemia`` -> ``CKD anaemia`` when the
+    vocabulary says so, else ``ckd anaemia``."""
+    return (vocabulary or {}).get(value, value.replace("_", " "))
 
 
 def _nice(value: float) -> float:
@@ -110,13 +74,13 @@ class Condition:
             return f"{name} == {self.value!r}"
         return f"{name} {self.op} {self.value:g}"
 
-    def words(self) -> str:
+    def words(self, vocabulary: Vocabulary | None = None) -> str:
         """The condition in plain words: ``age at least 65``, ``diagnosis is thalassaemia``."""
-        label = _words(self.column)
+        label = value_words(self.column, vocabulary)
         if isinstance(self.value, bool | np.bool_):
             return label if self.value else f"no {label.removeprefix('a ')}"
         if isinstance(self.value, str):
-            return f"{label} is {value_words(self.value)}"
+            return f"{label} is {value_words(self.value, vocabulary)}"
         return f"{label} {'at least' if self.op == '>=' else 'below'} {self.value:g}"
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
@@ -148,6 +112,7 @@ class Rule:
     heldout_coverage: float = float("nan")
     heldout_precision: float = float("nan")
     min_precision: float = 0.0
+    vocabulary: Vocabulary = field(default_factory=dict, compare=False, repr=False)  # the words of :attr:`words`
 
     @property
     def meets_precision(self) -> bool:
@@ -174,7 +139,7 @@ class Rule:
 
     @property
     def words(self) -> str:
-        return " and ".join(c.words() for c in self.conditions) if self.conditions else "all patients"
+        return " and ".join(c.words(self.vocabulary) for c in self.conditions) if self.conditions else "all patients"
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         out = np.ones(len(frame), dtype=bool)
@@ -268,6 +233,7 @@ def describe_segments(
     random_state: int = 0,
     holdout: float = 0.3,
     min_precision: float = 0.7,
+    words: Vocabulary | None = None,
 ) -> list[Rule]:
     """One :class:`Rule` per segment (in label order), searched on a sample, scored on all rows.
 
@@ -290,6 +256,8 @@ def describe_segments(
         (0 searches on all; at least 50 patients are held out, else none).
     min_precision
         Held-out precision a rule must reach to be presented as usable (see :attr:`Rule.note`).
+    words
+        The domain's words for columns and category values (``Declaration.words``).
     """
     if not 1 <= max_conditions <= 3:
         raise ValueError(f"max_conditions must be 1, 2 or 3. Got {max_conditions!r} instead.")
@@ -344,6 +312,7 @@ def describe_segments(
                     heldout_coverage=on_held.coverage if on_held else float("nan"),
                     heldout_precision=on_held.precision if on_held else float("nan"),
                     min_precision=float(min_precision),
+                    vocabulary=dict(words or {}),
                 )
             )
     return rules

@@ -148,3 +148,14 @@ def test_priority_without_declared_inputs_is_risk_and_benefit_alone() -> None:
         priority_score(cohort, risk, benefit, PriorityWeights(risk=0, benefit=0, burden=1, need=0), inputs={})
     with pytest.raises(ValueError, match="'urgency' is not a priority input"):
         priority_components(cohort, risk, benefit, {"urgency": "age"})
+
+
+def test_rules_are_written_in_the_words_the_domain_declares(frame: pd.DataFrame) -> None:
+    labels = ((frame["diagnosis"] == "ckd_anaemia") & (frame["distance_km"] < 30)).astype(int).to_numpy()
+    plain = describe_segments(frame, labels, numeric=["distance_km"], categorical=["diagnosis"], holdout=0.0)[1]
+    worded = describe_segments(
+        frame, labels, numeric=["distance_km"], categorical=["diagnosis"], holdout=0.0, words=DECLARATION.words
+    )[1]
+    assert plain.conditions == worded.conditions  # words change the text, never the rule
+    assert "distance km below" in plain.words and "ckd anaemia" in plain.words
+    assert "distance to the unit (km) below" in worded.words and "diagnosis is CKD anaemia" in worded.words
