@@ -1,9 +1,9 @@
 """Per patient and care setting: what care would need, cost and achieve over the horizon.
 
 For patient ``i`` with ``v_i`` visits over the horizon, ``u_i`` units per visit and distance
-``d_i`` km (the scenario's ``[quantities]`` expressions; by default the transfusion model's
-``transfusions_per_28d * horizon_weeks / 4``, ``units_per_visit`` and ``distance_km``), in
-setting ``s``::
+``d_i`` km (the scenario's ``[quantities]`` expressions; those it leaves out are its cohort's
+domain's, e.g. the transfusion domain's ``transfusions_per_28d * horizon_weeks / 4``,
+``units_per_visit`` and ``distance_km``), in setting ``s``::
 
     hours[r, i, s]  = v_i * (hours_per_visit[s, r] + u_i * hours_per_unit[s, r]
                              + d_i * travel_hours_per_km[s, r])   + equipment_per_patient[s, r]
@@ -20,6 +20,7 @@ setting is always allowed. Every expression goes through :mod:`optalloc.expressi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,13 +93,16 @@ def _constants(loaded: LoadedScenario) -> dict[str, float]:
     return {"horizon_weeks": loaded.scenario.horizon_weeks, "travel_speed_kmh": loaded.scenario.travel_speed_kmh}
 
 
-def patient_quantities(cohort: pd.DataFrame, loaded: LoadedScenario) -> list[tuple[str, np.ndarray]]:
-    """Visits, units per visit and distance per patient, from the scenario's ``[quantities]``;
-    a negative value is refused naming the field and the row."""
+def patient_quantities(
+    cohort: pd.DataFrame, loaded: LoadedScenario, defaults: Mapping[str, str]
+) -> list[tuple[str, np.ndarray]]:
+    """Visits, units per visit and distance per patient, from the scenario's ``[quantities]``
+    (those it does not state: the domain's ``defaults``); a negative value is refused naming
+    the field and the row."""
     from optalloc.expressions import parse
 
     out = []
-    for name, text in loaded.scenario.quantities.items():
+    for name, text in loaded.scenario.quantities.items(defaults):
         expression = parse(text, f"quantities.{name}", str(loaded.path))
         values = expression.quantity(cohort, _constants(loaded))
         if (values < 0).any():
@@ -127,8 +131,11 @@ def setting_effect(cohort: pd.DataFrame, risk: np.ndarray, setting: str, loaded:
     return values
 
 
-def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> Estimates:
-    """Compute every per-patient, per-setting quantity of the scenario (see module docstring)."""
+def estimate(
+    cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario, quantities: Mapping[str, str]
+) -> Estimates:
+    """Compute every per-patient, per-setting quantity of the scenario (see module docstring);
+    ``quantities`` are the domain's expressions for what ``[quantities]`` leaves unstated."""
     scenario = loaded.scenario
     unused = scenario.unused_resources()
     if unused:
@@ -140,7 +147,7 @@ def estimate(cohort: pd.DataFrame, risk: np.ndarray, loaded: LoadedScenario) -> 
         )
     settings = tuple(scenario.settings)
     n, m = len(cohort), len(settings)
-    visits, units, distance = (quantity for _, quantity in patient_quantities(cohort, loaded))
+    visits, units, distance = (quantity for _, quantity in patient_quantities(cohort, loaded, quantities))
     round_trip_hours = 2.0 * distance / scenario.travel_speed_kmh
 
     cost = np.empty((n, m))

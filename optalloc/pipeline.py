@@ -138,7 +138,7 @@ def prepare(
     seconds["risk"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    estimates = estimate(cohort, risk, loaded)
+    estimates = estimate(cohort, risk, loaded, domain_of(loaded).declaration.quantities)
     problem = build_problem(loaded, estimates, cohort)
     seconds["build"] = time.perf_counter() - start
     return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds)

@@ -11,10 +11,16 @@ import pytest
 from optalloc.allocation.build import build_problem
 from optalloc.cohort.load import prepare_cohort
 from optalloc.cohort.synth import synthesize_cohort
+from optalloc.domains.transfusion import DECLARATION as TRANSFUSION
 from optalloc.errors import ScenarioError
-from optalloc.estimates import estimate
+from optalloc.estimates import estimate as estimate_with
 from optalloc.scenario import load_scenario
 from tests.helpers.files import SCENARIOS, write_scenario
+
+
+def estimate(cohort, risk, loaded):
+    """The estimates of a transfusion scenario (its quantities left to the transfusion domain)."""
+    return estimate_with(cohort, risk, loaded, TRANSFUSION.quantities)
 
 
 @pytest.fixture
@@ -133,3 +139,22 @@ def test_quantities_and_effects_as_expressions(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match=r"quantities\.visits"):
         load_scenario(hostile)
+
+
+def test_quantities_a_scenario_leaves_out_are_its_domains(tmp_path: Path) -> None:
+    """No dataset's column names in the scenario model: unstated quantities come from the domain."""
+    from optalloc.domains.base import ONE_EPISODE
+
+    path = tmp_path / "bare.toml"
+    path.write_text(
+        'name = "bare"\n[cohort]\nsource = "synthetic"\npatients = 50\n'
+        "[settings.clinic]\ndefault = true\ncost_per_visit = 1.0\n[settings.home]\ncost_per_visit = 1.0\n"
+    )
+    loaded = load_scenario(path)
+    assert loaded.scenario.quantities.stated() == {"visits": None, "units_per_visit": None, "distance_km": None}
+    cohort = prepare_cohort(synthesize_cohort(50, seed=2), source="t")
+    transfusion = estimate_with(cohort, np.full(50, 0.2), loaded, TRANSFUSION.quantities)
+    visits = cohort["transfusions_per_28d"].to_numpy(float) * loaded.scenario.horizon_weeks / 4
+    assert np.allclose(transfusion.cost[:, 0], visits)
+    episode = estimate_with(cohort, np.full(50, 0.2), loaded, ONE_EPISODE)
+    assert np.allclose(episode.cost, 1.0)

@@ -10,13 +10,19 @@ import pytest
 from optalloc.allocation.build import build_problem
 from optalloc.cohort.load import prepare_cohort
 from optalloc.cohort.synth import synthesize_cohort
+from optalloc.domains.transfusion import DECLARATION as TRANSFUSION
 from optalloc.errors import OptallocError, ScenarioError
-from optalloc.estimates import estimate
+from optalloc.estimates import estimate as estimate_with
 from optalloc.estimates_io import read_estimates
 from optalloc.io import write_table
 from optalloc.privacy import pseudonymize
 from optalloc.scenario import load_scenario
 from tests.helpers.files import SCENARIOS
+
+
+def estimate(cohort, risk, loaded):
+    """The estimates of a transfusion scenario (its quantities left to the transfusion domain)."""
+    return estimate_with(cohort, risk, loaded, TRANSFUSION.quantities)
 
 
 def _long_table(tmp_path: Path):

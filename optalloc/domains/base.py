@@ -21,6 +21,8 @@ from optalloc.cohort.schema import Column
 from optalloc.scenario.loader import LoadedScenario
 
 OUTCOME = "readmitted_30d"
+#: Quantities of a domain that says nothing of visits: one episode per patient, no travel.
+ONE_EPISODE = {"visits": "1", "units_per_visit": "1", "distance_km": "0"}
 #: The priority components a domain may declare beside risk and benefit (which every domain has).
 PRIORITY_INPUTS: tuple[str, ...] = ("burden", "need")
 
@@ -52,6 +54,9 @@ class Declaration:
     """Column -> the plain words its rules and profiles use for it."""
     priority: Mapping[str, str] = field(default_factory=dict)
     """Priority component (``burden``, ``need``) -> expression over the cohort's columns."""
+    quantities: Mapping[str, str] = field(default_factory=lambda: dict(ONE_EPISODE))
+    """The ``[quantities]`` a scenario of this domain uses unless it states its own: visits over
+    the horizon, units per visit and distance (expressions over the cohort's columns)."""
 
     def required_columns(self) -> tuple[str, ...]:
         """The columns a table of this domain cannot do without."""

@@ -46,6 +46,11 @@ DECLARATION = Declaration(
         "chemotherapy_anaemia": "chemotherapy-induced anaemia",
         "sickle_cell_disease": "sickle cell disease",
     },
+    quantities={
+        "visits": "transfusions_per_28d * horizon_weeks / 4",
+        "units_per_visit": "units_per_visit",
+        "distance_km": "distance_km",
+    },
     priority={
         "burden": "transfusions_per_28d * (2 * distance_km + 60 * units_per_visit)",
         "need": "transfusions_per_28d * units_per_visit * (1 + 0.1 * max(9 - haemoglobin_g_dl, 0))",

@@ -167,8 +167,9 @@ def check_expressions(scenario: Scenario, path: Path) -> None:
             parse(setting.effect, f"settings.{name}.effect", str(path))
     for k, rule in enumerate(scenario.equity):
         parse(rule.group, f"equity[{k}].group", str(path))
-    for name, text in scenario.quantities.items():
-        parse(text, f"quantities.{name}", str(path))
+    for name, text in scenario.quantities.stated().items():
+        if text is not None:
+            parse(text, f"quantities.{name}", str(path))
 
 
 def _patched(raw: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ not exist are rejected before any expensive step.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -114,15 +115,22 @@ class SettingSpec(Strict):
 
 class QuantitiesSpec(Strict):
     """The per-patient quantities the estimates are built from, as expressions over the cohort's
-    columns and the scenario's ``horizon_weeks`` and ``travel_speed_kmh``. The defaults are the
-    transfusion model's; a scenario states them to make its assumptions explicit or change them."""
+    columns and the scenario's ``horizon_weeks`` and ``travel_speed_kmh``. Those not stated are
+    the cohort's domain's (``optalloc.domains``: transfusion visits from ``transfusions_per_28d``;
+    one episode and no travel for discharges); a scenario states them to make its assumptions
+    explicit or change them."""
 
-    visits: str = Field("transfusions_per_28d * horizon_weeks / 4", description="visits per patient over the horizon")
-    units_per_visit: str = Field("units_per_visit", description="units (red-cell units, doses) given per visit")
-    distance_km: str = Field("distance_km", description="distance from the patient's home to the hospital, km")
+    visits: str | None = Field(None, description="visits per patient over the horizon")
+    units_per_visit: str | None = Field(None, description="units (red-cell units, doses) given per visit")
+    distance_km: str | None = Field(None, description="distance from the patient's home to the hospital, km")
 
-    def items(self) -> list[tuple[str, str]]:
-        return [("visits", self.visits), ("units_per_visit", self.units_per_visit), ("distance_km", self.distance_km)]
+    def stated(self) -> dict[str, str | None]:
+        """Each quantity's expression as the scenario states it (None: left to the domain)."""
+        return {"visits": self.visits, "units_per_visit": self.units_per_visit, "distance_km": self.distance_km}
+
+    def items(self, defaults: Mapping[str, str]) -> list[tuple[str, str]]:
+        """Each quantity's expression: the scenario's, else the domain's ``defaults``."""
+        return [(name, text if text is not None else defaults[name]) for name, text in self.stated().items()]
 
 
 class EquitySpec(Strict):

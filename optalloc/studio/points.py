@@ -24,7 +24,7 @@ from optalloc.allocation.result import AllocationResult
 from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.estimates import Estimates
-from optalloc.pipeline import PipelineCache, Prepared, scenario_options
+from optalloc.pipeline import PipelineCache, Prepared, domain_of, scenario_options
 from optalloc.scenario.loader import LoadedScenario, with_overrides
 
 _WORKER_CACHE = PipelineCache()
@@ -89,7 +89,7 @@ def variant(prepared: Prepared, overrides: Mapping[str, Any]) -> tuple[Allocatio
     if any(path.split(".")[0] in ("cohort", "risk") for path in overrides):
         again = prepare(changed, _WORKER_CACHE)
         return again.problem, again.estimates
-    estimates = estimate(prepared.cohort, prepared.risk, changed)
+    estimates = estimate(prepared.cohort, prepared.risk, changed, domain_of(changed).declaration.quantities)
     return build_problem(changed, estimates, prepared.cohort), estimates
 
 
