@@ -27,12 +27,20 @@ FRAME = {"border": "0", "width": "100%"}
 BUNDLE_URL = "/optalloc/vega.js"
 
 
+def frame_style(bands: int, legend_entries: int) -> dict[str, str]:
+    """An iframe as tall as a bar chart of ``bands`` bars (Vega-Lite's 20 px step) or its legend,
+    whichever is taller, plus title and axis, so no empty space trails the chart."""
+    return {**FRAME, "height": f"{90 + max(20 * bands, 18 * legend_entries + 20)}px"}
+
+
 def table(frame: pd.DataFrame, table_id: str | None = None) -> html.Table:
-    """A plain HTML table of ``frame`` (numbers with thousands separators)."""
+    """A plain HTML table of ``frame`` (numbers right-aligned with thousands separators, text left)."""
     head = html.Thead(html.Tr([html.Th(str(c), style={**CELL, "textAlign": "left"}) for c in frame.columns]))
-    body = html.Tbody(
-        [html.Tr([html.Td(number(v, 4), style=CELL) for v in row]) for row in frame.itertuples(index=False)]
-    )
+
+    def cell(value: Any) -> html.Td:
+        return html.Td(number(value, 4), style=CELL if not isinstance(value, str) else {**CELL, "textAlign": "left"})
+
+    body = html.Tbody([html.Tr([cell(v) for v in row]) for row in frame.itertuples(index=False)])
     return html.Table([head, body], id=table_id or "", style={"borderCollapse": "collapse", "fontSize": "0.9rem"})
 
 
@@ -99,10 +107,8 @@ def create_app(session: StudioSession) -> Dash:
                         html.P(["Benefit: ", html.Strong(id="benefit"), html.Span(id="benefit-unit")]),
                         html.Div(id="summary"),
                         # the component keeps its id to itself: the boxes let a page (and a test) find the charts
-                        html.Div(
-                            html.Iframe(id="chart-settings", style={**FRAME, "height": "170px"}), id="settings-chart"
-                        ),
-                        html.Div(html.Iframe(id="chart-limits", style={**FRAME, "height": "440px"}), id="limits-chart"),
+                        html.Div(html.Iframe(id="chart-settings", style=frame_style(1, 2)), id="settings-chart"),
+                        html.Div(html.Iframe(id="chart-limits", style=frame_style(6, 1)), id="limits-chart"),
                         html.H2("Who moves"),
                         html.P("Patients the changed plan places differently from the scenario as written."),
                         html.Div(id="moves"),
@@ -146,6 +152,8 @@ def create_app(session: StudioSession) -> Dash:
         Output("summary", "children"),
         Output("chart-settings", "srcDoc"),
         Output("chart-limits", "srcDoc"),
+        Output("chart-settings", "style"),
+        Output("chart-limits", "style"),
         Output("moves", "children"),
         Output("run", "options"),
         Output("error", "children"),
@@ -163,7 +171,7 @@ def create_app(session: StudioSession) -> Dash:
             changes = {i["key"]: v for i, v in zip(ids, values) if v is None or float(v) != base_values.get(i["key"])}
             solved = session.solve(path, changes) if changes else base
         except OptallocError as exc:
-            return (no_update,) * 8 + (str(exc),)
+            return (no_update,) * 10 + (str(exc),)
         plan = solved.summary
         settings_spec, limits_spec = charts_of([plan], [solved.outcome])
         summary = pd.DataFrame(
@@ -196,6 +204,8 @@ def create_app(session: StudioSession) -> Dash:
             table(summary, "summary-table"),
             chart_page(settings_spec, BUNDLE_URL),
             chart_page(limits_spec, BUNDLE_URL),
+            frame_style(1, len(plan.patients_per_setting)),
+            frame_style(len(plan.limits), 1),
             moved,
             runs,
             problem,
