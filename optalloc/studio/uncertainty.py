@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optalloc.allocation.result import Status
 from optalloc.allocation.summary import PlanSummary
 from optalloc.errors import OptallocError
 from optalloc.pipeline import Prepared
@@ -53,7 +54,6 @@ def _draw_task(
             record = {
                 "draw": k,
                 "status": summary.status.value,
-                "has_plan": summary.has_plan,
                 "patients": dict(summary.patients_per_setting),
                 **{name: summary.figure(name) for name in OUTCOMES},
                 "values": values,
@@ -106,7 +106,7 @@ class UncertaintyResult:
             diff = benefit - first
             item: dict[str, Any] = {
                 "scenario": name,
-                "solved": int(sum(r["has_plan"] for r in records)),
+                "solved": int(sum(Status(r["status"]).has_plan for r in records)),
                 "outcomes": metrics,
                 "p_beats_first": float(np.mean(diff > 1e-9 * np.maximum(1.0, np.abs(first))))
                 if name != self.scenarios[0]

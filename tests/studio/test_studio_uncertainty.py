@@ -104,7 +104,6 @@ def test_no_expected_value_plan_is_not_reported_as_never_breaking() -> None:
         {
             "draw": k,
             "status": "OPTIMAL",
-            "has_plan": True,
             "patients": {"clinic": 5, "home": 1},
             "values": {"x": 1.0},
             "benefit": 2.0,
