@@ -17,6 +17,7 @@ from typing import Any
 
 from optalloc.allocation.problem import AllocationProblem
 from optalloc.allocation.result import AllocationResult, Status, relative_gap
+from optalloc.errors import OptallocError
 
 
 def _number(value: Any, missing: float) -> float:
@@ -234,7 +235,23 @@ class PlanSummary:
 
     @classmethod
     def from_dict(cls, item: Mapping[str, Any]) -> PlanSummary:
-        """A summary read back from :meth:`to_dict`'s shape (a run record, a ``--json`` file)."""
+        """A summary read back from :meth:`to_dict`'s shape (a run record, a ``--json`` file).
+
+        A record that is not that shape (edited by hand, or damaged) is refused naming what is
+        wrong, never half read.
+        """
+        try:
+            return cls._from_dict(item)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise OptallocError(
+                f"A recorded plan summary ({item.get('scenario', '?') if isinstance(item, Mapping) else '?'}) "
+                f"cannot be read: {what}. It was written by another version or damaged; solve the "
+                "scenario again to record it anew."
+            ) from None
+
+    @classmethod
+    def _from_dict(cls, item: Mapping[str, Any]) -> PlanSummary:
         greedy = item.get("greedy")
         return cls(
             scenario=str(item.get("scenario", "")),

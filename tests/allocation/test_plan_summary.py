@@ -100,3 +100,20 @@ def test_solve_json_carries_origins_and_the_same_figures(tmp_path) -> None:
     summary = PlanSummary.from_dict(payload)
     assert summary.limit("community_patients").origin == "settings.community.max_patients"
     assert summary.objective == pytest.approx(payload["objective"])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d.pop("status"), "no 'status'"),
+        (lambda d: d.update(status="DONE"), "'DONE' is not a valid Status"),
+        (lambda d: d.update(resources={"budget": 3}), "cannot be read"),
+    ],
+)
+def test_a_damaged_record_is_refused_by_what_is_wrong(centre: PlanSummary, damage, message) -> None:
+    from optalloc.errors import OptallocError
+
+    record = jsonable(centre.to_dict())
+    damage(record)
+    with pytest.raises(OptallocError, match=message):
+        PlanSummary.from_dict(record)
