@@ -15,8 +15,6 @@ Center (ids 1, 2, 7), and the only ED count available covers the previous *year*
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -84,35 +82,33 @@ class LaceClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str | int = "lace") -> None:
         self.column = column
 
-    def _points(self, X: pd.DataFrame | np.ndarray, reset: bool = False, y: ArrayLike | None = None) -> Any:
-        """The LACE column (with ``y``, the pair), validated as scikit-learn does: finite,
-        non-empty, dense, 2-D, the same columns as in ``fit``."""
-        if isinstance(self.column, str):
-            if not hasattr(X, "columns") or self.column not in X.columns:
-                raise ValueError(
-                    f"LaceClassifier reads the LACE points from the column {self.column!r}, which X lacks; "
-                    "pass the risk features' DataFrame, or column=<position> for an array."
-                )
-            X = X[[self.column]]
-        if y is None:
-            data = validate_data(self, X, reset=reset)
-        else:
-            data, y = validate_data(self, X, y, reset=reset)
-        points = data if isinstance(self.column, str) else data[:, [self.column]]
-        return points if y is None else (points, y)
+    def _selected(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        """The frame's LACE column (refused clearly when absent), or the whole array."""
+        if not isinstance(self.column, str):
+            return X
+        if not hasattr(X, "columns") or self.column not in X.columns:
+            raise ValueError(
+                f"LaceClassifier reads the LACE points from the column {self.column!r}, which X lacks; "
+                "pass the risk features' DataFrame, or column=<position> for an array."
+            )
+        return X[[self.column]]
+
+    def _points(self, data: np.ndarray) -> np.ndarray:
+        """The points of validated data (already one column when selected by name)."""
+        return data if isinstance(self.column, str) else data[:, [self.column]]
 
     def fit(self, X: pd.DataFrame | np.ndarray, y: ArrayLike) -> LaceClassifier:
         if y is None:
             raise ValueError("LaceClassifier requires y to be passed, but the target y is None.")
-        points, target = self._points(X, reset=True, y=y)
+        data, target = validate_data(self, self._selected(X), y)  # finite, non-empty, dense, 2-D
         check_classification_targets(target)
-        self.logistic_ = LogisticRegression().fit(points, target)
+        self.logistic_ = LogisticRegression().fit(self._points(data), target)
         self.classes_ = self.logistic_.classes_
         return self
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "logistic_")
-        return self.logistic_.predict_proba(self._points(X))
+        return self.logistic_.predict_proba(self._points(validate_data(self, self._selected(X), reset=False)))
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         proba = self.predict_proba(X)
