@@ -24,6 +24,7 @@ from optalloc.cohort.demand import Demand, scale_cohort
 from optalloc.domains import Domain, get_domain
 from optalloc.errors import ScenarioError
 from optalloc.estimates import Estimates, estimate
+from optalloc.expressions import ExpressionError
 from optalloc.scenario.loader import LoadedScenario, load_scenario
 from optalloc.scenario.model import Scenario
 
@@ -36,6 +37,7 @@ class PipelineCache:
     risks: dict[str, np.ndarray] = field(default_factory=dict)
     risk_metrics: dict[str, pd.DataFrame] = field(default_factory=dict)
     contexts: dict[str, object] = field(default_factory=dict)  # what a domain's risk needs besides
+    segmentations: dict[str, Any] = field(default_factory=dict)  # SegmentationResult per cohort and [segments]
 
 
 @dataclass
@@ -137,11 +139,78 @@ def prepare(
     risk = cache.risks[risk_key]
     seconds["risk"] = time.perf_counter() - start
 
+    segments = loaded.scenario.segments
+    if segments is not None:
+        start = time.perf_counter()
+        segments_key = f"{risk_key}|segments:{segments.k}:{segments.seed}"
+        if segments_key not in cache.segmentations:
+            cache.segmentations[segments_key] = segment_domain_cohort(
+                domain_of(loaded), cohort, segments.k, segments.seed, where=f"{loaded.path.name}: [segments]"
+            )
+        cohort = cohort.assign(**segment_columns(cache.segmentations[segments_key].labels, risk))
+        seconds["segments"] = time.perf_counter() - start
+
     start = time.perf_counter()
-    estimates = estimate(cohort, risk, loaded, domain_of(loaded).declaration.quantities)
-    problem = build_problem(loaded, estimates, cohort)
+    try:
+        estimates = estimate(cohort, risk, loaded, domain_of(loaded).declaration.quantities)
+        problem = build_problem(loaded, estimates, cohort)
+    except ExpressionError as error:
+        if segments is None and error.token in SEGMENT_COLUMNS:
+            raise ExpressionError(
+                error.source,
+                error.field,
+                error.text,
+                error.problem,
+                error.token,
+                f"{', '.join(SEGMENT_COLUMNS)} exist once the scenario segments its cohort: add a [segments] "
+                'table (k = "auto" or a number of segments).',
+            ) from None
+        raise
     seconds["build"] = time.perf_counter() - start
     return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds)
+
+
+def segment_domain_cohort(
+    domain: Domain, cohort: pd.DataFrame, k: int | str = "auto", seed: int = 0, where: str = "", **options: Any
+) -> Any:
+    """Segment a cohort on the features its domain declares (those present; numeric ones must be
+    numbers), with rules and profiles in the domain's words: a
+    :class:`~optalloc.segments.SegmentationResult`. ``where`` names the caller in the error
+    raised when the cohort holds none of the features."""
+    from optalloc.segments import segment_cohort  # scikit-learn: only when segmenting
+
+    words = domain.declaration.words
+    features = domain.segment_features
+    if features is None:
+        return segment_cohort(cohort, k, seed, words=words, **options)
+    numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
+    categorical = [c for c in features[1] if c in cohort.columns]
+    if not numeric and not categorical:
+        raise ScenarioError(
+            f"{where or domain.name}: the cohort holds none of the {domain.name} domain's segmentation features "
+            f"({', '.join([*features[0], *features[1]])}), so it cannot be segmented. Load records with them, "
+            "or drop the segmentation."
+        )
+    return segment_cohort(
+        cohort, k, seed, numeric=numeric, categorical=categorical, profile_means=numeric, words=words, **options
+    )
+
+
+SEGMENT_COLUMNS = ("segment", "segment_risk_rank")
+
+
+def segment_columns(labels: np.ndarray, risk: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns a scenario's expressions read once the cohort is segmented: ``segment``
+    (0 is the largest) and ``segment_risk_rank`` (1 is the segment with the highest mean
+    predicted risk; ties by segment number)."""
+    labels = np.asarray(labels, dtype=int)
+    k = int(labels.max()) + 1 if len(labels) else 0
+    sizes = np.bincount(labels, minlength=k)
+    mean_risk = np.bincount(labels, weights=np.asarray(risk, dtype=float), minlength=k) / np.maximum(sizes, 1)
+    rank = np.empty(k, dtype=int)
+    rank[np.lexsort((np.arange(k), -mean_risk))] = np.arange(1, k + 1)
+    segment, segment_risk_rank = SEGMENT_COLUMNS
+    return {segment: labels, segment_risk_rank: rank[labels]}
 
 
 def prepare_from_estimates(scenario: str | Path | LoadedScenario, estimates_path: str | Path) -> Prepared:

@@ -158,6 +158,24 @@ class PrioritySpec(Strict):
         return self
 
 
+class SegmentsSpec(Strict):
+    """Segment the cohort before the plan is built: consensus clustering on the features its
+    domain declares (:mod:`optalloc.segments`). Eligibility, effects and equity groups may then
+    read ``segment`` (0 is the largest segment) and ``segment_risk_rank`` (1 is the segment
+    whose patients' mean predicted 30-day risk is highest), e.g.
+    ``eligibility = "segment_risk_rank <= 2"``."""
+
+    k: int | Literal["auto"] = Field("auto", description='number of segments, or "auto" to choose it')
+    seed: int = Field(0, ge=0, description="random state of the clustering")
+
+    @field_validator("k")
+    @classmethod
+    def _at_least_two(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 2 <= value <= 15:
+            raise ValueError(f"segments.k must be 'auto' or between 2 and 15 (got {value})")
+        return value
+
+
 class SolverSpec(Strict):
     time_limit: float = Field(60.0, gt=0, le=MAX_TIME_LIMIT)
     relative_gap: float = Field(1e-6, ge=0, le=1)
@@ -184,6 +202,7 @@ class Scenario(Strict):
         '"boxes", budget = "GBP" } (default: hours for a resource the settings use in staff-hour terms, '
         "units for equipment, EUR for the budget)",
     )
+    segments: SegmentsSpec | None = None
     equity: list[EquitySpec] = Field(default_factory=list)
     pins: dict[str, str] = Field(default_factory=dict, description="patient id -> setting")
     priority: PrioritySpec = PrioritySpec()

@@ -72,6 +72,29 @@ def test_eligibility_may_name_the_predicted_risk(tmp_path: Path, discharges: Pat
     assert np.array_equal(prepared.problem.allowed[:, phone], prepared.risk >= 0.15)
 
 
+@pytest.mark.parametrize("what_if", ["high_risk_segments.toml", "equity_floor.toml"])
+def test_the_segment_what_ifs_plan_by_segment(tmp_path: Path, discharges: Path, what_if: str) -> None:
+    """The shipped what-ifs that read the baseline's segments: eligibility by segment, and an
+    equity floor for the lowest-risk segment, on a small file of discharges."""
+    _scenario(tmp_path, discharges, name="baseline")
+    text = (REPO / "scenarios" / "readmission" / what_if).read_text()
+    path = tmp_path / what_if
+    path.write_text(text)
+    prepared = prepare(load_scenario(path))
+    cohort = prepared.cohort
+    assert sorted(cohort["segment_risk_rank"].unique()) == [1, 2, 3, 4, 5]
+    outcome = solve_prepared(prepared)
+    assert outcome.result.status.has_plan
+    chosen = np.asarray(prepared.problem.settings)[outcome.result.assignment]
+    rank = cohort["segment_risk_rank"].to_numpy()
+    if what_if == "high_risk_segments.toml":
+        clinic = prepared.problem.settings.index("clinic")
+        assert np.array_equal(prepared.problem.allowed[:, clinic], rank <= 2)
+        assert set(rank[np.isin(chosen, ["clinic", "transitional"])]) <= {1, 2}
+    else:
+        assert (chosen[rank == 5] == "phone").mean() >= 0.10 - 1e-9
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
