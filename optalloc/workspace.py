@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.pool import NullPool
 
 from optalloc import interrupts
 from optalloc.errors import OptallocError
@@ -175,7 +176,10 @@ class Workspace:
         self.url = url or default_url()
         with database_errors(self.safe_url):
             _private_sqlite(self.url)
-            self.engine: Engine = create_engine(self.url)
+            # No pool: a command opens the database a few times, and pooled connections left open
+            # when the engine is dropped are what PostgreSQL servers (and psycopg's warnings) see
+            # as leaks.
+            self.engine: Engine = create_engine(self.url, poolclass=NullPool)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             with self.engine.connect():  # fail here, clearly, not half-way through a command

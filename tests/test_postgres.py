@@ -56,7 +56,9 @@ def test_cohorts_and_runs_in_postgres(database: str, tmp_path: Path) -> None:
 
 
 def test_omop_cdm_in_postgres(database: str, tmp_path: Path) -> None:
-    build_cdm(create_engine(database), schema="cdm", upper=False, random_persons=150, seed=2)
+    engine = create_engine(database)
+    build_cdm(engine, schema="cdm", upper=False, random_persons=150, seed=2)
+    engine.dispose()
     result = runner.invoke(
         app,
         [

@@ -112,9 +112,10 @@ def load_cohort_sql(query: str, url: str, id_column: str | None = None, strict: 
     """Read a cohort with a SQL query from any SQLAlchemy database URL."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
 
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, poolclass=NullPool)  # one query: nothing left open after it
         with engine.connect() as connection:
             frame = pd.read_sql_query(query, connection)
     except SQLAlchemyError as exc:

@@ -76,10 +76,11 @@ def _read_tables(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame],
     """The CDM tables needed, with lower-case column names, matched without regard to case."""
     from sqlalchemy import MetaData, Table, create_engine, inspect, select
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
 
     shown = redact_url(url)
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, poolclass=NullPool)  # every connection closed when released
         names = {name.lower(): name for name in inspect(engine).get_table_names(schema=schema)}
     except (ArgumentError, SQLAlchemyError, ModuleNotFoundError, ValueError) as exc:
         raise CohortError(
@@ -116,7 +117,6 @@ def _read_tables(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame],
             else:
                 query = select(*chosen)
             tables[table] = pd.read_sql_query(query, connection)
-    engine.dispose()
     return tables, shown
 
 
