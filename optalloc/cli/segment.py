@@ -1,8 +1,10 @@
 """CLI command: ``optalloc segment DATA`` - segments, their rules and profiles.
 
-``DATA`` is a transfusion cohort (one row per patient, :mod:`optalloc.cohort.schema`) or a
+``DATA`` is a transfusion cohort (one row per patient, :mod:`optalloc.cohort.schema`), a
 Diabetes 130 encounter file, recognised by its ``encounter_id``, ``patient_nbr`` and
-``readmitted`` columns. The latter is read by :func:`optalloc.cohort.diabetes130.load_diabetes130`
+``readmitted`` columns, or any other table of one row per patient: it is segmented on the columns
+``--numeric`` and ``--categorical`` name, else on every column that can be a feature
+(:mod:`optalloc.segments.infer`, which says on stderr what it used and left out). The latter is read by :func:`optalloc.cohort.diabetes130.load_diabetes130`
 (checked, identifiers pseudonymised) and segmented one row per patient, the patient's first
 encounter (:mod:`optalloc.segments.diabetes`); no output holds ``patient_nbr`` or
 ``encounter_id``: ``--out`` writes the keyed pseudonym ``patient_id``.
@@ -18,7 +20,7 @@ import typer
 
 from optalloc.cli.common import err, print_json, progress, user_errors
 from optalloc.cli.render import render_segments
-from optalloc.cohort.load import load_cohort_file
+from optalloc.cohort.load import is_cohort_table, load_cohort_file, load_patient_table
 from optalloc.errors import OptallocError
 from optalloc.io import check_output, table_columns, write_table
 
@@ -90,6 +92,24 @@ def _columns(path: Path) -> list[str]:
         return []
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
+
+
+def _inferred(cohort: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every column that can be a feature, said on stderr with what is left out and why."""
+    from optalloc.segments.infer import infer_features
+
+    found = infer_features(cohort)
+    if not found.numeric and not found.categorical:
+        raise OptallocError(
+            f"No column of the table can be a segmentation feature ({found.describe()}). Name the "
+            "features with --numeric and --categorical, or fill in the missing values."
+        )
+    err.print(found.describe(), highlight=False, markup=False)
+    return found.numeric, found.categorical
+
+
 @user_errors
 def segment(
     data: Path = typer.Argument(
@@ -103,6 +123,12 @@ def segment(
     min_precision: float = typer.Option(
         0.7, "--min-precision", min=0.0, max=1.0, help="Held-out precision a rule must reach to be shown as usable."
     ),
+    numeric: str | None = typer.Option(
+        None, "--numeric", help="Numeric feature columns, comma-separated (any table; default: inferred)."
+    ),
+    categorical: str | None = typer.Option(
+        None, "--categorical", help="Categorical feature columns, comma-separated (any table; default: inferred)."
+    ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
     from optalloc.domains import get_domain
@@ -111,12 +137,18 @@ def segment(
 
     k_value = _parse_k(k)
     check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
-    diabetes = looks_like_diabetes130(_columns(data))
+    columns = _columns(data)
+    chosen = (_names(numeric), _names(categorical)) if numeric is not None or categorical is not None else None
+    diabetes = chosen is None and looks_like_diabetes130(columns)
+    features: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     if diabetes:
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
         cohort = load_planner_frame(data, which="first")
-    else:
+    elif chosen is None and is_cohort_table(columns):
         cohort = load_cohort_file(data)  # validated, identifiers pseudonymised
+    else:  # a table of the planner's own: identifiers pseudonymised, features named or inferred
+        cohort = load_patient_table(data)
+        features = chosen if chosen is not None else _inferred(cohort)
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("segmenting", total=None)
 
@@ -126,6 +158,18 @@ def segment(
         if diabetes:
             result = segment_diabetes(
                 cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision
+            )
+        elif features is not None:
+            result = segment_cohort(
+                cohort,
+                k_value,
+                seed,
+                numeric=features[0],
+                categorical=features[1],
+                profile_means=features[0],
+                shareable=shareable,
+                progress=report,
+                min_precision=min_precision,
             )
         else:  # a table in the transfusion cohort's schema, written in its domain's words
             words = get_domain("transfusion").declaration.words
@@ -137,7 +181,7 @@ def segment(
         err.print(f"wrote {len(cohort):,} segment assignments to {out_path}", highlight=False)
     if as_json:
         payload = result_payload(result, len(cohort), seed)
-        payload["data_format"] = "diabetes130" if diabetes else "cohort"
+        payload["data_format"] = "diabetes130" if diabetes else "table" if features is not None else "cohort"
         print_json(payload)
     else:
         source = f"{data}, Diabetes 130: first encounter of each patient" if diabetes else str(data)

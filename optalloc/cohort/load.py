@@ -108,6 +108,21 @@ def load_cohort_file(path: str | Path, id_column: str | None = None, strict: boo
     )
 
 
+def load_patient_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
+    """Any table of one row per patient, identifiers pseudonymised, every other column kept as
+    read: for segmenting a planner's own table, which follows no domain's schema."""
+    ids = [*IDENTIFIER_COLUMNS, *([id_column] if id_column else [])]
+    frame = read_table(path, dtype=dict.fromkeys(ids, str))
+    return pseudonymize_identifiers(frame, str(path), id_column, unique=True)
+
+
+def is_cohort_table(columns: list[str]) -> bool:
+    """Whether a table is meant as a transfusion cohort: it holds most of the columns one
+    requires. Then a missing one is an error naming it, not a cue to segment whatever is there."""
+    required = [c.name for c in COHORT_COLUMNS if c.required and c.kind != "id"]
+    return 2 * sum(name in columns for name in required) > len(required)
+
+
 def load_cohort_sql(query: str, url: str, id_column: str | None = None, strict: bool = False) -> pd.DataFrame:
     """Read a cohort with a SQL query from any SQLAlchemy database URL."""
     from sqlalchemy import create_engine

@@ -116,3 +116,56 @@ def test_narrow_terminal_shows_the_deciding_criteria_within_80_columns(cohort_fi
     assert "gain" in result.stdout and "cov." in result.stdout and "held-out prec." in result.stdout
     assert "Every criterion and each rule's expression: --json" in " ".join(result.stdout.split())
     assert "┃ BIC" not in result.stdout and "┃ sil." not in result.stdout  # columns from 140 on, or in the JSON
+
+
+def _own_table(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """A table of a planner's own: the readmission-style overlapping cohort with its identifier
+    called ``mrn``, a free-text column and a column with gaps, and its planted types kept apart."""
+    from optalloc.cohort.synth_overlap import synthesize_overlap
+
+    frame = synthesize_overlap(1500, seed=3, domain="readmission")
+    truth = frame.pop("true_type")
+    frame = frame.rename(columns={"patient_id": "mrn"})
+    frame["mrn"] = [f"MRN{k:06d}" for k in range(len(frame))]
+    frame["notes"] = [f"seen by clinician {k}" for k in range(len(frame))]
+    frame["weight_kg"] = 70.0
+    frame.loc[::7, "weight_kg"] = None
+    path = tmp_path / "own.csv"
+    frame.to_csv(path, index=False)
+    return path, pd.DataFrame({"mrn": frame["mrn"], "truth": truth})
+
+
+def test_any_table_is_segmented_on_the_columns_it_offers(tmp_path: Path) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from optalloc.privacy import pseudonymize
+
+    path, truth = _own_table(tmp_path)
+    out = tmp_path / "segments.csv"
+    result = CliRunner().invoke(app, ["segment", str(path), "--k", "5", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["data_format"] == "table" and payload["k"] == 5
+    # What was used and left out, with why, on stderr only.
+    said = " ".join(result.stderr.split())
+    assert "admission (category)" in said and "notes (1,500 distinct texts" in said
+    assert "weight_kg (215 missing value(s))" in said
+    assert "MRN000001" not in result.stdout + result.stderr + out.read_text()
+    assigned = pd.read_csv(out).set_index("patient_id")["segment"]
+    planted = truth.set_index(pseudonymize(truth["mrn"]))["truth"]
+    assert adjusted_rand_score(planted.loc[assigned.index], assigned) > 0.5
+
+
+def test_named_features_are_the_only_ones_used_and_a_table_without_any_is_refused(tmp_path: Path) -> None:
+    path, _ = _own_table(tmp_path)
+    named = CliRunner().invoke(
+        app, ["segment", str(path), "--k", "3", "--json", "--numeric", "age,medications", "--categorical", "insulin"]
+    )
+    assert named.exit_code == 0, named.output
+    rules = " ".join(s["rule"]["expression"] for s in json.loads(named.stdout)["segments"])
+    assert "length_of_stay" not in rules and "segmenting on" not in named.stderr
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"mrn": ["a", "b", "c"], "notes": ["x", None, "z"]}).to_csv(empty, index=False)
+    refused = CliRunner().invoke(app, ["segment", str(empty)])
+    assert refused.exit_code != 0
+    assert "No column of the table can be a segmentation feature" in refused.output
