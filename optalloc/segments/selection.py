@@ -250,6 +250,9 @@ def choose_k(
 CLEAR_GAIN = 0.2
 # At or below this PAC, the consensus is crisp: groups are clear whatever the shuffled copy does.
 CRISP_PAC = 0.05
+# Consensus gains this close to the best are a tie (the shuffled copies' consensus varies by about
+# as much between draws); the gap statistic breaks it.
+GAIN_TIE = 0.01
 
 
 def _favoured(table: pd.DataFrame) -> dict[str, int]:
@@ -330,6 +333,10 @@ def choose_k_by_gain(
             chosen, by_gap = int(gap_k), True
     else:  # nearly every pair always together or always apart: crisp groups, whatever the null says
         chosen = int(crisp.loc[crisp["consensus_gain"].fillna(-np.inf).idxmax(), "k"])
+    tied = pool[(pool["k"] == gap_k) & (pool["consensus_gain"] >= max(best - GAIN_TIE, clear_gain))]
+    by_tie = gap_k is not None and gap_k != chosen and not tied.empty
+    if by_tie and gap_k is not None:
+        chosen, by_gap = gap_k, False
     # "No groups" needs more than a first maximum at 1 (on flat curves the gap at 2 can dip
     # below it, readmission cohort seed 11): no k may separate better than k = 1 does.
     no_groups_by_gap = (
@@ -343,7 +350,17 @@ def choose_k_by_gain(
     chosen_row = table.loc[table["k"] == chosen].iloc[0]
     reasons = []
     for row in table.itertuples():
-        if row.k == chosen and by_gap:
+        if row.k == chosen and by_tie:
+            reasons.append(
+                f"chosen: its consensus gain {row.consensus_gain:.3f} ties with the best ({best:.3f}, within "
+                f"{GAIN_TIE}), and the gap statistic against principal-component references picks it"
+                + (
+                    f"; also favoured by {', '.join(a for a in agree if 'principal' not in a)}"
+                    if len(agree) > 1
+                    else ""
+                )
+            )
+        elif row.k == chosen and by_gap:
             reasons.append(
                 f"chosen: the gap statistic against principal-component references picks k={chosen} (fewer than "
                 f"the largest consensus gain, {best:.3f}, which also rewards cutting columns that move together), "

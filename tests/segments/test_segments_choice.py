@@ -165,3 +165,26 @@ def test_among_crisp_partitions_the_one_with_the_largest_gain_is_chosen() -> Non
     assert chosen == 5
     assert "crisp" in explained.loc[explained["chosen"], "reason"].iloc[0]
     assert verdict.startswith("Clear groups")
+
+
+def test_a_near_tie_of_the_gain_goes_to_the_gap_statistics_k() -> None:
+    """Tilted, elongated blobs (bench_segments_k.py, anisotropic seed 3): merging them into 3 is
+    crisp and has the largest gain by 0.006, the gap statistic peaks at the true 5."""
+    table = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5, 6, 7, 8],
+            "pac": [0.006, 0.000, 0.158, 0.076, 0.125, 0.164, 0.173],
+            "consensus_index": [0.985, 1.000, 0.932, 0.940, 0.855, 0.791, 0.767],
+            "consensus_null": [0.691, 0.620, 0.577, 0.566, 0.540, 0.506, 0.493],
+            "silhouette": [0.507, 0.545, 0.497, 0.414, 0.361, 0.351, 0.305],
+            "gap_pca": [0.806, 1.275, 1.397, 1.510, 1.480, 1.474, 1.483],
+            "gap_pca_se": [0.007, 0.020, 0.014, 0.013, 0.009, 0.012, 0.008],
+            "min_segment_share": [0.402, 0.199, 0.199, 0.190, 0.004, 0.042, 0.049],
+        }
+    )
+    table["consensus_gain"] = table["consensus_index"] - table["consensus_null"]
+    chosen, explained, _ = choose_k_by_gain(table, gap_at_one=(0.460, 0.009))
+    assert chosen == 5
+    assert "ties with the best" in explained.loc[explained["chosen"], "reason"].iloc[0]
+    # Without the gap statistic the crisp, larger gain stands.
+    assert choose_k_by_gain(table.drop(columns=["gap_pca", "gap_pca_se"]))[0] == 3
