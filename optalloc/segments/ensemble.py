@@ -48,9 +48,8 @@ How, and why it stays linear in ``n``:
    segment's profile is re-estimated from the whole cohort instead of the 1,000 sampled
    patients, and each patient goes to the segment whose profile fits them best. Two steps,
    not convergence: the groups stay the consensus's, their boundaries are drawn from all the
-   data (ARI on the overlapping readmission cohorts 0.676 -> 0.698, seeds 0-4, and 0.676 ->
-   0.708 on seeds 10-14; transfusion 0.751 -> 0.771; easy cohort 0.937 -> 0.981;
-   ``benchmarks/RESULTS.md``), whereas EM run to convergence drifts to its own, misspecified
+   data (ARI on the overlapping readmission cohorts 0.676 -> 0.698, seeds 0-4; transfusion
+   0.751 -> 0.771; easy cohort 0.937 -> 0.981; ``benchmarks/RESULTS.md``), whereas EM run to convergence drifts to its own, misspecified
    optimum (0.63-0.64 on three of five readmission seeds; more steps help the transfusion
    cohorts a little and the readmission ones not). Linear in ``n``.
 
