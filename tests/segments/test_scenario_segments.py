@@ -81,3 +81,19 @@ def test_a_bad_number_of_segments_is_refused_naming_the_field(tmp_path: Path, k:
     path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "k"\n[segments]\nk = {k}\n', "k.toml")
     with pytest.raises(ScenarioError, match=r"segments\.k"):
         load_scenario(path)
+
+
+def test_an_effect_may_differ_by_segment(tmp_path: Path) -> None:
+    """A larger effect for the highest-risk segment, stated in the scenario."""
+    path = write_scenario(
+        tmp_path,
+        f'extends = "baseline.toml"\nname = "fx"\n{SMALL}[segments]\nk = 3\n'
+        '[settings.home]\neffect = "where(segment_risk_rank == 1, 0.4, 0.1)"\n',
+        "fx.toml",
+    )
+    prepared = prepare(path)
+    home = prepared.problem.settings.index("home")
+    top = (prepared.cohort["segment_risk_rank"] == 1).to_numpy()
+    avoided = prepared.estimates.readmissions_avoided[:, home]
+    np.testing.assert_allclose(avoided[top], 0.4 * prepared.risk[top])
+    np.testing.assert_allclose(avoided[~top], 0.1 * prepared.risk[~top])
