@@ -4,7 +4,7 @@
 Diabetes 130 encounter file, recognised by its ``encounter_id``, ``patient_nbr`` and
 ``readmitted`` columns. The latter is read by :func:`optalloc.cohort.diabetes130.load_diabetes130`
 (checked, identifiers pseudonymised) and segmented one row per patient, the patient's first
-encounter (:mod:`optalloc.segments.diabetes`); no output holds ``patient_nbr`` or
+encounter (:mod:`optalloc.domains.diabetes130`); no output holds ``patient_nbr`` or
 ``encounter_id``: ``--out`` writes the keyed pseudonym ``patient_id``.
 """
 
@@ -105,16 +105,15 @@ def segment(
     ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
-    from optalloc.domains import get_domain
+    from optalloc.domains import diabetes130, get_domain
     from optalloc.segments import segment_cohort
-    from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
     k_value = _parse_k(k)
     check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
-    diabetes = looks_like_diabetes130(_columns(data))
+    diabetes = diabetes130.looks_like_diabetes130(_columns(data))
     if diabetes:
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
-        cohort = load_planner_frame(data, which="first")
+        cohort = diabetes130.load_planner_frame(data, which="first")
     else:
         cohort = load_cohort_file(data)  # validated, identifiers pseudonymised
     with progress(enabled=not as_json) as bar:
@@ -124,13 +123,21 @@ def segment(
             bar.update(task, description=stage, completed=done, total=total)
 
         if diabetes:
-            result = segment_diabetes(
+            headers = diabetes130.PROFILING.headers
+            result = diabetes130.segment_diabetes(
                 cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision
             )
         else:  # a table in the transfusion cohort's schema, written in its domain's words
-            words = get_domain("transfusion").declaration.words
+            declaration = get_domain("transfusion").declaration
+            headers = declaration.profile.headers
             result = segment_cohort(
-                cohort, k_value, seed, shareable=shareable, progress=report, min_precision=min_precision, words=words
+                cohort,
+                k_value,
+                seed,
+                shareable=shareable,
+                progress=report,
+                min_precision=min_precision,
+                **declaration.segment_options(),
             )
     if out_path is not None:
         write_table(result.assignments(cohort), out_path)
@@ -141,7 +148,7 @@ def segment(
         print_json(payload)
     else:
         source = f"{data}, Diabetes 130: first encounter of each patient" if diabetes else str(data)
-        render_segments(result, source=source)
+        render_segments(result, source=source, headers=headers)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from optalloc.cohort.schema import Column
 from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.profile import Profiling
 
 OUTCOME = "readmitted_30d"
 #: Quantities of a domain that says nothing of visits: one episode per patient, no travel.
@@ -52,11 +53,19 @@ class Declaration:
     """Whether the LACE index applies (the cohort has stay, acuity, comorbidity and ER visits)."""
     words: Mapping[str, str] = field(default_factory=dict)
     """Column -> the plain words its rules and profiles use for it."""
+    profile: Profiling = field(default_factory=Profiling)
+    """How its segments are profiled and named: columns averaged, (high, low) name words, count
+    nouns, category phrases, shares, the top category, terminal headers (none: generic)."""
     priority: Mapping[str, str] = field(default_factory=dict)
     """Priority component (``burden``, ``need``) -> expression over the cohort's columns."""
     quantities: Mapping[str, str] = field(default_factory=lambda: dict(ONE_EPISODE))
     """The ``[quantities]`` a scenario of this domain uses unless it states its own: visits over
     the horizon, units per visit and distance (expressions over the cohort's columns)."""
+
+    def segment_options(self) -> dict[str, Any]:
+        """What :func:`optalloc.segments.segment_cohort` needs of the domain: the words of its
+        rules, how its profiles are named and what is never a feature."""
+        return {"words": self.words, "profiling": self.profile, "never_use": self.never_use}
 
     def required_columns(self) -> tuple[str, ...]:
         """The columns a table of this domain cannot do without."""

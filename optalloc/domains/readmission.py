@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column
 from optalloc.domains.base import OUTCOME, Declaration, Risk
+from optalloc.domains.diabetes130 import PROFILING
 from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
 
@@ -78,6 +79,7 @@ DECLARATION = Declaration(
         "diag_1_group": "primary diagnosis group",
     },
     priority={"burden": "lace", "need": "charlson"},
+    profile=PROFILING,  # Diabetes 130's words, which name the stays table's age and stay too
 )
 #: Encounter columns kept beside the model features, for equity groups and eligibility.
 KEPT_COLUMNS = ("age",)

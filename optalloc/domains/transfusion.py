@@ -19,6 +19,43 @@ import pandas as pd
 from optalloc.cohort.schema import COHORT_COLUMNS, FEATURE_COLUMNS
 from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.profile import Profiling
+
+#: How its segments are profiled and named ("Thalassaemia, younger", "Remote, frequent transfusions").
+PROFILING = Profiling(
+    means=(
+        "age",
+        "transfusions_per_28d",
+        "units_per_visit",
+        "haemoglobin_g_dl",
+        "distance_km",
+        "frailty",
+        "comorbidity_count",
+        "admissions_past_year",
+        "ed_visits_past_year",
+    ),
+    # short phrases for a condition's direction: (at least the threshold, below it)
+    names={
+        "age": ("older", "younger"),
+        "distance_km": ("remote", "nearby"),
+        "transfusions_per_28d": ("frequent transfusions", "occasional transfusions"),
+        "units_per_visit": ("multi-unit visits", "single-unit visits"),
+        "haemoglobin_g_dl": ("higher Hb", "low Hb"),
+        "frailty": ("frail", "fit"),
+        "comorbidity_count": ("multimorbid", "few comorbidities"),
+        "admissions_past_year": ("frequent admissions", "few admissions"),
+        "ed_visits_past_year": ("frequent ED visits", "few ED visits"),
+        "prior_reaction": ("prior reaction", "no prior reaction"),
+    },
+    shares={"male": ("sex", "M"), "prior_reaction": ("prior_reaction", None)},
+    top=("diagnosis",),
+    headers={
+        "age": ("age", ".0f"),
+        "transfusions_per_28d": ("tx/28d", ".2f"),
+        "distance_km": ("km", ".0f"),
+        "frailty": ("frailty", ".1f"),
+    },
+)
 
 DECLARATION = Declaration(
     columns=COHORT_COLUMNS,
@@ -46,6 +83,7 @@ DECLARATION = Declaration(
         "chemotherapy_anaemia": "chemotherapy-induced anaemia",
         "sickle_cell_disease": "sickle cell disease",
     },
+    profile=PROFILING,
     quantities={
         "visits": "transfusions_per_28d * horizon_weeks / 4",
         "units_per_visit": "units_per_visit",

@@ -43,17 +43,17 @@ def segment_reference(reference: Prepared, seed: int) -> object:
     from optalloc.segments import segment_cohort
 
     domain = domain_of(reference.loaded)
-    words = domain.declaration.words
+    options = domain.declaration.segment_options()
     features = getattr(domain, "segment_features", None)
     if features is None:
-        return segment_cohort(reference.cohort, seed=seed, words=words)
+        return segment_cohort(reference.cohort, seed=seed, **options)
     cohort = reference.cohort
     numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
     categorical = [c for c in features[1] if c in cohort.columns]
     if not numeric and not categorical:
         return None
     return segment_cohort(
-        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, words=words
+        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, **options
     )
 
 
