@@ -26,6 +26,13 @@ OUTCOME = "readmitted_30d"
 ONE_EPISODE = {"visits": "1", "units_per_visit": "1", "distance_km": "0"}
 #: The priority components a domain may declare beside risk and benefit (which every domain has).
 PRIORITY_INPUTS: tuple[str, ...] = ("burden", "need")
+#: Equity and tracking groups of a domain that names none: the columns most cohorts call them by.
+DEFAULT_GROUPS: Mapping[str, str] = {"age": "age", "sex": "sex", "race": "race"}
+#: Age bands of the equity tables (lower edges; the last band open), young to old.
+AGE_BANDS: tuple[tuple[float, ...], tuple[str, ...]] = (
+    (0, 45, 65, 75, 85, np.inf),
+    ("<45", "45-64", "65-74", "75-84", "85+"),
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,16 @@ class Declaration:
     quantities: Mapping[str, str] = field(default_factory=lambda: dict(ONE_EPISODE))
     """The ``[quantities]`` a scenario of this domain uses unless it states its own: visits over
     the horizon, units per visit and distance (expressions over the cohort's columns)."""
+
+    groups: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
+    """Group name -> the column it reads, for the equity tables and ``optalloc track --by``
+    (``"sex": "gender"``); those absent from a cohort are skipped."""
+    bands: Mapping[str, tuple[tuple[float, ...], tuple[str, ...]]] = field(default_factory=lambda: {"age": AGE_BANDS})
+    """Group name -> (edges, labels) banding its numeric column (``age band``); a column that is
+    already text (Diabetes 130's ``[70-80)``) is shown as it is."""
+    kept: tuple[str, ...] = ()
+    """Columns its cohort carries beside the model's features (for groups and eligibility),
+    which the model card does not list as predictors."""
 
     def segment_options(self) -> dict[str, Any]:
         """What :func:`optalloc.segments.segment_cohort` needs of the domain: the words of its

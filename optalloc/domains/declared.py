@@ -47,7 +47,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column, validate_cohort
-from optalloc.domains.base import OUTCOME, PRIORITY_INPUTS, Declaration, Risk
+from optalloc.domains.base import DEFAULT_GROUPS, OUTCOME, PRIORITY_INPUTS, Declaration, Risk
 from optalloc.errors import ScenarioError
 from optalloc.expressions import parse
 from optalloc.scenario.loader import LoadedScenario
@@ -74,6 +74,7 @@ class DeclaredDomain:
     @property
     def declaration(self) -> Declaration:
         """What the file declares, in the form every domain gives it."""
+        names = {c.name for c in self.columns}
         never = (self.identifier, OUTCOME) if self.outcome is None else (self.identifier, self.outcome, OUTCOME)
         return Declaration(
             columns=self.all_columns(),
@@ -85,6 +86,7 @@ class DeclaredDomain:
             words={c.name: c.description for c in self.columns},
             priority=dict(self.priority),
             profile=self.profile,
+            groups={**DEFAULT_GROUPS, **({"sex": "gender"} if "gender" in names and "sex" not in names else {})},
         )
 
     @property

@@ -45,13 +45,21 @@ profiles' readmission rate and is never a feature.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from optalloc.domains.tables import TableKind
 from optalloc.errors import CohortError
 from optalloc.risk.charlson import icd9_groups as icd9_group  # Strack et al. group per code
-from optalloc.segments.api import ProgressCallback, SegmentationResult, segment_cohort
 from optalloc.segments.profile import Profiling
+
+if TYPE_CHECKING:  # the training and clustering stacks load when a table is read or segmented
+    from optalloc.risk.training import Design
+    from optalloc.segments.api import ProgressCallback, SegmentationResult
+
+#: What a Diabetes 130 table's design and model record as their kind (``risk.training.DIABETES``).
+DIABETES = "diabetes130"
 
 DIABETES_ID_COLUMNS: frozenset[str] = frozenset({"encounter_id", "patient_nbr"})
 #: Never a feature or a rule's column: the published identifiers (already pseudonymised by the
@@ -109,6 +117,20 @@ def looks_like_diabetes130(columns: object) -> bool:
     column and pseudonymises the identifiers, so they cannot reach an output by another path.
     """
     return bool(DIABETES_ID_COLUMNS & {str(c) for c in columns})  # type: ignore[attr-defined]
+
+
+def load_encounters(path: Path | None = None) -> tuple[pd.DataFrame, Design]:
+    """A Diabetes 130 file (``None``: the shipped developer part), checked and pseudonymised by
+    the project loader, and its model inputs (:mod:`optalloc.risk.features`)."""
+    from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.risk.training import diabetes_design
+
+    data = load_diabetes130(path)
+    return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
+
+
+#: Diabetes 130 encounter files, told by their identifiers; the shipped table when none is given.
+TABLE = TableKind(DIABETES, looks_like_diabetes130, load_encounters, shipped=True)
 
 
 def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFrame:
@@ -257,6 +279,8 @@ def segment_diabetes(
     ``RULE_NUMERIC``/``RULE_CATEGORICAL``; profiles average ``PROFILE_MEANS`` and are named in
     :data:`PROFILING`'s words.
     """
+    from optalloc.segments.api import segment_cohort
+
     return segment_cohort(
         frame,
         k=k,

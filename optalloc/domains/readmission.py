@@ -24,17 +24,27 @@ columns both of its tables have (Diabetes 130 features and a stays table's alike
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column
+from optalloc.domains import diabetes130
 from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.domains.diabetes130 import PROFILING
+from optalloc.domains.tables import TableKind, kind_of
 from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
+
+if TYPE_CHECKING:  # the training stack loads when a table is read
+    from optalloc.risk.training import Design
+
+#: What its tables' designs and models record as their kind (``risk.training.READMISSION``).
+READMISSION = "readmission"
 
 #: Model fitted when the scenario names no saved model: fast on 80,000 encounters and calibrated.
 READMISSION_MODEL = "lr"
@@ -80,9 +90,28 @@ DECLARATION = Declaration(
     },
     priority={"burden": "lace", "need": "charlson"},
     profile=PROFILING,  # Diabetes 130's words, which name the stays table's age and stay too
+    groups={"age": "age", "sex": "gender", "race": "race"},
+    kept=("age",),  # the encounter's age (a band in Diabetes 130) beside the model's age_years
 )
-#: Encounter columns kept beside the model features, for equity groups and eligibility.
-KEPT_COLUMNS = ("age",)
+
+
+#: What tells a stays table (``cohort import --omop`` or ``--mapping``) from other tables.
+STAY_MARKERS = frozenset({"diagnosis_codes", "length_of_stay", "inpatient_visits_365d"})
+
+
+def is_stay_table(columns: Sequence[str]) -> bool:
+    """A readmission stays table (as ``cohort import --omop`` writes), told by its columns."""
+    return set(columns) >= STAY_MARKERS
+
+
+def load_stays(path: Path | None) -> tuple[pd.DataFrame, Design]:
+    """A stays table, identifiers pseudonymised, and its model inputs (every stay column checked)."""
+    from optalloc.cohort.load import pseudonymize_identifiers
+    from optalloc.io import read_table
+    from optalloc.risk.training import readmission_design
+
+    stays = pseudonymize_identifiers(read_table(path or "", dtype={"patient_id": str}), str(path))
+    return stays, readmission_design(stays, str(path))
 
 
 class ReadmissionDomain:
@@ -90,6 +119,7 @@ class ReadmissionDomain:
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
     sources: tuple[str, ...] = ("vendored", "file", "workspace")
     declaration: Declaration = DECLARATION
+    tables: tuple[TableKind, ...] = (diabetes130.TABLE, TableKind(READMISSION, is_stay_table, load_stays))
     # what a discharge planner would group patients by: age, stay, medicines, prior use, the
     # Charlson index, how they were admitted and the main diagnosis group; Diabetes 130 names and
     # stays-table names (OMOP, a mapped export) both listed, the segmentation takes those present
@@ -110,7 +140,7 @@ class ReadmissionDomain:
     )
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
-        from optalloc.risk.training import load_table, readmission_design
+        from optalloc.risk.training import readmission_design
 
         spec = loaded.scenario.cohort
         if spec.source == "workspace":  # a stays table imported with --mapping or --omop
@@ -119,7 +149,13 @@ class ReadmissionDomain:
             stays = Workspace().load_cohort(spec.table or "")
             return stays, readmission_design(stays, f"workspace cohort {spec.table}")
         path = None if spec.source == "vendored" else loaded.resolve(spec.path or "")
-        return load_table(path)
+        kind = kind_of(path, self.tables)
+        if kind is None:
+            raise ScenarioError(
+                f"{loaded.path.name}: cohort.path holds neither Diabetes 130 records nor a stays table (a transfusion "
+                'cohort? set cohort.domain = "transfusion").'
+            )
+        return kind.load(path)
 
     def _index_rows(self, encounters: pd.DataFrame) -> np.ndarray:
         """Row number of each patient's first discharge, in the records' order."""
@@ -142,16 +178,11 @@ class ReadmissionDomain:
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         encounters, design = self._encounters(loaded)
-        if getattr(design, "domain", None) == "transfusion":
-            raise ScenarioError(
-                f"{loaded.path.name}: cohort.path holds a transfusion cohort, not discharges; set "
-                'cohort.domain = "transfusion" or give Diabetes 130 records or a stays table.'
-            )
         rows = self._index_rows(encounters)
         features = design.X.iloc[rows].reset_index(drop=True)  # type: ignore[attr-defined]
         table = encounters.iloc[rows].reset_index(drop=True)
         cohort = features.assign(patient_id=table["patient_id"].to_numpy())
-        for column in KEPT_COLUMNS:
+        for column in self.declaration.kept:
             if column in table.columns:
                 cohort[column] = table[column].to_numpy()
         if OUTCOME in table.columns:

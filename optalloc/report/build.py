@@ -58,11 +58,12 @@ def segment_reference(reference: Prepared, seed: int) -> object:
 
 
 def reference_groups(reference: Prepared, segmentation: object | None) -> dict[str, pd.Series]:
-    """Age band, sex, segment and race of the reference cohort's patients (none for a cohort
-    that is only an estimates table)."""
+    """The reference cohort's patients by the groups its domain declares (age band, sex, race)
+    and segment (none for a cohort that is only an estimates table)."""
     if len(reference.cohort) != reference.problem.n_patients:
         return {}
-    return group_columns(reference.cohort, getattr(segmentation, "labels", None))
+    declaration = domain_of(reference.loaded).declaration
+    return group_columns(reference.cohort, getattr(segmentation, "labels", None), declaration.groups, declaration.bands)
 
 
 def assemble(

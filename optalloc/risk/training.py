@@ -1,6 +1,8 @@
-"""From a table to compared, chosen and fitted risk models (library API behind the CLI).
+"""From a table's model inputs to compared, chosen and fitted risk models (library API behind
+the CLI).
 
-Two kinds of table are supported, told apart by their columns:
+Which kind of table a file is, and how it is read, is asked of the domains
+(:func:`optalloc.domains.load_table`); the designs of the kinds they read are built here for now:
 
 * **diabetes130** — the Diabetes 130 encounter format (one row per encounter, several per
   patient), featurised by :mod:`optalloc.risk.features`;
@@ -13,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,6 @@ import pandas as pd
 
 from optalloc.cohort import schema
 from optalloc.errors import CohortError
-from optalloc.io import table_columns
 from optalloc.risk import features as dfeatures
 from optalloc.risk.drift import build_profile
 from optalloc.risk.models import MODEL_NAMES, make_model
@@ -159,11 +159,6 @@ def diabetes_design(
     )
 
 
-def is_stay_table(columns: Sequence[str]) -> bool:
-    """A readmission stays table (as ``cohort import --omop`` writes), told by its columns."""
-    return {"diagnosis_codes", "length_of_stay", "inpatient_visits_365d"} <= set(columns)
-
-
 def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str | None = None) -> Design:
     """Featurise hospital stays: their columns, the Charlson index and diagnosis groups of their
     tagged ICD codes, and LACE (every input of LACE is in the stays, with ER visits in the
@@ -203,50 +198,6 @@ def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str |
         sha256=sha256 or frame_sha256(stays),
         order=order,
     )
-
-
-def load_table(path: Path | str | None = None) -> tuple[pd.DataFrame, Design]:
-    """Read a Diabetes 130 file (default: the vendored developer part), a readmission stays table
-    or a transfusion cohort, told apart by their columns: the loaded rows (pseudonymised, for
-    groups and periods) and the model inputs."""
-    from optalloc.cohort.diabetes130 import load_diabetes130
-    from optalloc.cohort.load import load_cohort_file, pseudonymize_identifiers
-    from optalloc.errors import OptallocError
-    from optalloc.io import read_table
-
-    if path is None or _looks_like_diabetes130(Path(path)):
-        data = load_diabetes130(path)
-        return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
-    if _is_stay_file(Path(path)):
-        stays = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
-        return stays, readmission_design(stays, str(path))
-    try:
-        cohort = load_cohort_file(path)  # identifiers pseudonymised like every other loader
-    except OptallocError as exc:
-        raise CohortError(str(exc)) from exc
-    return cohort, transfusion_design(cohort, str(path))
-
-
-def load_design(path: Path | str | None = None) -> Design:
-    """The model inputs of a table (see :func:`load_table`)."""
-    return load_table(path)[1]
-
-
-def _is_stay_file(path: Path) -> bool:
-    try:
-        return is_stay_table(table_columns(path))
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
-        return False
-
-
-def _looks_like_diabetes130(path: Path) -> bool:
-    """True if the file's header has the Diabetes 130 identifiers (or cannot be read at all,
-    so the Diabetes 130 loader produces the clear error)."""
-    try:
-        header = table_columns(path)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
-        return True
-    return "patient_nbr" in header or "encounter_id" in header
 
 
 @dataclass
