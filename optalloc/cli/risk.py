@@ -177,6 +177,7 @@ def split(
 ) -> None:
     """Split encounter records by patient into a training part and a held-back part (same format)."""
     from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+    from optalloc.cohort.load import IDENTIFIER_COLUMNS
     from optalloc.io import check_output, read_table, write_table
     from optalloc.risk.validation import split_by_patient
 
@@ -184,7 +185,7 @@ def split(
     check_output(test_path, option="--test")
     source = data or DEV_DATA_PATH
     frame = read_table(source, dtype=str, keep_default_na=False)
-    train, test = split_by_patient(frame, share, seed, str(source))
+    train, test = split_by_patient(frame, share, seed, str(source), IDENTIFIER_COLUMNS)
     write_table(train, train_path)
     write_table(test, test_path)
     out.print(
