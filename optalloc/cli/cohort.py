@@ -162,7 +162,7 @@ def _import_mapped(
     if mapping.domain == "transfusion":
         cohort = prepare_cohort(frame, source=str(source), strict=strict)
     else:
-        from optalloc.risk.training import readmission_design
+        from optalloc.domains.stays import readmission_design
 
         cohort = pseudonymize_identifiers(frame, str(source), unique=False)
         readmission_design(cohort, str(source))  # every stay column checked, by row

@@ -24,8 +24,6 @@ columns both of its tables have (Diabetes 130 features and a stays table's alike
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -36,12 +34,13 @@ from optalloc.cohort.schema import Column
 from optalloc.domains import diabetes130
 from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.domains.diabetes130 import PROFILING
+from optalloc.domains.stays import is_stay_table, load_stays, readmission_design
 from optalloc.domains.tables import TableKind, kind_of
 from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
 
 if TYPE_CHECKING:  # the training stack loads when a table is read
-    from optalloc.risk.training import Design
+    pass
 
 #: What its tables' designs and models record as their kind (``risk.training.READMISSION``).
 READMISSION = "readmission"
@@ -95,25 +94,6 @@ DECLARATION = Declaration(
 )
 
 
-#: What tells a stays table (``cohort import --omop`` or ``--mapping``) from other tables.
-STAY_MARKERS = frozenset({"diagnosis_codes", "length_of_stay", "inpatient_visits_365d"})
-
-
-def is_stay_table(columns: Sequence[str]) -> bool:
-    """A readmission stays table (as ``cohort import --omop`` writes), told by its columns."""
-    return set(columns) >= STAY_MARKERS
-
-
-def load_stays(path: Path | None) -> tuple[pd.DataFrame, Design]:
-    """A stays table, identifiers pseudonymised, and its model inputs (every stay column checked)."""
-    from optalloc.cohort.load import pseudonymize_identifiers
-    from optalloc.io import read_table
-    from optalloc.risk.training import readmission_design
-
-    stays = pseudonymize_identifiers(read_table(path or "", dtype={"patient_id": str}), str(path))
-    return stays, readmission_design(stays, str(path))
-
-
 class ReadmissionDomain:
     name: str = "readmission"
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
@@ -140,8 +120,6 @@ class ReadmissionDomain:
     )
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
-        from optalloc.risk.training import readmission_design
-
         spec = loaded.scenario.cohort
         if spec.source == "workspace":  # a stays table imported with --mapping or --omop
             from optalloc.workspace import Workspace
@@ -192,12 +170,12 @@ class ReadmissionDomain:
     def risk(self, loaded: LoadedScenario, cohort: pd.DataFrame, context: object) -> Risk:
         from optalloc.risk.training import compare_models
 
-        encounters, design, rows = cast(tuple[pd.DataFrame, Any, np.ndarray], context)
+        _, design, rows = cast(tuple[pd.DataFrame, Any, np.ndarray], context)
         spec = loaded.scenario.risk
         if spec.model:
             from optalloc import risk
 
-            return Risk(risk.predict_cohort(loaded.resolve(spec.model), encounters)[rows])
+            return Risk(risk.predict_cohort(loaded.resolve(spec.model), design.X)[rows])  # its features, built here
         with threadpool_limits(limits=1):
             models = list(self.declaration.risk_models)
             comparison = compare_models(design, models, seed=spec.seed, n_splits=5, n_boot=0)

@@ -16,7 +16,6 @@ from optalloc.risk.models import make_model
 from optalloc.risk.persistence import TrainedRiskModel, load_model
 from optalloc.risk.training import (
     DIABETES,
-    READMISSION,
     TRANSFUSION,
     Design,
     compare_models,
@@ -179,7 +178,8 @@ def predict_cohort(model_path_or_obj: TrainedRiskModel | str | Path, frame: pd.D
     frame : pandas.DataFrame
         For a transfusion model: a cohort with the model's feature columns (the label is not
         needed). For a Diabetes 130 model: loaded encounters
-        (:func:`optalloc.cohort.diabetes130.load_diabetes130`) or their feature table.
+        (:func:`optalloc.cohort.diabetes130.load_diabetes130`) or their feature table. For a
+        stays model: the stays' feature table (``optalloc.domains.load_table(path)[1].X``).
 
     Returns
     -------
@@ -203,10 +203,6 @@ def _model_inputs(model: TrainedRiskModel, frame: pd.DataFrame) -> pd.DataFrame:
         from optalloc.risk.features import encounter_features
 
         frame = encounter_features(frame, "table to score")
-    if model.domain == READMISSION and not set(model.features) <= set(frame.columns):
-        from optalloc.risk.training import readmission_design
-
-        frame = readmission_design(frame, "table to score").X
     missing = [c for c in model.features if c not in frame.columns]
     if missing:
         raise CohortError(

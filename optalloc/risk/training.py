@@ -6,6 +6,7 @@ Which kind of table a file is, and how it is read, is asked of the domains
 
 * **diabetes130** — the Diabetes 130 encounter format (one row per encounter, several per
   patient), featurised by :mod:`optalloc.risk.features`;
+* **readmission** — a stays table, featurised by :mod:`optalloc.domains.stays`;
 * **transfusion** — the project's cohort (:mod:`optalloc.cohort.schema`, one row per patient),
   whose feature columns are used as they are. ``true_type`` is never read.
 """
@@ -38,20 +39,6 @@ DIABETES = "diabetes130"
 TRANSFUSION = "transfusion"
 READMISSION = "readmission"
 TRANSFUSION_LABEL = "readmitted_30d"
-
-#: Hospital stays for a readmission programme (an OMOP CDM through ``optalloc.cohort.omop``):
-#: the columns every such table carries, then what the model reads.
-STAY_COLUMNS: dict[str, str] = {
-    "age": "number",
-    "gender": "text",
-    "length_of_stay": "number",
-    "acute_admission": "boolean",
-    "inpatient_visits_365d": "number",
-    "er_visits_365d": "number",
-    "er_visits_182d": "number",
-    "diagnosis_codes": "text",
-}
-STAY_CATEGORICAL: tuple[str, ...] = ("gender", "race", "acute_admission")
 
 
 @dataclass
@@ -156,47 +143,6 @@ def diabetes_design(
         sha256=sha256 or frame_sha256(encounters),
         n_excluded=n_excluded,
         order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
-    )
-
-
-def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str | None = None) -> Design:
-    """Featurise hospital stays: their columns, the Charlson index and diagnosis groups of their
-    tagged ICD codes, and LACE (every input of LACE is in the stays, with ER visits in the
-    previous six months as published)."""
-    from optalloc.cohort.schema import booleans, numbers
-    from optalloc.risk.charlson import tagged_features
-    from optalloc.risk.lace import lace_score
-
-    missing = [c for c in STAY_COLUMNS if c not in stays.columns]
-    if missing:
-        raise CohortError(
-            f"{source}: missing column(s) {', '.join(missing)} that a readmission stays table "
-            "needs (see optalloc/cohort/omop.py for what each holds)."
-        )
-    X = pd.DataFrame(index=stays.index)
-    for column, kind in STAY_COLUMNS.items():
-        if kind == "number":
-            X[column] = numbers(stays[column], source, column).astype(float)
-    X = pd.concat([X, tagged_features(stays["diagnosis_codes"])], axis=1)
-    acute = booleans(stays["acute_admission"], source, "acute_admission")
-    X["lace"] = lace_score(X["length_of_stay"], acute, X["charlson"], X["er_visits_182d"]).astype(float)
-    X["gender"] = stays["gender"].astype(str)
-    X["race"] = stays["race"].astype(str) if "race" in stays.columns else "Unknown"
-    X["acute_admission"] = np.where(acute, "yes", "no")
-    y = None
-    if TRANSFUSION_LABEL in stays.columns:
-        y = booleans(stays[TRANSFUSION_LABEL], source, TRANSFUSION_LABEL).astype(int)
-    numeric = [c for c in X.columns if c not in STAY_CATEGORICAL]
-    order = stays["encounter_order"].to_numpy() if "encounter_order" in stays.columns else None
-    return Design(
-        X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True),
-        y=y,
-        groups=stays["patient_id"].to_numpy(),
-        domain=READMISSION,
-        numeric=numeric,
-        categorical=list(STAY_CATEGORICAL),
-        sha256=sha256 or frame_sha256(stays),
-        order=order,
     )
 
 
