@@ -9,8 +9,7 @@ the names below are imported on first use (PEP 562), so the CLI starts without s
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from optalloc.lazy import exports
 
 _EXPORTS = {
     "CohortFeatures": "optalloc.segments.features",
@@ -28,8 +27,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'optalloc.segments' has no attribute {name!r}")
+__getattr__ = exports(__name__, _EXPORTS)
