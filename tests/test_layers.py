@@ -97,10 +97,6 @@ SHARED_NAMES = {
 }
 #: Modules of the general stages that still hold a dataset's columns, each with why.
 NOT_YET_GENERAL = {
-    # the Diabetes 130 encounter feature builder and its LACE from encounters: dataset code that
-    # belongs in domains/diabetes130.py once risk.cohort featurises through the domain (issue #12)
-    "optalloc/risk/features.py",
-    "optalloc/risk/lace.py",
     # benchmark harness of the synthetic overlap cohorts (planner columns), owned by the
     # segmentation work in progress; not a pipeline stage
     "optalloc/segments/benchmark.py",

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from optalloc.domains.kinds import DIABETES
 from optalloc.domains.tables import TableKind
 from optalloc.errors import CohortError
 from optalloc.risk.charlson import icd9_groups as icd9_group  # Strack et al. group per code
@@ -58,8 +59,6 @@ if TYPE_CHECKING:  # the training and clustering stacks load when a table is rea
     from optalloc.risk.training import Design
     from optalloc.segments.api import ProgressCallback, SegmentationResult
 
-#: What a Diabetes 130 table's design and model record as their kind (``risk.training.DIABETES``).
-DIABETES = "diabetes130"
 
 DIABETES_ID_COLUMNS: frozenset[str] = frozenset({"encounter_id", "patient_nbr"})
 #: Never a feature or a rule's column: the published identifiers (already pseudonymised by the
@@ -121,9 +120,9 @@ def looks_like_diabetes130(columns: object) -> bool:
 
 def load_encounters(path: Path | None = None) -> tuple[pd.DataFrame, Design]:
     """A Diabetes 130 file (``None``: the shipped developer part), checked and pseudonymised by
-    the project loader, and its model inputs (:mod:`optalloc.risk.features`)."""
+    the project loader, and its model inputs (:mod:`optalloc.domains.encounters`)."""
     from optalloc.cohort.diabetes130 import load_diabetes130
-    from optalloc.risk.training import diabetes_design
+    from optalloc.domains.encounters import diabetes_design
 
     data = load_diabetes130(path)
     return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)

@@ -34,6 +34,7 @@ from optalloc.cohort.schema import Column
 from optalloc.domains import diabetes130
 from optalloc.domains.base import OUTCOME, Declaration, Risk
 from optalloc.domains.diabetes130 import PROFILING
+from optalloc.domains.kinds import READMISSION
 from optalloc.domains.stays import is_stay_table, load_stays, readmission_design
 from optalloc.domains.tables import TableKind, kind_of
 from optalloc.errors import ScenarioError
@@ -42,8 +43,6 @@ from optalloc.scenario.loader import LoadedScenario
 if TYPE_CHECKING:  # the training stack loads when a table is read
     pass
 
-#: What its tables' designs and models record as their kind (``risk.training.READMISSION``).
-READMISSION = "readmission"
 
 #: Model fitted when the scenario names no saved model: fast on 80,000 encounters and calibrated.
 READMISSION_MODEL = "lr"
@@ -67,7 +66,7 @@ DECLARATION = Declaration(
         Column(OUTCOME, "bool", "observed: readmitted within 30 days of discharge", required=False),
     ),
     identifiers=IDENTIFIERS,
-    risk_features=(),  # its source's feature builder decides: risk.features or readmission_design
+    risk_features=(),  # its source's feature builder decides: domains.encounters or domains.stays
     never_use=(*IDENTIFIERS, OUTCOME, "readmitted", "encounter_order"),
     risk_models=(READMISSION_MODEL,),
     lace=True,

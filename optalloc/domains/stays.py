@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 
 from optalloc.domains.base import OUTCOME
+from optalloc.domains.kinds import READMISSION
 from optalloc.errors import CohortError
 
 if TYPE_CHECKING:  # the training stack loads when a table is read
     from optalloc.risk.training import Design
 
-#: What a stays table's design and model record as their kind (``risk.training.READMISSION``).
-STAYS = "readmission"
 
 #: Hospital stays for a readmission programme (an OMOP CDM through ``optalloc.cohort.omop``):
 #: the columns every such table carries, then what the model reads.
@@ -91,7 +90,7 @@ def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str |
         X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True),
         y=y,
         groups=stays["patient_id"].to_numpy(),
-        domain=STAYS,
+        domain=READMISSION,
         numeric=numeric,
         categorical=list(STAY_CATEGORICAL),
         sha256=sha256 or frame_sha256(stays),

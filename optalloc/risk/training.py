@@ -2,10 +2,10 @@
 the CLI).
 
 Which kind of table a file is, and how it is read, is asked of the domains
-(:func:`optalloc.domains.load_table`); the designs of the kinds they read are built here for now:
+(:func:`optalloc.domains.load_table`); the domains build their designs, but for the transfusion cohort's, built here for now:
 
 * **diabetes130** — the Diabetes 130 encounter format (one row per encounter, several per
-  patient), featurised by :mod:`optalloc.risk.features`;
+  patient), featurised by :mod:`optalloc.domains.encounters`;
 * **readmission** — a stays table, featurised by :mod:`optalloc.domains.stays`;
 * **transfusion** — the project's cohort (:mod:`optalloc.cohort.schema`, one row per patient),
   whose feature columns are used as they are. ``true_type`` is never read.
@@ -23,7 +23,6 @@ import pandas as pd
 
 from optalloc.cohort import schema
 from optalloc.errors import CohortError
-from optalloc.risk import features as dfeatures
 from optalloc.risk.drift import build_profile
 from optalloc.risk.models import MODEL_NAMES, make_model
 from optalloc.risk.persistence import TrainedRiskModel, frame_sha256
@@ -35,9 +34,7 @@ from optalloc.risk.validation import (
     summarize_cv,
 )
 
-DIABETES = "diabetes130"
 TRANSFUSION = "transfusion"
-READMISSION = "readmission"
 TRANSFUSION_LABEL = "readmitted_30d"
 
 
@@ -124,25 +121,6 @@ def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_lab
         numeric=list(schema.NUMERIC_FEATURES),
         categorical=list(schema.CATEGORICAL_FEATURES),
         sha256=frame_sha256(X if y is None else X.assign(_y=y)),
-    )
-
-
-def diabetes_design(
-    encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None, n_excluded: int = 0
-) -> Design:
-    """Featurise loaded Diabetes 130 encounters (see :func:`load_diabetes130`)."""
-    X = dfeatures.encounter_features(encounters, source)
-    y = encounters["readmitted_30d"].to_numpy(dtype=int) if "readmitted_30d" in encounters else None
-    return Design(
-        X=X,
-        y=y,
-        groups=encounters["patient_id"].to_numpy(),
-        domain=DIABETES,
-        numeric=list(dfeatures.NUMERIC_FEATURES),
-        categorical=list(dfeatures.CATEGORICAL_FEATURES),
-        sha256=sha256 or frame_sha256(encounters),
-        n_excluded=n_excluded,
-        order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
     )
 
 
