@@ -90,7 +90,12 @@ class Declaration:
 
 
 class Domain(Protocol):
-    """A kind of cohort: how to read its patients and score their risk."""
+    """A kind of cohort: how to read its patients and score their risk.
+
+    A domain whose tables ``optalloc risk``, ``track`` and ``forecast`` read also has ``tables``
+    (:class:`~optalloc.domains.tables.TableKind` each: how a file of that kind is recognised and
+    loaded); one without reads cohorts only through its scenarios.
+    """
 
     @property
     def name(self) -> str: ...

@@ -248,6 +248,15 @@ def test_the_shipped_domains_declare_what_the_general_stages_read() -> None:
     assert domains.DOMAINS["readmission"].declaration.lace and not domains.DOMAINS["transfusion"].declaration.lace
 
 
+def test_the_shipped_domains_groups_and_profile_name_their_own_columns() -> None:
+    for domain in domains.DOMAINS.values():
+        declared = domain.declaration
+        columns = {c.name for c in declared.columns}
+        assert set(declared.groups.values()) <= columns, domain.name
+        assert {column for column, _ in declared.profile.shares.values()} <= columns, domain.name
+        assert set(declared.profile.headers) <= set(declared.profile.means), domain.name  # a header per mean shown
+
+
 def test_a_missing_domain_file_is_named(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
