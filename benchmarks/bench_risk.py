@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from optalloc.risk.features import HISTORY_FEATURES
+from optalloc.domains import load_design
+from optalloc.domains.encounters import HISTORY_FEATURES
 from optalloc.risk.models import MODEL_LABELS, MODEL_NAMES
-from optalloc.risk.training import compare_models, fit_model, load_design
+from optalloc.risk.training import compare_models, fit_model
 
 TARGET_AUROC = 0.69
 

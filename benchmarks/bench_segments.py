@@ -9,7 +9,7 @@ Prints a Markdown section (for ``benchmarks/RESULTS.md``) with
 1. ARI between segments and the planted ``true_type`` on the built-in synthetic cohort
    (5,000 patients), averaged over 5 seeds (target >= 0.9);
 2. on the Diabetes 130 developer data (first encounter per patient, the planner features of
-   :mod:`optalloc.segments.diabetes`, segmented by ``segment_diabetes``): stability across
+   :mod:`optalloc.domains.diabetes130`, segmented by ``segment_diabetes``): stability across
    resamples (mean pairwise ARI of the segmentations of 5 seeds, each on its own sample, and
    the consensus index of the chosen k) and the rules' mean precision (target >= 0.8) and
    coverage (target >= 0.7);
@@ -39,8 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from optalloc.cohort.synth import TYPE_COLUMN, synthesize_cohort  # noqa: E402
-from optalloc.segments import segment_cohort  # noqa: E402
-from optalloc.segments.diabetes import (  # noqa: E402
+from optalloc.domains.diabetes130 import (  # noqa: E402
     N_BASE,
     SAMPLE_SIZE,
     SEGMENT_CATEGORICAL,
@@ -48,6 +47,7 @@ from optalloc.segments.diabetes import (  # noqa: E402
     planner_frame,
     segment_diabetes,
 )
+from optalloc.segments import segment_cohort  # noqa: E402
 
 DIABETES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "diabetes130" / "diabetic_data_dev.csv.gz"
 

@@ -140,7 +140,7 @@ def sanity() -> pd.DataFrame:
 
 def diabetes_rules(seeds: range) -> pd.DataFrame:
     """Diabetes 130 dev data (first encounter per patient): k, verdict, rules fitted vs held out."""
-    from optalloc.segments.diabetes import load_planner_frame, segment_diabetes
+    from optalloc.domains.diabetes130 import load_planner_frame, segment_diabetes
 
     path = DIABETES if DIABETES.exists() else None
     cohort = load_planner_frame(path, which="first", key=b"benchmark")

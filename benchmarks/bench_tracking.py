@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+from optalloc.domains.encounters import diabetes_design
 from optalloc.monitoring.control import outcome_tau2
 from optalloc.risk.persistence import save_model
-from optalloc.risk.training import compare_models, diabetes_design, fit_model
+from optalloc.risk.training import compare_models, fit_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("optalloc"))

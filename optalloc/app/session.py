@@ -181,8 +181,8 @@ class StudioSession:
         if key not in self.segments:
             from optalloc.segments import segment_cohort
 
-            words = domain_of(outcome.prepared.loaded).declaration.words
-            result = segment_cohort(cohort, seed=0, words=words)
+            options = domain_of(outcome.prepared.loaded).declaration.segment_options()
+            result = segment_cohort(cohort, seed=0, **options)
             names = result.profiles.set_index("segment")["name"]
             labels = [f"S{int(s) + 1} {names.loc[s]}" for s in result.labels]
             self.segments[key] = pd.Series(labels, index=cohort["patient_id"].to_numpy())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from optalloc.cli.common import err, out, user_errors
+from optalloc.cli.common import IDENTIFIERS, err, out, user_errors
 from optalloc.cohort.synth import TYPE_COLUMN, home_transfusion_eligible, synthesize_cohort
 from optalloc.errors import OptallocError
 from optalloc.io import table_format, write_table
@@ -68,7 +68,7 @@ def import_cohort(
     id_column: str | None = typer.Option(
         None,
         "--id-column",
-        help="The column that identifies the patient (default: patient_id, mrn, patient_nbr or person_id).",
+        help=f"The column that identifies the patient (default: {IDENTIFIERS}).",
         show_default=False,
     ),
     strict: bool = typer.Option(
@@ -162,7 +162,7 @@ def _import_mapped(
     if mapping.domain == "transfusion":
         cohort = prepare_cohort(frame, source=str(source), strict=strict)
     else:
-        from optalloc.risk.training import readmission_design
+        from optalloc.domains.stays import readmission_design
 
         cohort = pseudonymize_identifiers(frame, str(source), unique=False)
         readmission_design(cohort, str(source))  # every stay column checked, by row

@@ -19,8 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from optalloc.cohort.load import IDENTIFIER_COLUMNS
 from optalloc.errors import InfeasibleError, OptallocError
 from optalloc.io import jsonable
+
+#: The identifier columns the loaders take as the patient's when none is named (``--id-column``),
+#: as a help text lists them: "patient_id, mrn, patient_nbr or person_id".
+IDENTIFIERS = f"{', '.join(IDENTIFIER_COLUMNS[:-1])} or {IDENTIFIER_COLUMNS[-1]}"
 
 out = Console()
 err = Console(stderr=True)

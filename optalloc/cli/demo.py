@@ -45,11 +45,9 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         bar.add_task("segmenting", total=None)
         from optalloc.segments import segment_cohort  # scikit-learn: only when the demo runs
 
+        declaration = domain_of(reference.loaded).declaration
         segments = segment_cohort(
-            reference.cohort,
-            k="auto",
-            seed=reference.loaded.scenario.cohort.seed,
-            words=domain_of(reference.loaded).declaration.words,
+            reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed, **declaration.segment_options()
         )
     out.rule("[bold]1. Cohort[/]")
     out.print(
@@ -57,7 +55,7 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         f"(seed {reference.loaded.scenario.cohort.seed}); identifiers pseudonymised."
     )
     out.rule("[bold]2. Segments[/]")
-    render_segments(segments, source="built-in cohort")
+    render_segments(segments, source="built-in cohort", headers=declaration.profile.headers)
     out.rule("[bold]3. 30-day readmission risk (patient-grouped 5-fold CV)[/]")
     if reference.risk_metrics is not None:
         out.print(frame_table(reference.risk_metrics.set_index(reference.risk_metrics.columns[0])))

@@ -8,7 +8,12 @@ import typer
 from rich.table import Table
 
 from optalloc.cli.common import out, print_json, progress, user_errors
+from optalloc.domains import tracked_groups
 from optalloc.errors import OptallocError
+
+#: What ``--by`` offers: the registered domains' groups and the segment (a plan's setting needs
+#: the plan, which ``track --plan`` reads).
+BY_CHOICES = [name for name in tracked_groups() if name != "setting"]
 
 
 def forecast(
@@ -19,7 +24,10 @@ def forecast(
         show_default=False,
     ),
     by: str = typer.Option(
-        None, "--by", help="Forecast per group: age, sex, race, segment (default: all patients).", show_default=False
+        None,
+        "--by",
+        help=f"Forecast per group: {', '.join(BY_CHOICES)} (default: all patients).",
+        show_default=False,
     ),
     horizon: int = typer.Option(3, "--horizon", help="Periods ahead."),
     period: str = typer.Option("blocks", "--period", help="blocks, month, quarter or year."),
@@ -34,23 +42,23 @@ def forecast(
     as_json: bool = typer.Option(False, "--json", help="Print the forecast and backtest as JSON alone on stdout."),
 ) -> None:
     """Forecast patients per group for the next periods, with prediction intervals and a backtest."""
+    from optalloc.domains import load_table, tracked_groups
     from optalloc.io import check_output, write_table
     from optalloc.monitoring.forecast import counts
     from optalloc.monitoring.forecast import forecast as make_forecast
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.scoring import group_labels
-    from optalloc.monitoring.track import GROUP_COLUMNS
-    from optalloc.risk.training import load_table
 
     if out_path is not None:
         check_output(out_path)  # before the work
     source = str(data) if data else "the shipped Diabetes 130 developer part"
     with progress(not as_json) as bar:
         task = bar.add_task("forecasting", total=2)
-        frame, _ = load_table(data)
+        frame, design = load_table(data)
+        columns = tracked_groups(design.domain)
         frame = frame.reset_index(drop=True)
         labels = assign_periods(frame, period, periods, source)
-        groups = group_labels(frame, [by], source)[by] if by else None
+        groups = group_labels(frame, [by], source, columns)[by] if by else None
         if "patient_id" not in frame.columns:
             raise OptallocError(f"{source}: no patient_id column to count patients by.")
         history = counts(frame["patient_id"].to_numpy(), groups, labels)
@@ -58,7 +66,7 @@ def forecast(
         result = make_forecast(history, horizon, backtest)
         bar.advance(task)
     if out_path is not None:  # 'by' names the cohort column the groups are of, for 'size --demand'
-        column = GROUP_COLUMNS[by] if by else "all"
+        column = columns[by] if by else "all"
         write_table(result.table.assign(by=column), out_path)
     if as_json:
         print_json(

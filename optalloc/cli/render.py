@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -326,27 +327,21 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 # Profile means shown in the table, in this order, when the profiles hold them.
-PROFILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("mean_age", "age", ".0f"),
-    ("mean_transfusions_per_28d", "tx/28d", ".2f"),
-    ("mean_distance_km", "km", ".0f"),
-    ("mean_frailty", "frailty", ".1f"),
-    ("mean_age_years", "age", ".0f"),
-    ("mean_length_of_stay", "days", ".1f"),
-    ("mean_medications", "meds", ".1f"),
-    ("mean_procedures", "procs", ".1f"),
-    ("mean_prior_visits", "prior visits", ".2f"),
-)
-
-
 MAX_PROFILE_COLUMNS = 5
 
 
 SEGMENT_WIDE = 140  # columns from which the segment tables show every criterion and expression
 
 
-def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
-    """Print the k-selection table, the segment profiles and the rules (Rich, stdout)."""
+def render_segments(
+    result: SegmentationResult, source: str = "cohort", headers: Mapping[str, tuple[str, str]] | None = None
+) -> None:
+    """Print the k-selection table, the segment profiles and the rules (Rich, stdout).
+
+    ``headers`` are the domain's short header and number format of each averaged column, in
+    the order shown (``Declaration.profile.headers``); the first ``MAX_PROFILE_COLUMNS`` present
+    are shown.
+    """
     k_table = Table(title=f"Choosing the number of segments ({source})", title_justify="left")
     # On a narrow terminal the criteria that decide (gain, PAC, smallest share) and the chosen
     # k's reason in words; every criterion with --json or from SEGMENT_WIDE columns.
@@ -390,9 +385,11 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     if result.verdict:
         console.print(escape(result.verdict))
     table = Table(title=f"{result.k} segments", title_justify="left")
-    means = [(column, header, spec) for column, header, spec in PROFILE_COLUMNS if column in result.profiles.columns][
-        :MAX_PROFILE_COLUMNS
-    ]
+    means = [
+        (f"mean_{column}", header, spec)
+        for column, (header, spec) in (headers or {}).items()
+        if f"mean_{column}" in result.profiles.columns
+    ][:MAX_PROFILE_COLUMNS]
     for name in ("#", "name", "patients", "share", "readmitted", *(header for _, header, _ in means)):
         table.add_column(name, justify="left" if name == "name" else "right")
     for row in result.profiles.to_dict(orient="records"):
@@ -408,12 +405,12 @@ def render_segments(result: SegmentationResult, source: str = "cohort") -> None:
     title = "Rules (expression usable as a scenario eligibility filter)" if wide else "Rules"
     rules = Table(title=title, title_justify="left")
     held = "heldout_precision" in result.rules.columns
-    headers = (
+    rates = (
         ("coverage", "precision", "held-out coverage", "held-out precision")
         if wide
         else ("cov.", "prec.", "held-out cov.", "held-out prec.")
     )
-    for name in ("#", "rule", *headers[: 4 if held else 2]):
+    for name in ("#", "rule", *rates[: 4 if held else 2]):
         rules.add_column(name, justify="left" if name == "rule" else "right")
     for row in result.rules.to_dict(orient="records"):
         note = str(row.get("note") or "")

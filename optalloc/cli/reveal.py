@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from optalloc.cli.common import err, out, user_errors
+from optalloc.cli.common import IDENTIFIERS, err, out, user_errors
 from optalloc.errors import OptallocError
 
 
@@ -17,7 +17,7 @@ def reveal(
     id_column: str = typer.Option(
         None,
         "--id-column",
-        help="The identifier column of the records (default: patient_id, mrn, patient_nbr or person_id).",
+        help=f"The identifier column of the records (default: {IDENTIFIERS}).",
         show_default=False,
     ),
     out_path: Path = typer.Option(

@@ -97,17 +97,18 @@ def train(
     ),
 ) -> None:
     """Compare every model and LACE by patient-grouped CV, then fit and save one model."""
+    from optalloc.domains import domain_reading, load_design
     from optalloc.io import check_output
     from optalloc.monitoring.control import outcome_tau2
     from optalloc.risk.models import MODEL_NAMES
     from optalloc.risk.persistence import save_model
-    from optalloc.risk.training import DIABETES, READMISSION, compare_models, fit_model, load_design
+    from optalloc.risk.training import compare_models, fit_model
 
     check_output(out_path, (".skops", ".model"))  # before minutes of training
     design = load_design(data)
     if design.y is None or np.unique(design.y).size < 2:
         raise OptallocError(f"{data}: the outcome has a single class; a risk model needs both.")
-    names = list(MODEL_NAMES) + (["lace"] if design.domain in (DIABETES, READMISSION) else [])
+    names = list(MODEL_NAMES) + (["lace"] if domain_reading(design.domain).declaration.lace else [])
     if design.n_excluded:
         err.print(f"excluded {design.n_excluded:,} encounters ending in death or hospice", highlight=False)
     with _threads(threads), progress() as bar:
@@ -152,8 +153,8 @@ def train(
 
 
 def _load(model_path: Path, data: Path | None):
+    from optalloc.domains import load_design
     from optalloc.risk.persistence import load_model
-    from optalloc.risk.training import load_design
 
     trained = load_model(model_path)
     design = load_design(data)
@@ -176,6 +177,7 @@ def split(
 ) -> None:
     """Split encounter records by patient into a training part and a held-back part (same format)."""
     from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+    from optalloc.cohort.load import IDENTIFIER_COLUMNS
     from optalloc.io import check_output, read_table, write_table
     from optalloc.risk.validation import split_by_patient
 
@@ -183,7 +185,7 @@ def split(
     check_output(test_path, option="--test")
     source = data or DEV_DATA_PATH
     frame = read_table(source, dtype=str, keep_default_na=False)
-    train, test = split_by_patient(frame, share, seed, str(source))
+    train, test = split_by_patient(frame, share, seed, str(source), IDENTIFIER_COLUMNS)
     write_table(train, train_path)
     write_table(test, test_path)
     out.print(
@@ -318,13 +320,13 @@ def retrain(
     import shutil
 
     from optalloc.cohort.diabetes130 import file_sha256
+    from optalloc.domains import load_table
     from optalloc.io import atomic_path
     from optalloc.monitoring.history import save_decision
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.retrain import champion_challenger
     from optalloc.privacy import workspace_dir
     from optalloc.risk.persistence import load_model, save_model
-    from optalloc.risk.training import load_table
 
     if model is ModelChoice.best:
         raise OptallocError("--model best is for 'risk train'; name the challenger's kind (lr, tree, rf or hgb).")

@@ -6,12 +6,13 @@ Diabetes 130 encounter file, recognised by its ``encounter_id``, ``patient_nbr``
 ``--numeric`` and ``--categorical`` name, else on every column that can be a feature
 (:mod:`optalloc.segments.infer`, which says on stderr what it used and left out). The latter is read by :func:`optalloc.cohort.diabetes130.load_diabetes130`
 (checked, identifiers pseudonymised) and segmented one row per patient, the patient's first
-encounter (:mod:`optalloc.segments.diabetes`); no output holds ``patient_nbr`` or
+encounter (:mod:`optalloc.domains.diabetes130`); no output holds ``patient_nbr`` or
 ``encounter_id``: ``--out`` writes the keyed pseudonym ``patient_id``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,9 +99,12 @@ def _names(text: str | None) -> tuple[str, ...]:
 
 def _inferred(cohort: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Every column that can be a feature, said on stderr with what is left out and why."""
+    from optalloc.domains import DOMAINS
     from optalloc.segments.infer import infer_features
 
-    found = infer_features(cohort)
+    # No domain reads this table, but what any domain never uses (identifiers, outcomes, planted
+    # types) is no feature here either.
+    found = infer_features(cohort, never_use={c for d in DOMAINS.values() for c in d.declaration.never_use})
     if not found.numeric and not found.categorical:
         raise OptallocError(
             f"No column of the table can be a segmentation feature ({found.describe()}). Name the "
@@ -131,24 +135,24 @@ def segment(
     ),
 ) -> None:
     """Find patient segments, describe each by a rule of at most 3 conditions and a profile."""
-    from optalloc.domains import get_domain
+    from optalloc.domains import diabetes130, get_domain
     from optalloc.segments import segment_cohort
-    from optalloc.segments.diabetes import load_planner_frame, looks_like_diabetes130, segment_diabetes
 
     k_value = _parse_k(k)
     check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
     columns = _columns(data)
     chosen = (_names(numeric), _names(categorical)) if numeric is not None or categorical is not None else None
-    diabetes = chosen is None and looks_like_diabetes130(columns)
+    diabetes = chosen is None and diabetes130.looks_like_diabetes130(columns)
     features: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     if diabetes:
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
-        cohort = load_planner_frame(data, which="first")
+        cohort = diabetes130.load_planner_frame(data, which="first")
     elif chosen is None and is_cohort_table(columns):
         cohort = load_cohort_file(data)  # validated, identifiers pseudonymised
     else:  # a table of the planner's own: identifiers pseudonymised, features named or inferred
         cohort = load_patient_table(data)
         features = chosen if chosen is not None else _inferred(cohort)
+    headers: Mapping[str, tuple[str, str]] | None = None  # a table of one's own: its column names
     with progress(enabled=not as_json) as bar:
         task = bar.add_task("segmenting", total=None)
 
@@ -156,7 +160,8 @@ def segment(
             bar.update(task, description=stage, completed=done, total=total)
 
         if diabetes:
-            result = segment_diabetes(
+            headers = diabetes130.PROFILING.headers
+            result = diabetes130.segment_diabetes(
                 cohort, k=k_value, seed=seed, shareable=shareable, progress=report, min_precision=min_precision
             )
         elif features is not None:
@@ -172,9 +177,16 @@ def segment(
                 min_precision=min_precision,
             )
         else:  # a table in the transfusion cohort's schema, written in its domain's words
-            words = get_domain("transfusion").declaration.words
+            declaration = get_domain("transfusion").declaration
+            headers = declaration.profile.headers
             result = segment_cohort(
-                cohort, k_value, seed, shareable=shareable, progress=report, min_precision=min_precision, words=words
+                cohort,
+                k_value,
+                seed,
+                shareable=shareable,
+                progress=report,
+                min_precision=min_precision,
+                **declaration.segment_options(),
             )
     if out_path is not None:
         write_table(result.assignments(cohort), out_path)
@@ -185,7 +197,7 @@ def segment(
         print_json(payload)
     else:
         source = f"{data}, Diabetes 130: first encounter of each patient" if diabetes else str(data)
-        render_segments(result, source=source)
+        render_segments(result, source=source, headers=headers)
 
 
 def register(app: typer.Typer) -> None:

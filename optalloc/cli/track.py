@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from optalloc.cli.common import err, out, print_json, progress, user_errors
+from optalloc.domains import tracked_groups
 from optalloc.errors import OptallocError
 
-BY_CHOICES = ("age", "sex", "race", "segment", "setting")
+#: What ``--by`` offers: the registered domains' groups, the segment and the plan's setting.
+BY_CHOICES = tuple(tracked_groups())
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -113,12 +115,12 @@ def track(
 ) -> None:
     """Track readmissions against a model period by period: O/E control chart, performance, drift and alarms."""
     from optalloc.cohort.diabetes130 import file_sha256
+    from optalloc.domains import load_table
     from optalloc.io import PLOT_SUFFIXES, check_output, read_table
     from optalloc.monitoring.periods import assign_periods
     from optalloc.monitoring.scoring import group_labels, score
     from optalloc.monitoring.track import track as track_table
     from optalloc.risk.persistence import load_model
-    from optalloc.risk.training import load_table
 
     if setting and not (start and plan_path):
         raise OptallocError("--setting needs --intervention-start and --plan (the plan says who went to the setting).")
@@ -162,7 +164,7 @@ def track(
             labels,
             profile,
             scored.threshold,
-            group_labels(frame, by, source),
+            group_labels(frame, by, source, tracked_groups(design.domain)),
             baseline,
             tau2,
         )

@@ -12,19 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from optalloc.cohort.schema import Column
 from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.profile import Profiling
 
 OUTCOME = "readmitted_30d"
 #: Quantities of a domain that says nothing of visits: one episode per patient, no travel.
 ONE_EPISODE = {"visits": "1", "units_per_visit": "1", "distance_km": "0"}
 #: The priority components a domain may declare beside risk and benefit (which every domain has).
 PRIORITY_INPUTS: tuple[str, ...] = ("burden", "need")
+#: Equity and tracking groups of a domain that names none: the columns most cohorts call them by.
+DEFAULT_GROUPS: Mapping[str, str] = {"age": "age", "sex": "sex", "race": "race"}
+#: Age bands of the equity tables (lower edges; the last band open), young to old.
+AGE_BANDS: tuple[tuple[float, ...], tuple[str, ...]] = (
+    (0, 45, 65, 75, 85, np.inf),
+    ("<45", "45-64", "65-74", "75-84", "85+"),
+)
 
 
 @dataclass(frozen=True)
@@ -52,11 +60,29 @@ class Declaration:
     """Whether the LACE index applies (the cohort has stay, acuity, comorbidity and ER visits)."""
     words: Mapping[str, str] = field(default_factory=dict)
     """Column -> the plain words its rules and profiles use for it."""
+    profile: Profiling = field(default_factory=Profiling)
+    """How its segments are profiled and named: columns averaged, (high, low) name words, count
+    nouns, category phrases, shares, the top category, terminal headers (none: generic)."""
     priority: Mapping[str, str] = field(default_factory=dict)
     """Priority component (``burden``, ``need``) -> expression over the cohort's columns."""
     quantities: Mapping[str, str] = field(default_factory=lambda: dict(ONE_EPISODE))
     """The ``[quantities]`` a scenario of this domain uses unless it states its own: visits over
     the horizon, units per visit and distance (expressions over the cohort's columns)."""
+
+    groups: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_GROUPS))
+    """Group name -> the column it reads, for the equity tables and ``optalloc track --by``
+    (``"sex": "gender"``); those absent from a cohort are skipped."""
+    bands: Mapping[str, tuple[tuple[float, ...], tuple[str, ...]]] = field(default_factory=lambda: {"age": AGE_BANDS})
+    """Group name -> (edges, labels) banding its numeric column (``age band``); a column that is
+    already text (Diabetes 130's ``[70-80)``) is shown as it is."""
+    kept: tuple[str, ...] = ()
+    """Columns its cohort carries beside the model's features (for groups and eligibility),
+    which the model card does not list as predictors."""
+
+    def segment_options(self) -> dict[str, Any]:
+        """What :func:`optalloc.segments.segment_cohort` needs of the domain: the words of its
+        rules, how its profiles are named and what is never a feature."""
+        return {"words": self.words, "profiling": self.profile, "never_use": self.never_use}
 
     def required_columns(self) -> tuple[str, ...]:
         """The columns a table of this domain cannot do without."""
@@ -64,7 +90,12 @@ class Declaration:
 
 
 class Domain(Protocol):
-    """A kind of cohort: how to read its patients and score their risk."""
+    """A kind of cohort: how to read its patients and score their risk.
+
+    A domain whose tables ``optalloc risk``, ``track`` and ``forecast`` read also has ``tables``
+    (:class:`~optalloc.domains.tables.TableKind` each: how a file of that kind is recognised and
+    loaded); one without reads cohorts only through its scenarios.
+    """
 
     @property
     def name(self) -> str: ...

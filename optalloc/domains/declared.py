@@ -17,6 +17,13 @@
     [priority]                          # optional: burden and need, each an expression in the
     burden = "missed_appointments"      # safe language over the declared columns (larger: more)
     need = "age / 10"
+    [profile]                           # optional: how segments are profiled and named
+    means = ["age", "missed_appointments"]          # averaged per segment
+    top = ["sex"]                                   # most common value and its share
+    [profile.names]                                 # (at least the threshold, below it)
+    missed_appointments = ["often missing", "attending"]
+    [profile.counts]                                # a count named by its threshold
+    missed_appointments = "missed appointments"     # "no ...", "3+ ..."
 
 A scenario names the file: ``[cohort] domain = "outpatients.domain.toml"`` with
 ``source = "file"`` and ``path``. The cohort is validated against the declared columns (kinds,
@@ -24,13 +31,14 @@ ranges, categories; each problem named by row), undeclared columns are dropped, 
 the out-of-fold probability of a calibrated logistic regression over the declared features,
 cross-validated with folds by patient (or a saved model the scenario names). Column
 descriptions are the words its rules and profiles use; without ``[priority]`` the priority
-score is risk and benefit alone.
+score is risk and benefit alone; without ``[profile]`` segments are named ``high <column>`` and
+``low <column>`` and profiles average the clustering's numeric features.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +47,11 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column, validate_cohort
-from optalloc.domains.base import OUTCOME, PRIORITY_INPUTS, Declaration, Risk
+from optalloc.domains.base import DEFAULT_GROUPS, OUTCOME, PRIORITY_INPUTS, Declaration, Risk
 from optalloc.errors import ScenarioError
 from optalloc.expressions import parse
 from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.profile import Profiling
 
 KINDS = ("int", "float", "bool", "category")
 BOUND = 1e12
@@ -60,10 +69,12 @@ class DeclaredDomain:
     features: tuple[str, ...]
     priority: tuple[tuple[str, str], ...] = ()
     sources: tuple[str, ...] = ("file",)
+    profile: Profiling = field(default_factory=Profiling)
 
     @property
     def declaration(self) -> Declaration:
         """What the file declares, in the form every domain gives it."""
+        names = {c.name for c in self.columns}
         never = (self.identifier, OUTCOME) if self.outcome is None else (self.identifier, self.outcome, OUTCOME)
         return Declaration(
             columns=self.all_columns(),
@@ -74,6 +85,8 @@ class DeclaredDomain:
             lace=False,
             words={c.name: c.description for c in self.columns},
             priority=dict(self.priority),
+            profile=self.profile,
+            groups={**DEFAULT_GROUPS, **({"sex": "gender"} if "gender" in names and "sex" not in names else {})},
         )
 
     @property
@@ -144,7 +157,9 @@ def read_declared_domain(path: Path) -> DeclaredDomain:
         raise ScenarioError(f"{path}: no such domain file; check cohort.domain in the scenario.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}).") from None
-    unknown = sorted(set(raw) - {"name", "description", "identifier", "outcome", "columns", "risk", "priority"})
+    unknown = sorted(
+        set(raw) - {"name", "description", "identifier", "outcome", "columns", "risk", "priority", "profile"}
+    )
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {', '.join(unknown)} in a domain file.")
     for key in ("name", "identifier"):
@@ -185,4 +200,22 @@ def read_declared_domain(path: Path) -> DeclaredDomain:
         columns=tuple(columns),
         features=features,
         priority=tuple((k, str(v)) for k, v in priority.items()),
+        profile=_read_profile(raw.get("profile") or {}, path, [c.name for c in columns]),
     )
+
+
+def _read_profile(raw: Any, path: Path, columns: list[str]) -> Profiling:
+    """The ``[profile]`` table: columns averaged and shown by their top value, and the words of
+    segment names; every column named must be declared."""
+    if not isinstance(raw, dict) or set(raw) - {"means", "top", "names", "counts"}:
+        raise ScenarioError(f"{path}: [profile] may hold means, top, names and counts.")
+    means, top = tuple(map(str, raw.get("means", ()))), tuple(map(str, raw.get("top", ())))
+    names = {str(k): v for k, v in (raw.get("names") or {}).items()}
+    counts = {str(k): str(v) for k, v in (raw.get("counts") or {}).items()}
+    undeclared = sorted({*means, *top, *names, *counts} - set(columns))
+    if undeclared:
+        raise ScenarioError(f"{path}: [profile] names {', '.join(undeclared)}, not declared under [columns].")
+    odd = [k for k, v in names.items() if not (isinstance(v, list) and len(v) == 2)]
+    if odd:
+        raise ScenarioError(f'{path}: profile.names.{odd[0]} must be two words: ["when high", "when low"].')
+    return Profiling(means=means, top=top, names={k: (str(v[0]), str(v[1])) for k, v in names.items()}, counts=counts)

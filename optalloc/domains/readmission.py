@@ -24,16 +24,25 @@ columns both of its tables have (Diabetes 130 features and a stays table's alike
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optalloc.cohort.schema import Column
+from optalloc.domains import diabetes130
 from optalloc.domains.base import OUTCOME, Declaration, Risk
+from optalloc.domains.diabetes130 import PROFILING
+from optalloc.domains.kinds import READMISSION
+from optalloc.domains.stays import is_stay_table, load_stays, readmission_design
+from optalloc.domains.tables import TableKind, kind_of
 from optalloc.errors import ScenarioError
 from optalloc.scenario.loader import LoadedScenario
+
+if TYPE_CHECKING:  # the training stack loads when a table is read
+    pass
+
 
 #: Model fitted when the scenario names no saved model: fast on 80,000 encounters and calibrated.
 READMISSION_MODEL = "lr"
@@ -57,7 +66,7 @@ DECLARATION = Declaration(
         Column(OUTCOME, "bool", "observed: readmitted within 30 days of discharge", required=False),
     ),
     identifiers=IDENTIFIERS,
-    risk_features=(),  # its source's feature builder decides: risk.features or readmission_design
+    risk_features=(),  # its source's feature builder decides: domains.encounters or domains.stays
     never_use=(*IDENTIFIERS, OUTCOME, "readmitted", "encounter_order"),
     risk_models=(READMISSION_MODEL,),
     lace=True,
@@ -78,9 +87,10 @@ DECLARATION = Declaration(
         "diag_1_group": "primary diagnosis group",
     },
     priority={"burden": "lace", "need": "charlson"},
+    profile=PROFILING,  # Diabetes 130's words, which name the stays table's age and stay too
+    groups={"age": "age", "sex": "gender", "race": "race"},
+    kept=("age",),  # the encounter's age (a band in Diabetes 130) beside the model's age_years
 )
-#: Encounter columns kept beside the model features, for equity groups and eligibility.
-KEPT_COLUMNS = ("age",)
 
 
 class ReadmissionDomain:
@@ -88,6 +98,7 @@ class ReadmissionDomain:
     description: str = "hospital discharges with a 30-day readmission outcome (Diabetes 130, OMOP-derived stays)"
     sources: tuple[str, ...] = ("vendored", "file", "workspace")
     declaration: Declaration = DECLARATION
+    tables: tuple[TableKind, ...] = (diabetes130.TABLE, TableKind(READMISSION, is_stay_table, load_stays))
     # what a discharge planner would group patients by: age, stay, medicines, prior use, the
     # Charlson index, how they were admitted and the main diagnosis group; Diabetes 130 names and
     # stays-table names (OMOP, a mapped export) both listed, the segmentation takes those present
@@ -108,8 +119,6 @@ class ReadmissionDomain:
     )
 
     def _encounters(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
-        from optalloc.risk.training import load_table, readmission_design
-
         spec = loaded.scenario.cohort
         if spec.source == "workspace":  # a stays table imported with --mapping or --omop
             from optalloc.workspace import Workspace
@@ -117,7 +126,13 @@ class ReadmissionDomain:
             stays = Workspace().load_cohort(spec.table or "")
             return stays, readmission_design(stays, f"workspace cohort {spec.table}")
         path = None if spec.source == "vendored" else loaded.resolve(spec.path or "")
-        return load_table(path)
+        kind = kind_of(path, self.tables)
+        if kind is None:
+            raise ScenarioError(
+                f"{loaded.path.name}: cohort.path holds neither Diabetes 130 records nor a stays table (a transfusion "
+                'cohort? set cohort.domain = "transfusion").'
+            )
+        return kind.load(path)
 
     def _index_rows(self, encounters: pd.DataFrame) -> np.ndarray:
         """Row number of each patient's first discharge, in the records' order."""
@@ -140,16 +155,11 @@ class ReadmissionDomain:
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         encounters, design = self._encounters(loaded)
-        if getattr(design, "domain", None) == "transfusion":
-            raise ScenarioError(
-                f"{loaded.path.name}: cohort.path holds a transfusion cohort, not discharges; set "
-                'cohort.domain = "transfusion" or give Diabetes 130 records or a stays table.'
-            )
         rows = self._index_rows(encounters)
         features = design.X.iloc[rows].reset_index(drop=True)  # type: ignore[attr-defined]
         table = encounters.iloc[rows].reset_index(drop=True)
         cohort = features.assign(patient_id=table["patient_id"].to_numpy())
-        for column in KEPT_COLUMNS:
+        for column in self.declaration.kept:
             if column in table.columns:
                 cohort[column] = table[column].to_numpy()
         if OUTCOME in table.columns:
@@ -159,12 +169,12 @@ class ReadmissionDomain:
     def risk(self, loaded: LoadedScenario, cohort: pd.DataFrame, context: object) -> Risk:
         from optalloc.risk.training import compare_models
 
-        encounters, design, rows = cast(tuple[pd.DataFrame, Any, np.ndarray], context)
+        _, design, rows = cast(tuple[pd.DataFrame, Any, np.ndarray], context)
         spec = loaded.scenario.risk
         if spec.model:
             from optalloc import risk
 
-            return Risk(risk.predict_cohort(loaded.resolve(spec.model), encounters)[rows])
+            return Risk(risk.predict_cohort(loaded.resolve(spec.model), design.X)[rows])  # its features, built here
         with threadpool_limits(limits=1):
             models = list(self.declaration.risk_models)
             comparison = compare_models(design, models, seed=spec.seed, n_splits=5, n_boot=0)

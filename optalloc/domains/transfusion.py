@@ -14,11 +14,58 @@ Its priority inputs (what a home-transfusion service weighs beside risk and bene
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from optalloc.cohort.schema import COHORT_COLUMNS, FEATURE_COLUMNS
 from optalloc.domains.base import OUTCOME, Declaration, Risk
+from optalloc.domains.tables import TableKind
 from optalloc.scenario.loader import LoadedScenario
+from optalloc.segments.profile import Profiling
+
+if TYPE_CHECKING:  # the training stack loads when a table is read
+    from optalloc.risk.training import Design
+
+#: What its tables' designs and models record as their kind (``risk.training.TRANSFUSION``).
+TRANSFUSION = "transfusion"
+
+#: How its segments are profiled and named ("Thalassaemia, younger", "Remote, frequent transfusions").
+PROFILING = Profiling(
+    means=(
+        "age",
+        "transfusions_per_28d",
+        "units_per_visit",
+        "haemoglobin_g_dl",
+        "distance_km",
+        "frailty",
+        "comorbidity_count",
+        "admissions_past_year",
+        "ed_visits_past_year",
+    ),
+    # short phrases for a condition's direction: (at least the threshold, below it)
+    names={
+        "age": ("older", "younger"),
+        "distance_km": ("remote", "nearby"),
+        "transfusions_per_28d": ("frequent transfusions", "occasional transfusions"),
+        "units_per_visit": ("multi-unit visits", "single-unit visits"),
+        "haemoglobin_g_dl": ("higher Hb", "low Hb"),
+        "frailty": ("frail", "fit"),
+        "comorbidity_count": ("multimorbid", "few comorbidities"),
+        "admissions_past_year": ("frequent admissions", "few admissions"),
+        "ed_visits_past_year": ("frequent ED visits", "few ED visits"),
+        "prior_reaction": ("prior reaction", "no prior reaction"),
+    },
+    shares={"male": ("sex", "M"), "prior_reaction": ("prior_reaction", None)},
+    top=("diagnosis",),
+    headers={
+        "age": ("age", ".0f"),
+        "transfusions_per_28d": ("tx/28d", ".2f"),
+        "distance_km": ("km", ".0f"),
+        "frailty": ("frailty", ".1f"),
+    },
+)
 
 DECLARATION = Declaration(
     columns=COHORT_COLUMNS,
@@ -46,6 +93,8 @@ DECLARATION = Declaration(
         "chemotherapy_anaemia": "chemotherapy-induced anaemia",
         "sickle_cell_disease": "sickle cell disease",
     },
+    profile=PROFILING,
+    groups={"age": "age", "sex": "sex"},
     quantities={
         "visits": "transfusions_per_28d * horizon_weeks / 4",
         "units_per_visit": "units_per_visit",
@@ -58,6 +107,26 @@ DECLARATION = Declaration(
 )
 
 
+def load_cohort_table(path: Path | None) -> tuple[pd.DataFrame, Design]:
+    """A cohort file in this schema, validated and pseudonymised, and its model inputs."""
+    from optalloc.cohort.load import load_cohort_file
+    from optalloc.errors import CohortError, OptallocError
+    from optalloc.risk.training import transfusion_design
+
+    try:
+        cohort = load_cohort_file(path or "")  # identifiers pseudonymised like every other loader
+    except OptallocError as exc:
+        raise CohortError(str(exc)) from exc
+    return cohort, transfusion_design(cohort, str(path))
+
+
+#: Cohort files in this schema; tried for any table no domain recognises, as its loader names
+#: the columns missing.
+TABLE = TableKind(
+    TRANSFUSION, lambda columns: set(DECLARATION.required_columns()) <= set(columns), load_cohort_table, fallback=True
+)
+
+
 class TransfusionDomain:
     name: str = "transfusion"
     description: str = "patients needing regular red-cell transfusion (the built-in synthetic cohort's schema)"
@@ -66,6 +135,7 @@ class TransfusionDomain:
     # segments with profile means only when a domain lists features of its own)
     segment_features: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     declaration: Declaration = DECLARATION
+    tables: tuple[TableKind, ...] = (TABLE,)
 
     def cohort(self, loaded: LoadedScenario) -> tuple[pd.DataFrame, object]:
         from optalloc.cohort.load import load_cohort_file, prepare_cohort

@@ -1,8 +1,9 @@
-"""Score a loaded table (:func:`optalloc.risk.training.load_table`) with a saved model, and
+"""Score a loaded table (:func:`optalloc.domains.load_table`) with a saved model, and
 read its groups: what ``track`` works on."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +53,17 @@ def score(model: TrainedRiskModel, frame: pd.DataFrame, design: Design, source: 
     )
 
 
-def group_labels(frame: pd.DataFrame, by: list[str], source: str) -> dict[str, pd.Series]:
-    """The group of each row for each ``--by`` dimension, with a clear error for a missing one."""
-    from optalloc.monitoring.track import GROUP_COLUMNS
+def group_labels(frame: pd.DataFrame, by: list[str], source: str, columns: Mapping[str, str]) -> dict[str, pd.Series]:
+    """The group of each row for each ``--by`` dimension, with a clear error for a missing one.
 
+    ``columns`` maps each group name to the column it reads: the table's domain declares them
+    (``optalloc.domains.tracked_groups``), so this module names none of a dataset's.
+    """
     groups = {}
     for name in by:
-        if name not in GROUP_COLUMNS:
-            raise CohortError(f"--by must be one of {', '.join(GROUP_COLUMNS)}. Got {name!r} instead.")
-        column = GROUP_COLUMNS[name]
+        if name not in columns:
+            raise CohortError(f"--by must be one of {', '.join(columns)}. Got {name!r} instead.")
+        column = columns[name]
         if column not in frame.columns:
             hint = {
                 "segment": "add a 'segment' column (for example from 'optalloc segment --out')",

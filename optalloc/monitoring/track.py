@@ -19,8 +19,6 @@ from optalloc.monitoring.periods import Periods
 from optalloc.risk.drift import describe_shift, period_drift
 from optalloc.risk.validation import point_metrics
 
-#: Group columns ``--by`` understands, and the column of the encounter table each reads.
-GROUP_COLUMNS = {"age": "age", "sex": "gender", "race": "race", "segment": "segment", "setting": "setting"}
 #: A group's share of a period moving this far (absolute) from its baseline share alarms.
 SHARE_SHIFT = 0.10
 

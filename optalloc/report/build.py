@@ -43,26 +43,27 @@ def segment_reference(reference: Prepared, seed: int) -> object:
     from optalloc.segments import segment_cohort
 
     domain = domain_of(reference.loaded)
-    words = domain.declaration.words
+    options = domain.declaration.segment_options()
     features = getattr(domain, "segment_features", None)
     if features is None:
-        return segment_cohort(reference.cohort, seed=seed, words=words)
+        return segment_cohort(reference.cohort, seed=seed, **options)
     cohort = reference.cohort
     numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
     categorical = [c for c in features[1] if c in cohort.columns]
     if not numeric and not categorical:
         return None
     return segment_cohort(
-        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, words=words
+        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, **options
     )
 
 
 def reference_groups(reference: Prepared, segmentation: object | None) -> dict[str, pd.Series]:
-    """Age band, sex, segment and race of the reference cohort's patients (none for a cohort
-    that is only an estimates table)."""
+    """The reference cohort's patients by the groups its domain declares (age band, sex, race)
+    and segment (none for a cohort that is only an estimates table)."""
     if len(reference.cohort) != reference.problem.n_patients:
         return {}
-    return group_columns(reference.cohort, getattr(segmentation, "labels", None))
+    declaration = domain_of(reference.loaded).declaration
+    return group_columns(reference.cohort, getattr(segmentation, "labels", None), declaration.groups, declaration.bands)
 
 
 def assemble(

@@ -1,5 +1,5 @@
-"""Who gets each setting: access and expected readmissions by age band, sex, segment and race,
-against each group's share of the cohort.
+"""Who gets each setting: access and expected readmissions by the domain's groups (age band,
+sex, race) and segment, against each group's share of the cohort.
 
 A plan can raise the total benefit by concentrating a scarce programme on one group; the board
 needs to see that. For each group the table gives its share of the cohort, its share of each
@@ -9,32 +9,44 @@ the group (risk minus what the assigned setting avoids).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from optalloc.pipeline import Outcome
 
-AGE_EDGES = (0, 45, 65, 75, 85, np.inf)
-AGE_LABELS = ("<45", "45-64", "65-74", "75-84", "85+")
 
+def group_columns(
+    cohort: pd.DataFrame,
+    segments: np.ndarray | None = None,
+    groups: Mapping[str, str] | None = None,
+    bands: Mapping[str, tuple[Sequence[float], Sequence[str]]] | None = None,
+) -> dict[str, pd.Series]:
+    """The dimensions a cohort supports: the domain's groups present in it (``Declaration.groups``,
+    name -> column, such as age, sex and race), then the segment.
 
-def group_columns(cohort: pd.DataFrame, segments: np.ndarray | None = None) -> dict[str, pd.Series]:
-    """The dimensions a cohort supports: age band, sex, segment and race where present."""
-    groups: dict[str, pd.Series] = {}
-    if "age" in cohort.columns:
-        age = cohort["age"]
-        if pd.api.types.is_numeric_dtype(age):
-            bands = pd.cut(age, AGE_EDGES, right=False, labels=AGE_LABELS)  # ordered: <45 first
+    A group with ``bands`` (edges, labels) is shown as ``<name> band``: a numeric column cut into
+    them (ordered, youngest first), a text column (Diabetes 130's ``[70-80)``) as it is.
+    """
+    found: dict[str, pd.Series] = {}
+    for name, column in (groups or {}).items():
+        if column not in cohort.columns:
+            continue
+        values = cohort[column]
+        if name not in (bands or {}):
+            found[name] = values.astype(str).reset_index(drop=True)
+            continue
+        edges, labels = (bands or {})[name]
+        if pd.api.types.is_numeric_dtype(values):
+            banded = pd.cut(values, list(edges), right=False, labels=list(labels))  # ordered: youngest first
         else:
-            bands = age.astype(str)  # already banded, as Diabetes 130 records are ([70-80))
-        groups["age band"] = bands.reset_index(drop=True)
-    for column, name in (("sex", "sex"), ("gender", "sex"), ("race", "race")):
-        if column in cohort.columns and name not in groups:
-            groups[name] = cohort[column].astype(str).reset_index(drop=True)
+            banded = values.astype(str)  # already banded
+        found[f"{name} band"] = banded.reset_index(drop=True)
     if segments is not None:
         names = [f"S{k + 1}" for k in range(int(np.max(segments)) + 1)] if len(segments) else []
-        groups["segment"] = pd.Series(pd.Categorical([f"S{int(s) + 1}" for s in segments], categories=names))
-    return groups
+        found["segment"] = pd.Series(pd.Categorical([f"S{int(s) + 1}" for s in segments], categories=names))
+    return found
 
 
 def group_order(values: pd.Series) -> list:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from optalloc.pipeline import Prepared
+from optalloc.pipeline import Prepared, domain_of
 from optalloc.report.equity import group_order
 from optalloc.risk.validation import bootstrap_metrics
 
@@ -160,14 +160,14 @@ def model_card(prepared: Prepared, groups: dict[str, pd.Series], n_boot: int = 2
 
 def _tripod_items(prepared: Prepared, header: dict | None, y: np.ndarray | None, n_boot: int) -> list[tuple[str, str]]:
     """The TRIPOD+AI items that apply, each in one sentence."""
-    from optalloc.cohort.schema import FEATURE_COLUMNS
-
+    declaration = domain_of(prepared.loaded).declaration
     cohort = prepared.cohort
     events = f"{int(y.sum()):,} readmissions ({100 * y.mean():.1f} %)" if y is not None else "outcome not recorded"
     transfusion = prepared.loaded.scenario.cohort.domain == "transfusion"
     if header is None:
-        hidden = {"patient_id", OUTCOME, "age", "true_type"}
-        predictors = ", ".join(FEATURE_COLUMNS if transfusion else [c for c in cohort.columns if c not in hidden])
+        hidden = {"patient_id", OUTCOME, *declaration.never_use, *declaration.kept}
+        # the declared features, else (a feature builder decides) what the cohort carries
+        predictors = ", ".join(declaration.risk_features or [c for c in cohort.columns if c not in hidden])
         building = (
             "Logistic regression and gradient boosting, each calibrated inside its training folds; the one with "
             "the lower out-of-fold Brier score supplies the probabilities."

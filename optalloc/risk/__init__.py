@@ -16,8 +16,7 @@ needs the ICD-9 grouping does not pull in the training stack.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from optalloc.lazy import exports
 
 _EXPORTS = {
     "CohortRisk": "optalloc.risk.cohort",
@@ -30,8 +29,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'optalloc.risk' has no attribute {name!r}")
+__getattr__ = exports(__name__, _EXPORTS)

@@ -15,8 +15,6 @@ from optalloc.errors import CohortError
 from optalloc.risk.models import make_model
 from optalloc.risk.persistence import TrainedRiskModel, load_model
 from optalloc.risk.training import (
-    DIABETES,
-    READMISSION,
     TRANSFUSION,
     Design,
     compare_models,
@@ -178,8 +176,8 @@ def predict_cohort(model_path_or_obj: TrainedRiskModel | str | Path, frame: pd.D
         saved to (loaded with all integrity and version checks).
     frame : pandas.DataFrame
         For a transfusion model: a cohort with the model's feature columns (the label is not
-        needed). For a Diabetes 130 model: loaded encounters
-        (:func:`optalloc.cohort.diabetes130.load_diabetes130`) or their feature table.
+        needed). For a Diabetes 130 or stays model: the table's features, as the domain builds
+        them (``optalloc.domains.load_table(path)[1].X``).
 
     Returns
     -------
@@ -199,14 +197,6 @@ def predict_cohort(model_path_or_obj: TrainedRiskModel | str | Path, frame: pd.D
 
 
 def _model_inputs(model: TrainedRiskModel, frame: pd.DataFrame) -> pd.DataFrame:
-    if model.domain == DIABETES and not set(model.features) <= set(frame.columns):
-        from optalloc.risk.features import encounter_features
-
-        frame = encounter_features(frame, "table to score")
-    if model.domain == READMISSION and not set(model.features) <= set(frame.columns):
-        from optalloc.risk.training import readmission_design
-
-        frame = readmission_design(frame, "table to score").X
     missing = [c for c in model.features if c not in frame.columns]
     if missing:
         raise CohortError(

@@ -8,9 +8,8 @@ LACE = L + A + C + E, 0 to 19 points:
 * **E**mergency department visits in the previous six months: 0..3 -> same, >=4 -> 4.
 
 It is the score clinicians already use, so any model must beat it clearly to be worth its
-complexity. In the Diabetes 130 data, "acute" is admission type Emergency, Urgent or Trauma
-Center (ids 1, 2, 7), and the only ED count available covers the previous *year*
-(``number_emergency``), so E is slightly overstated compared with the published definition.
+complexity. Which columns of a table give L, A, C and E is the domain's business (Diabetes 130:
+:func:`optalloc.domains.encounters.lace_from_encounters`; stays: :mod:`optalloc.domains.stays`).
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-
-ACUTE_ADMISSION_TYPES: tuple[int, ...] = (1, 2, 7)
 
 
 def length_of_stay_points(days: ArrayLike) -> np.ndarray:
@@ -53,17 +50,6 @@ def lace_score(length_of_stay: ArrayLike, acute: ArrayLike, charlson: ArrayLike,
         + charlson_points(charlson)
         + ed_points(ed_visits)
     )
-
-
-def lace_from_encounters(encounters: pd.DataFrame, charlson: ArrayLike) -> pd.Series:
-    """LACE for Diabetes 130 encounters given their Charlson index (see module notes)."""
-    score = lace_score(
-        encounters["time_in_hospital"].to_numpy(dtype=float),
-        encounters["admission_type_id"].isin(ACUTE_ADMISSION_TYPES).to_numpy(),
-        charlson,
-        encounters["number_emergency"].to_numpy(dtype=float),
-    )
-    return pd.Series(score, index=encounters.index, name="lace")
 
 
 class LaceClassifier(ClassifierMixin, BaseEstimator):

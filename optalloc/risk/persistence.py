@@ -66,7 +66,7 @@ class TrainedRiskModel:
     name : str
         Model kind (``lr``, ``tree``, ``rf``, ``hgb``, ``lace``).
     domain : str
-        ``"diabetes130"`` (encounter features from :mod:`optalloc.risk.features`) or
+        ``"diabetes130"`` (encounter features from :mod:`optalloc.domains.encounters`) or
         ``"transfusion"`` (the cohort columns of :mod:`optalloc.cohort.schema`).
     features : list of str
         Columns of the feature table, in order.

@@ -1,9 +1,12 @@
-"""From a table to compared, chosen and fitted risk models (library API behind the CLI).
+"""From a table's model inputs to compared, chosen and fitted risk models (library API behind
+the CLI).
 
-Two kinds of table are supported, told apart by their columns:
+Which kind of table a file is, and how it is read, is asked of the domains
+(:func:`optalloc.domains.load_table`); the domains build their designs, but for the transfusion cohort's, built here for now:
 
 * **diabetes130** — the Diabetes 130 encounter format (one row per encounter, several per
-  patient), featurised by :mod:`optalloc.risk.features`;
+  patient), featurised by :mod:`optalloc.domains.encounters`;
+* **readmission** — a stays table, featurised by :mod:`optalloc.domains.stays`;
 * **transfusion** — the project's cohort (:mod:`optalloc.cohort.schema`, one row per patient),
   whose feature columns are used as they are. ``true_type`` is never read.
 """
@@ -13,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,6 @@ import pandas as pd
 
 from optalloc.cohort import schema
 from optalloc.errors import CohortError
-from optalloc.io import table_columns
-from optalloc.risk import features as dfeatures
 from optalloc.risk.drift import build_profile
 from optalloc.risk.models import MODEL_NAMES, make_model
 from optalloc.risk.persistence import TrainedRiskModel, frame_sha256
@@ -34,24 +34,8 @@ from optalloc.risk.validation import (
     summarize_cv,
 )
 
-DIABETES = "diabetes130"
 TRANSFUSION = "transfusion"
-READMISSION = "readmission"
 TRANSFUSION_LABEL = "readmitted_30d"
-
-#: Hospital stays for a readmission programme (an OMOP CDM through ``optalloc.cohort.omop``):
-#: the columns every such table carries, then what the model reads.
-STAY_COLUMNS: dict[str, str] = {
-    "age": "number",
-    "gender": "text",
-    "length_of_stay": "number",
-    "acute_admission": "boolean",
-    "inpatient_visits_365d": "number",
-    "er_visits_365d": "number",
-    "er_visits_182d": "number",
-    "diagnosis_codes": "text",
-}
-STAY_CATEGORICAL: tuple[str, ...] = ("gender", "race", "acute_admission")
 
 
 @dataclass
@@ -138,115 +122,6 @@ def transfusion_design(cohort: pd.DataFrame, source: str = "cohort", require_lab
         categorical=list(schema.CATEGORICAL_FEATURES),
         sha256=frame_sha256(X if y is None else X.assign(_y=y)),
     )
-
-
-def diabetes_design(
-    encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None, n_excluded: int = 0
-) -> Design:
-    """Featurise loaded Diabetes 130 encounters (see :func:`load_diabetes130`)."""
-    X = dfeatures.encounter_features(encounters, source)
-    y = encounters["readmitted_30d"].to_numpy(dtype=int) if "readmitted_30d" in encounters else None
-    return Design(
-        X=X,
-        y=y,
-        groups=encounters["patient_id"].to_numpy(),
-        domain=DIABETES,
-        numeric=list(dfeatures.NUMERIC_FEATURES),
-        categorical=list(dfeatures.CATEGORICAL_FEATURES),
-        sha256=sha256 or frame_sha256(encounters),
-        n_excluded=n_excluded,
-        order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
-    )
-
-
-def is_stay_table(columns: Sequence[str]) -> bool:
-    """A readmission stays table (as ``cohort import --omop`` writes), told by its columns."""
-    return {"diagnosis_codes", "length_of_stay", "inpatient_visits_365d"} <= set(columns)
-
-
-def readmission_design(stays: pd.DataFrame, source: str = "stays", sha256: str | None = None) -> Design:
-    """Featurise hospital stays: their columns, the Charlson index and diagnosis groups of their
-    tagged ICD codes, and LACE (every input of LACE is in the stays, with ER visits in the
-    previous six months as published)."""
-    from optalloc.cohort.schema import booleans, numbers
-    from optalloc.risk.charlson import tagged_features
-    from optalloc.risk.lace import lace_score
-
-    missing = [c for c in STAY_COLUMNS if c not in stays.columns]
-    if missing:
-        raise CohortError(
-            f"{source}: missing column(s) {', '.join(missing)} that a readmission stays table "
-            "needs (see optalloc/cohort/omop.py for what each holds)."
-        )
-    X = pd.DataFrame(index=stays.index)
-    for column, kind in STAY_COLUMNS.items():
-        if kind == "number":
-            X[column] = numbers(stays[column], source, column).astype(float)
-    X = pd.concat([X, tagged_features(stays["diagnosis_codes"])], axis=1)
-    acute = booleans(stays["acute_admission"], source, "acute_admission")
-    X["lace"] = lace_score(X["length_of_stay"], acute, X["charlson"], X["er_visits_182d"]).astype(float)
-    X["gender"] = stays["gender"].astype(str)
-    X["race"] = stays["race"].astype(str) if "race" in stays.columns else "Unknown"
-    X["acute_admission"] = np.where(acute, "yes", "no")
-    y = None
-    if TRANSFUSION_LABEL in stays.columns:
-        y = booleans(stays[TRANSFUSION_LABEL], source, TRANSFUSION_LABEL).astype(int)
-    numeric = [c for c in X.columns if c not in STAY_CATEGORICAL]
-    order = stays["encounter_order"].to_numpy() if "encounter_order" in stays.columns else None
-    return Design(
-        X=X[numeric + list(STAY_CATEGORICAL)].reset_index(drop=True),
-        y=y,
-        groups=stays["patient_id"].to_numpy(),
-        domain=READMISSION,
-        numeric=numeric,
-        categorical=list(STAY_CATEGORICAL),
-        sha256=sha256 or frame_sha256(stays),
-        order=order,
-    )
-
-
-def load_table(path: Path | str | None = None) -> tuple[pd.DataFrame, Design]:
-    """Read a Diabetes 130 file (default: the vendored developer part), a readmission stays table
-    or a transfusion cohort, told apart by their columns: the loaded rows (pseudonymised, for
-    groups and periods) and the model inputs."""
-    from optalloc.cohort.diabetes130 import load_diabetes130
-    from optalloc.cohort.load import load_cohort_file, pseudonymize_identifiers
-    from optalloc.errors import OptallocError
-    from optalloc.io import read_table
-
-    if path is None or _looks_like_diabetes130(Path(path)):
-        data = load_diabetes130(path)
-        return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
-    if _is_stay_file(Path(path)):
-        stays = pseudonymize_identifiers(read_table(path, dtype={"patient_id": str}), str(path))
-        return stays, readmission_design(stays, str(path))
-    try:
-        cohort = load_cohort_file(path)  # identifiers pseudonymised like every other loader
-    except OptallocError as exc:
-        raise CohortError(str(exc)) from exc
-    return cohort, transfusion_design(cohort, str(path))
-
-
-def load_design(path: Path | str | None = None) -> Design:
-    """The model inputs of a table (see :func:`load_table`)."""
-    return load_table(path)[1]
-
-
-def _is_stay_file(path: Path) -> bool:
-    try:
-        return is_stay_table(table_columns(path))
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
-        return False
-
-
-def _looks_like_diabetes130(path: Path) -> bool:
-    """True if the file's header has the Diabetes 130 identifiers (or cannot be read at all,
-    so the Diabetes 130 loader produces the clear error)."""
-    try:
-        header = table_columns(path)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
-        return True
-    return "patient_nbr" in header or "encounter_id" in header
 
 
 @dataclass

@@ -7,7 +7,7 @@ every split and every bootstrap resample is by patient: folds come from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,16 +274,17 @@ def summarize_cv(
 
 
 def split_by_patient(
-    frame: pd.DataFrame, share: float, seed: int, source: str = "table"
+    frame: pd.DataFrame, share: float, seed: int, source: str, patient_columns: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows split so that every patient's encounters fall in one part: ``share`` of the
-    patients (seeded) held back. The patient column is ``patient_nbr`` (Diabetes 130), else
-    ``patient_id``, ``mrn`` or ``person_id``; rows keep their order."""
+    patients (seeded) held back. The patient column is the first of ``patient_columns`` the
+    table has (the identifier columns loaders know, passed in: this module names none of a
+    dataset's); rows keep their order."""
     from optalloc.errors import CohortError
 
-    column = next((c for c in ("patient_nbr", "patient_id", "mrn", "person_id") if c in frame.columns), None)
+    column = next((c for c in patient_columns if c in frame.columns), None)
     if column is None:
-        raise CohortError(f"{source}: no patient column (patient_nbr, patient_id, mrn or person_id) to split by.")
+        raise CohortError(f"{source}: no patient column ({' or '.join(patient_columns)}) to split by.")
     patients = pd.unique(frame[column].astype(str))
     if len(patients) < 2:
         raise CohortError(f"{source}: {len(patients)} patient(s) cannot be split in two parts.")

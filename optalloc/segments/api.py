@@ -11,8 +11,8 @@ import pandas as pd
 from optalloc.errors import CohortError
 from optalloc.privacy import suppress_small_counts
 from optalloc.segments.ensemble import ConsensusClustering
-from optalloc.segments.features import FORBIDDEN_FEATURES, CohortFeatures
-from optalloc.segments.profile import segment_profiles
+from optalloc.segments.features import CohortFeatures, forbidden_features
+from optalloc.segments.profile import Profiling, segment_profiles
 from optalloc.segments.rules import Rule, describe_segments, rules_frame
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -80,6 +80,8 @@ def segment_cohort(
     min_precision: float = 0.7,
     n_null: int = 3,
     words: Mapping[str, str] | None = None,
+    profiling: Profiling | None = None,
+    never_use: Sequence[str] = (),
 ) -> SegmentationResult:
     """Segment a cohort and describe each segment by a rule and a profile.
 
@@ -107,7 +109,8 @@ def segment_cohort(
         Columns the rules may use; default: the clustering features. Rules may name columns
         a planner knows that the clustering did not use (never identifiers or the outcome).
     profile_means
-        Numeric columns the profiles average; default: the transfusion cohort's.
+        Numeric columns the profiles average; default: the profiling's ``means``, or the
+        numeric clustering features if it names none.
     category_weight
         Weight of each one-hot or flag column against one standard deviation of a numeric
         feature (:class:`~optalloc.segments.features.CohortFeatures`).
@@ -121,6 +124,13 @@ def segment_cohort(
     words
         The domain's words for columns and category values, which rules are written in
         (``optalloc.domains``' ``Declaration.words``; without them, column names with spaces).
+    profiling
+        The domain's profile columns and naming words (``Declaration.profile``,
+        :class:`~optalloc.segments.profile.Profiling`); without it, generic names.
+    never_use
+        The domain's columns that may never be a feature or a rule's column (identifiers,
+        labels, planted answers: ``Declaration.never_use``), beside the patient pseudonym and
+        the outcome, which never are.
     """
     if isinstance(k, str) and k != "auto":
         try:
@@ -134,7 +144,9 @@ def segment_cohort(
             f"The cohort has {len(cohort)} patients; segmentation needs at least 20. Load a larger cohort."
         )
     report = progress or (lambda stage, done, total: None)
-    encoder = CohortFeatures(numeric=numeric, categorical=categorical, category_weight=category_weight)
+    encoder = CohortFeatures(
+        numeric=numeric, categorical=categorical, category_weight=category_weight, never_use=tuple(never_use)
+    )
     X = encoder.fit_transform(cohort)
     _, blocks = encoder.blocks()
     model = ConsensusClustering(
@@ -153,7 +165,7 @@ def segment_cohort(
     report("rules", 0, 1)
     rule_num = list(encoder.numeric_ + encoder.boolean_ if rule_numeric is None else rule_numeric)
     rule_cat = list(encoder.categorical_ if rule_categorical is None else rule_categorical)
-    leaked = sorted(FORBIDDEN_FEATURES.intersection(rule_num + rule_cat))
+    leaked = sorted(forbidden_features(never_use).intersection(rule_num + rule_cat))
     if leaked:
         raise CohortError(f"Rules cannot use {', '.join(leaked)}: identifiers and outcomes would leak.")
     rule_objects = describe_segments(
@@ -171,7 +183,8 @@ def segment_cohort(
         labels,
         rule_objects,
         shareable=shareable,
-        **({} if profile_means is None else {"means": tuple(profile_means)}),
+        means=_profile_means(profile_means, profiling, encoder),
+        profiling=profiling,
     )
     rules = rules_frame(rule_objects).merge(profiles[["segment", "name"]], on="segment", how="left")
     if shareable:
@@ -188,3 +201,15 @@ def segment_cohort(
         features=encoder,
         verdict=model.verdict_,
     )
+
+
+def _profile_means(
+    profile_means: Sequence[str] | None, profiling: Profiling | None, encoder: CohortFeatures
+) -> tuple[str, ...]:
+    """What the profiles average: as asked, else the domain's profile means, else the numeric
+    columns the segments were found on."""
+    if profile_means is not None:
+        return tuple(profile_means)
+    if profiling is not None and profiling.means:
+        return profiling.means
+    return tuple(encoder.numeric_)

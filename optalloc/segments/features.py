@@ -18,7 +18,8 @@ Distances between patients must weigh every variable fairly, whatever its unit o
   deviations away and split off a cluster of its own. Flags are not balanced for the same
   reason (balancing them too dropped k-means on the transfusion cohorts from 0.71 to 0.54).
 
-Identifiers, the outcome ``readmitted_30d`` and the planted ``true_type`` are never features.
+The patient pseudonym, the outcome ``readmitted_30d`` and whatever the domain declares never to
+use (its identifiers, labels, a synthesiser's planted answer: ``never_use``) are never features.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ from sklearn.utils.validation import check_is_fitted
 from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from optalloc.errors import CohortError
 
-FORBIDDEN_FEATURES: frozenset[str] = frozenset(
-    {"patient_id", "readmitted_30d", "true_type", "encounter_id", "patient_nbr", "segment"}
-)
+#: Never a feature in any domain: the pseudonym, the outcome and the segment label itself.
+#: A domain adds its own identifiers and labels (``Declaration.never_use``).
+FORBIDDEN_FEATURES: frozenset[str] = frozenset({"patient_id", "readmitted_30d", "segment"})
 MAX_LEVELS = 30
+
+
+def forbidden_features(never_use: Sequence[str] = ()) -> frozenset[str]:
+    """The columns that may not be features or rule columns: the generic ones and the domain's."""
+    return FORBIDDEN_FEATURES.union(never_use)
 
 
 def _is_boolean(values: pd.Series) -> bool:
@@ -60,6 +66,9 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
     balance_categories
         Also weigh each categorical variable's indicators by ``1 / sqrt(Gini impurity)`` so
         that it counts as much as one numeric column (see the module docstring).
+    never_use
+        The domain's columns that may never be features (``Declaration.never_use``), refused
+        like the pseudonym and the outcome.
 
     Attributes
     ----------
@@ -83,17 +92,19 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
         log_skew: float | None = 1.0,
         category_weight: float = 1.0,
         balance_categories: bool = True,
+        never_use: tuple[str, ...] = (),
     ) -> None:
         self.numeric = numeric
         self.categorical = categorical
         self.log_skew = log_skew
         self.category_weight = category_weight
         self.balance_categories = balance_categories
+        self.never_use = never_use
 
     def _columns(self, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         numeric = list(NUMERIC_FEATURES if self.numeric is None else self.numeric)
         categorical = list(CATEGORICAL_FEATURES if self.categorical is None else self.categorical)
-        bad = sorted(FORBIDDEN_FEATURES.intersection(numeric + categorical))
+        bad = sorted(forbidden_features(self.never_use).intersection(numeric + categorical))
         if bad:
             raise CohortError(
                 f"The column(s) {', '.join(bad)} cannot be segmentation features: identifiers, "

@@ -8,7 +8,8 @@ clusters on every column that can be one and says which it used and which it lef
   :class:`~optalloc.segments.features.CohortFeatures`);
 * text columns with 2 to ``MAX_LEVELS`` distinct values are categories;
 * left out, each with its reason: identifiers, outcomes and planted labels
-  (:data:`~optalloc.segments.features.FORBIDDEN_FEATURES` and the caller's ``never_use``), columns
+  (:data:`~optalloc.segments.features.FORBIDDEN_FEATURES` and the caller's ``never_use``, which
+  the CLI fills with every registered domain's), columns
   with missing values (a distance needs every value), constant columns, dates, and text with
   more distinct values than a category has (free text or another identifier).
 """

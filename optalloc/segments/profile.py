@@ -9,97 +9,86 @@ small segments are blanked, since a rate times a known size gives the count back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from optalloc.cohort.schema import DIAGNOSES
 from optalloc.privacy import suppress_small_counts
 from optalloc.segments.rules import Condition, Rule, Vocabulary, value_words
 
-PROFILE_MEANS: tuple[str, ...] = (
-    "age",
-    "transfusions_per_28d",
-    "units_per_visit",
-    "haemoglobin_g_dl",
-    "distance_km",
-    "frailty",
-    "comorbidity_count",
-    "admissions_past_year",
-    "ed_visits_past_year",
-)
-# Short phrases for a condition's direction: (at least threshold, below threshold).
-NAME_WORDS: dict[str, tuple[str, str]] = {
-    "age": ("older", "younger"),
-    "distance_km": ("remote", "nearby"),
-    "transfusions_per_28d": ("frequent transfusions", "occasional transfusions"),
-    "units_per_visit": ("multi-unit visits", "single-unit visits"),
-    "haemoglobin_g_dl": ("higher Hb", "low Hb"),
-    "frailty": ("frail", "fit"),
-    "comorbidity_count": ("multimorbid", "few comorbidities"),
-    "admissions_past_year": ("frequent admissions", "few admissions"),
-    "ed_visits_past_year": ("frequent ED visits", "few ED visits"),
-    "prior_reaction": ("prior reaction", "no prior reaction"),
-    "age_years": ("older", "younger"),
-    "length_of_stay": ("long stay", "short stay"),
-    "medications": ("many medications", "few medications"),
-    "procedures": ("procedures", "no or few procedures"),
-    "lab_tests": ("many lab tests", "few lab tests"),
-    "diagnoses": ("many diagnoses", "few diagnoses"),
-    "medication_change": ("medication changed", "medication unchanged"),
-    "diabetes_medication": ("on diabetes medication", "no diabetes medication"),
-}
-# Counts named by their threshold: "no prior-year visits" (< 1), "under 3 prior-year visits",
-# "prior-year visits" (>= 1), "3+ prior-year visits".
-COUNT_WORDS: dict[str, str] = {
-    "prior_visits": "prior-year visits",
-    "prior_inpatient": "prior inpatient stays",
-    "prior_emergency": "prior ED visits",
-    "prior_outpatient": "prior outpatient visits",
-}
-# Category values whose bare value would not read as a name ("No" -> "no insulin").
-CATEGORY_PHRASES: dict[tuple[str, str], str] = {
-    ("insulin", "No"): "no insulin",
-    ("insulin", "Steady"): "steady insulin",
-    ("insulin", "Up"): "insulin raised",
-    ("insulin", "Down"): "insulin lowered",
-    ("admission", "emergency"): "emergency admission",
-    ("admission", "urgent"): "urgent admission",
-    ("admission", "elective"): "elective admission",
-    ("admission", "unknown"): "admission type unknown",
-    ("arrival", "emergency_room"): "via the ED",
-    ("arrival", "referral"): "referred",
-    ("arrival", "transfer"): "transferred",
-    ("arrival", "unknown"): "source unknown",
-}
+OUTCOME = "readmitted_30d"
 
 
-def _phrase(condition: Condition, vocabulary: Vocabulary) -> str:
+@dataclass(frozen=True)
+class Profiling:
+    """How a domain's segments are profiled and named, passed down by the domain
+    (``Declaration.profile``) so that this module names no dataset's columns.
+
+    Without any of it a profile averages every numeric column and names a segment by its
+    rule's columns: ``high frailty``, ``low distance km``.
+    """
+
+    means: tuple[str, ...] = ()
+    """Numeric columns averaged (``mean_<column>``); empty: every numeric, non-flag column."""
+    names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Column -> short phrases for (at least the threshold or true, below it or false):
+    ``"distance_km": ("remote", "nearby")``."""
+    counts: Mapping[str, str] = field(default_factory=dict)
+    """Count columns named by their threshold: ``"prior_visits": "prior-year visits"`` reads
+    ``no prior-year visits`` (< 1), ``under 3 ...``, ``prior-year visits`` (>= 1), ``3+ ...``."""
+    phrases: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(column, category) -> its phrase where the bare value would not read as a name
+    (``("insulin", "No"): "no insulin"``)."""
+    nouns: Mapping[str, str] = field(default_factory=dict)
+    """Column -> a noun after its category values (``circulatory diagnosis``)."""
+    shares: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    """``share_<name>`` -> (column, level): the share of the segment at that level, or for a
+    flag column (level None) the share where it is true."""
+    top: tuple[str, ...] = ()
+    """Category columns whose most common value and its share are shown (``top_<column>``)."""
+    headers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Profile column (``mean_age``) -> its short header and number format in a terminal table,
+    in the order shown."""
+
+
+def _phrase(condition: Condition, vocabulary: Vocabulary, profiling: Profiling) -> str:
     if isinstance(condition.value, str):
-        if (condition.column, condition.value) in CATEGORY_PHRASES:
-            return CATEGORY_PHRASES[condition.column, condition.value]
-        if condition.column == "diagnosis" and condition.value not in DIAGNOSES:
-            return f"{value_words(condition.value, vocabulary)} diagnosis"
+        if (condition.column, condition.value) in profiling.phrases:
+            return profiling.phrases[condition.column, condition.value]
+        if condition.column in profiling.nouns:
+            return f"{value_words(condition.value, vocabulary)} {profiling.nouns[condition.column]}"
         return value_words(condition.value, vocabulary)
-    if condition.column in COUNT_WORDS and not isinstance(condition.value, bool | np.bool_):
-        noun, value = COUNT_WORDS[condition.column], float(condition.value)
+    if condition.column in profiling.counts and not isinstance(condition.value, bool | np.bool_):
+        noun, value = profiling.counts[condition.column], float(condition.value)
         if condition.op == ">=":
             return noun if value <= 1 else f"{value:g}+ {noun}"
         return f"no {noun}" if value <= 1 else f"under {value:g} {noun}"
-    high, low = NAME_WORDS.get(condition.column, (f"high {condition.column}", f"low {condition.column}"))
+    high, low = profiling.names.get(condition.column, (f"high {condition.column}", f"low {condition.column}"))
     if isinstance(condition.value, bool | np.bool_):
         return high if condition.value else low
     return high if condition.op == ">=" else low
 
 
-def propose_name(rule: Rule) -> str:
-    """A short name from the rule's conditions, e.g. ``"Thalassaemia, younger"``."""
-    phrases = list(dict.fromkeys(_phrase(c, rule.vocabulary) for c in rule.conditions))
+def propose_name(rule: Rule, profiling: Profiling | None = None) -> str:
+    """A short name from the rule's conditions, e.g. ``"Thalassaemia, younger"`` (in the
+    transfusion domain's words)."""
+    profiling = profiling or Profiling()
+    phrases = list(dict.fromkeys(_phrase(c, rule.vocabulary, profiling) for c in rule.conditions))
     if not phrases:
         return f"Segment {rule.segment}"
     name = ", ".join(phrases)
     return name[0].upper() + name[1:]
+
+
+def _numeric_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Every numeric, non-flag column: what a profile averages when the domain names none."""
+    return tuple(
+        str(c)
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) and c != "segment"
+    )
 
 
 def segment_profiles(
@@ -107,7 +96,8 @@ def segment_profiles(
     labels: np.ndarray,
     rules: Sequence[Rule] | None = None,
     shareable: bool = False,
-    means: Sequence[str] = PROFILE_MEANS,
+    means: Sequence[str] | None = None,
+    profiling: Profiling | None = None,
 ) -> pd.DataFrame:
     """One row per segment: size, share, means of key features, shares, readmission rate, name.
 
@@ -122,30 +112,42 @@ def segment_profiles(
     shareable
         Suppress counts below 11 and blank the statistics of those segments.
     means
-        Numeric columns to average (those absent from ``cohort`` are skipped).
+        Numeric columns to average (those absent from ``cohort`` are skipped); default: the
+        profiling's ``means``, or every numeric column if it names none.
+    profiling
+        The domain's columns to average, share and show the top category of, and its words for
+        names (:class:`Profiling`; default: none, generic names).
     """
+    profiling = profiling or Profiling()
     labels = np.asarray(labels)
     frame = cohort.assign(segment=labels)
     groups = frame.groupby("segment", sort=True)
     profile = pd.DataFrame({"n": groups.size()})
     profile["share"] = profile["n"] / len(frame)
+    if means is None:
+        means = profiling.means or _numeric_columns(cohort)
     for column in means:
         if column in frame.columns:
             profile[f"mean_{column}"] = groups[column].mean()
-    if "sex" in frame.columns:
-        profile["share_male"] = groups["sex"].apply(lambda s: float((s.astype(str) == "M").mean()))
-    if "prior_reaction" in frame.columns:
-        profile["share_prior_reaction"] = groups["prior_reaction"].mean().astype(float)
-    if "diagnosis" in frame.columns:
-        top = groups["diagnosis"].agg(lambda s: s.astype(str).value_counts().index[0])
-        profile["top_diagnosis"] = top
-        profile["top_diagnosis_share"] = groups["diagnosis"].agg(
-            lambda s: float(s.astype(str).value_counts(normalize=True).iloc[0])
-        )
-    if "readmitted_30d" in frame.columns:
-        profile["readmitted"] = groups["readmitted_30d"].sum().astype(int)
-        profile["readmission_rate"] = groups["readmitted_30d"].mean().astype(float)
-    names = {r.segment: propose_name(r) for r in rules or ()}
+    for name, (column, level) in profiling.shares.items():
+        if column not in frame.columns:
+            continue
+        if level is None:  # a flag: the share where it is true
+            profile[f"share_{name}"] = groups[column].mean().astype(float)
+        else:
+            profile[f"share_{name}"] = groups[column].apply(
+                lambda s, level=level: float((s.astype(str) == level).mean())
+            )
+    for column in profiling.top:
+        if column in frame.columns:
+            profile[f"top_{column}"] = groups[column].agg(lambda s: s.astype(str).value_counts().index[0])
+            profile[f"top_{column}_share"] = groups[column].agg(
+                lambda s: float(s.astype(str).value_counts(normalize=True).iloc[0])
+            )
+    if OUTCOME in frame.columns:
+        profile["readmitted"] = groups[OUTCOME].sum().astype(int)
+        profile["readmission_rate"] = groups[OUTCOME].mean().astype(float)
+    names = {r.segment: propose_name(r, profiling) for r in rules or ()}
     seen: dict[str, int] = {}
     ordered = []
     for segment in profile.index:
@@ -155,11 +157,7 @@ def segment_profiles(
     profile.insert(0, "name", ordered)
     profile = profile.reset_index()
     if shareable:
-        stats = [
-            c
-            for c in profile.columns
-            if c.startswith(("mean_", "share")) or c in {"readmission_rate", "top_diagnosis", "top_diagnosis_share"}
-        ]
+        stats = [c for c in profile.columns if c.startswith(("mean_", "share", "top_")) or c == "readmission_rate"]
         profile = suppress_small_counts(profile, ["n"], derived=stats)
         if "readmitted" in profile.columns:  # a few readmissions in a large segment: hide their rate
             profile = suppress_small_counts(profile, ["readmitted"], derived=["readmission_rate"])

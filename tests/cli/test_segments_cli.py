@@ -120,11 +120,11 @@ def test_narrow_terminal_shows_the_deciding_criteria_within_80_columns(cohort_fi
 
 def _own_table(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     """A table of a planner's own: the readmission-style overlapping cohort with its identifier
-    called ``mrn``, a free-text column and a column with gaps, and its planted types kept apart."""
+    called ``mrn``, a free-text column and a column with gaps, and its planted types."""
     from optalloc.cohort.synth_overlap import synthesize_overlap
 
     frame = synthesize_overlap(1500, seed=3, domain="readmission")
-    truth = frame.pop("true_type")
+    truth = frame["true_type"].copy()  # left in the file: a planted answer is never a feature
     frame = frame.rename(columns={"patient_id": "mrn"})
     frame["mrn"] = [f"MRN{k:06d}" for k in range(len(frame))]
     frame["notes"] = [f"seen by clinician {k}" for k in range(len(frame))]
@@ -150,6 +150,7 @@ def test_any_table_is_segmented_on_the_columns_it_offers(tmp_path: Path) -> None
     said = " ".join(result.stderr.split())
     assert "admission (category)" in said and "notes (1,500 distinct texts" in said
     assert "weight_kg (215 missing value(s))" in said
+    assert "true_type (an identifier, outcome or label)" in said
     assert "MRN000001" not in result.stdout + result.stderr + out.read_text()
     assigned = pd.read_csv(out).set_index("patient_id")["segment"]
     planted = truth.set_index(pseudonymize(truth["mrn"]))["truth"]

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from optalloc.cli import app
 from optalloc.cohort.omop import read_omop
+from optalloc.domains.stays import readmission_design
 from optalloc.errors import CohortError
 from optalloc.privacy import pseudonymize
-from optalloc.risk.training import readmission_design
 from tests.helpers.omop_cdm import build_cdm
 
 runner = CliRunner()

@@ -12,10 +12,12 @@ import pytest
 
 from optalloc import domains
 from optalloc.domains.base import OUTCOME
+from optalloc.errors import ScenarioError
 from optalloc.pipeline import current_practice_priority, prepare, solve_prepared
 from optalloc.report import ReportOptions, assemble, render_html
 from optalloc.scenario import load_scenario
 from optalloc.segments.priority import priority_score
+from optalloc.segments.profile import Profiling
 
 #: A new kind of cohort, written as a user would write it: one module of its own, importing
 #: only the domain seam. The test writes it into a package of its own outside optalloc.
@@ -246,6 +248,15 @@ def test_the_shipped_domains_declare_what_the_general_stages_read() -> None:
     assert domains.DOMAINS["readmission"].declaration.lace and not domains.DOMAINS["transfusion"].declaration.lace
 
 
+def test_the_shipped_domains_groups_and_profile_name_their_own_columns() -> None:
+    for domain in domains.DOMAINS.values():
+        declared = domain.declaration
+        columns = {c.name for c in declared.columns}
+        assert set(declared.groups.values()) <= columns, domain.name
+        assert {column for column, _ in declared.profile.shares.values()} <= columns, domain.name
+        assert set(declared.profile.headers) <= set(declared.profile.means), domain.name  # a header per mean shown
+
+
 def test_a_missing_domain_file_is_named(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -256,3 +267,21 @@ def test_a_missing_domain_file_is_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["solve", str(scenario), "--no-record"])
     assert result.exit_code == 2, result.output
     assert "outpatients.domain.toml: no such domain file" in " ".join(result.output.split())
+
+
+def test_a_declared_domain_states_how_its_segments_are_named(tmp_path: Path) -> None:
+    _declared_case(tmp_path)
+    domain_file = tmp_path / "outpatients.domain.toml"
+    domain_file.write_text(
+        DOMAIN_FILE + '[profile]\nmeans = ["age"]\ntop = ["sex"]\n[profile.names]\nage = ["older", "younger"]\n'
+        '[profile.counts]\nmissed_appointments = "missed appointments"\n'
+    )
+    profile = domains.get_domain(str(domain_file)).declaration.profile
+    assert profile.means == ("age",) and profile.top == ("sex",)
+    assert dict(profile.names) == {"age": ("older", "younger")}
+    assert dict(profile.counts) == {"missed_appointments": "missed appointments"}
+    domain_file.write_text(DOMAIN_FILE + '[profile]\nmeans = ["frailty"]\n')
+    with pytest.raises(ScenarioError, match=r"\[profile\] names frailty, not declared"):
+        domains.get_domain(str(domain_file))
+    domain_file.write_text(DOMAIN_FILE)
+    assert domains.get_domain(str(domain_file)).declaration.profile == Profiling()  # generic names

@@ -135,8 +135,9 @@ def test_intervention_difference_in_differences() -> None:
 def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """600 patients of the developer part and an LR model fitted on them (library calls, fast)."""
     from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.domains.encounters import diabetes_design
     from optalloc.risk.persistence import save_model
-    from optalloc.risk.training import diabetes_design, fit_model
+    from optalloc.risk.training import fit_model
 
     raw = pd.read_csv(DEV_DATA_PATH, dtype=str, keep_default_na=False)
     keep = np.random.default_rng(0).choice(raw["patient_nbr"].unique(), 600, replace=False)
@@ -267,8 +268,9 @@ def test_decide_needs_the_whole_interval_beyond_zero() -> None:
 def larger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """3,000 patients, a sound LR champion and a no-skill one (fitted on shuffled labels)."""
     from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.domains.encounters import diabetes_design
     from optalloc.risk.persistence import save_model
-    from optalloc.risk.training import diabetes_design, fit_model
+    from optalloc.risk.training import fit_model
 
     raw = pd.read_csv(DEV_DATA_PATH, dtype=str, keep_default_na=False)
     keep = np.random.default_rng(1).choice(raw["patient_nbr"].unique(), 3000, replace=False)

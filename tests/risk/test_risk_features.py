@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from optalloc.cohort.diabetes130 import MEDICATION_COLUMNS
+from optalloc.domains.encounters import FEATURES, encounter_features
 from optalloc.risk.charlson import charlson_index, icd9_group, normalize_icd9
-from optalloc.risk.features import FEATURES, encounter_features
 
 
 def test_icd9_normalisation_and_groups() -> None:

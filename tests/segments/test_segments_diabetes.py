@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from optalloc.cli import segment as segment_cli
 from optalloc.cohort.diabetes130 import DEV_DATA_PATH
 from optalloc.cohort.synth import synthesize_cohort
+from optalloc.domains.diabetes130 import icd9_group, looks_like_diabetes130, planner_frame
 from optalloc.errors import CohortError
 from optalloc.segments import segment_cohort
-from optalloc.segments.diabetes import icd9_group, looks_like_diabetes130, planner_frame
 from optalloc.segments.rules import candidate_conditions
 
 app = typer.Typer()

@@ -1,5 +1,8 @@
 """Model features for Diabetes 130 encounters: diagnoses, comorbidity, medication, utilisation
-and the patient's own history.
+and the patient's own history; the readmission domain's design of such a table.
+
+They live with the domain, not in :mod:`optalloc.risk`, which fits and validates whatever design
+it is given: the columns below are Diabetes 130's.
 
 History features use the patient's **earlier** encounters only (``encounter_order`` strictly
 below the current one): at discharge the outcome of an earlier stay is known — its readmission,
@@ -12,11 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from optalloc.cohort.diabetes130 import DIAGNOSIS_CODE_COLUMNS, INTEGER_COLUMNS, MEDICATION_COLUMNS
+from optalloc.domains.kinds import DIABETES
 from optalloc.errors import CohortError
 from optalloc.risk.charlson import ICD9_GROUPS, charlson_index, icd9_groups
-from optalloc.risk.lace import lace_from_encounters
+from optalloc.risk.lace import lace_score
+from optalloc.risk.persistence import frame_sha256
+from optalloc.risk.training import Design
+
+#: Admission types counted as acute in LACE: Emergency, Urgent, Trauma Center.
+ACUTE_ADMISSION_TYPES: tuple[int, ...] = (1, 2, 7)
 
 DIAGNOSIS_COLUMNS: tuple[str, ...] = DIAGNOSIS_CODE_COLUMNS
 UTILISATION_FEATURES: tuple[str, ...] = (*INTEGER_COLUMNS, "visits_past_year")
@@ -95,6 +105,19 @@ _UNKNOWN_CODES = {
     "discharge_disposition_id": {18, 25, 26},
     "admission_source_id": {9, 15, 17, 20, 21},
 }
+
+
+def lace_from_encounters(encounters: pd.DataFrame, charlson: ArrayLike) -> pd.Series:
+    """LACE for Diabetes 130 encounters given their Charlson index. "Acute" is admission type
+    Emergency, Urgent or Trauma Center, and the only ED count available covers the previous
+    *year* (``number_emergency``), so E is slightly overstated against the published six months."""
+    score = lace_score(
+        encounters["time_in_hospital"].to_numpy(dtype=float),
+        encounters["admission_type_id"].isin(ACUTE_ADMISSION_TYPES).to_numpy(),
+        charlson,
+        encounters["number_emergency"].to_numpy(dtype=float),
+    )
+    return pd.Series(score, index=encounters.index, name="lace")
 
 
 def _age_years(bands: pd.Series) -> np.ndarray:
@@ -232,3 +255,22 @@ def encounter_features(frame: pd.DataFrame, source: str = "encounters") -> pd.Da
         features[f"{column}_group"] = groups[column].astype(str)
     features["previous_discharge_disposition"] = history["previous_discharge_disposition"]
     return features[list(FEATURES)]
+
+
+def diabetes_design(
+    encounters: pd.DataFrame, source: str = "encounters", sha256: str | None = None, n_excluded: int = 0
+) -> Design:
+    """Featurise loaded Diabetes 130 encounters (:func:`optalloc.cohort.diabetes130.load_diabetes130`)."""
+    X = encounter_features(encounters, source)
+    y = encounters["readmitted_30d"].to_numpy(dtype=int) if "readmitted_30d" in encounters else None
+    return Design(
+        X=X,
+        y=y,
+        groups=encounters["patient_id"].to_numpy(),
+        domain=DIABETES,
+        numeric=list(NUMERIC_FEATURES),
+        categorical=list(CATEGORICAL_FEATURES),
+        sha256=sha256 or frame_sha256(encounters),
+        n_excluded=n_excluded,
+        order=encounters["encounter_order"].to_numpy() if "encounter_order" in encounters else None,
+    )

@@ -1,5 +1,9 @@
 """Diabetes 130 encounters as one row per patient, in the terms a service planner acts on.
 
+This is the readmission domain's dataset knowledge for segmentation (its columns, words and
+sample sizes), kept here so that :mod:`optalloc.segments` stays generic: ``optalloc segment``
+on a Diabetes 130 file and the readmission domain's profiles read it from this module.
+
 The published file (Strack et al. 2014) has one row per inpatient encounter, coded admission
 fields and three ICD-9 diagnoses. Segmentation needs one row per patient and a few features
 whose values a planner can state in an eligibility rule, so :func:`planner_frame` keeps each
@@ -41,14 +45,25 @@ profiles' readmission rate and is never a feature.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from optalloc.domains.kinds import DIABETES
+from optalloc.domains.tables import TableKind
 from optalloc.errors import CohortError
 from optalloc.risk.charlson import icd9_groups as icd9_group  # Strack et al. group per code
-from optalloc.segments.api import ProgressCallback, SegmentationResult, segment_cohort
+from optalloc.segments.profile import Profiling
+
+if TYPE_CHECKING:  # the training and clustering stacks load when a table is read or segmented
+    from optalloc.risk.training import Design
+    from optalloc.segments.api import ProgressCallback, SegmentationResult
+
 
 DIABETES_ID_COLUMNS: frozenset[str] = frozenset({"encounter_id", "patient_nbr"})
+#: Never a feature or a rule's column: the published identifiers (already pseudonymised by the
+#: loader, refused here should they come back) and the published label.
+NEVER_USE: tuple[str, ...] = (*sorted(DIABETES_ID_COLUMNS), "encounter_order", "readmitted")
 # What segmentation clusters on (see the module docstring and benchmarks/RESULTS.md for why).
 SEGMENT_NUMERIC: tuple[str, ...] = ("age", "prior_visits", "medication_change")
 SEGMENT_CATEGORICAL: tuple[str, ...] = ("admission", "diagnosis", "insulin")
@@ -103,6 +118,20 @@ def looks_like_diabetes130(columns: object) -> bool:
     return bool(DIABETES_ID_COLUMNS & {str(c) for c in columns})  # type: ignore[attr-defined]
 
 
+def load_encounters(path: Path | None = None) -> tuple[pd.DataFrame, Design]:
+    """A Diabetes 130 file (``None``: the shipped developer part), checked and pseudonymised by
+    the project loader, and its model inputs (:mod:`optalloc.domains.encounters`)."""
+    from optalloc.cohort.diabetes130 import load_diabetes130
+    from optalloc.domains.encounters import diabetes_design
+
+    data = load_diabetes130(path)
+    return data.encounters, diabetes_design(data.encounters, data.source, data.sha256, data.n_excluded)
+
+
+#: Diabetes 130 encounter files, told by their identifiers; the shipped table when none is given.
+TABLE = TableKind(DIABETES, looks_like_diabetes130, load_encounters, shipped=True)
+
+
 def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFrame:
     """One row per patient (their ``which`` encounter) with the planner features above.
 
@@ -116,7 +145,7 @@ def planner_frame(encounters: pd.DataFrame, which: str = "first") -> pd.DataFram
     """
     if which not in ("first", "last"):
         raise CohortError(f"which must be 'first' or 'last'. Got {which!r} instead.")
-    leaked = sorted({"encounter_id", "patient_nbr"} & set(encounters.columns))
+    leaked = sorted(DIABETES_ID_COLUMNS & set(encounters.columns))
     if leaked:
         raise CohortError(
             f"The encounter table still holds {', '.join(leaked)}; load it with "
@@ -186,6 +215,54 @@ PLANNER_WORDS: dict[str, str] = {
 }
 
 
+#: How its segments are profiled and named (``Declaration.profile`` of the readmission domain
+#: too, whose stays-table columns ``age``, ``age_years`` and ``length_of_stay`` it also names).
+PROFILING = Profiling(
+    means=PROFILE_MEANS,
+    names={
+        "age": ("older", "younger"),
+        "age_years": ("older", "younger"),
+        "length_of_stay": ("long stay", "short stay"),
+        "medications": ("many medications", "few medications"),
+        "procedures": ("procedures", "no or few procedures"),
+        "lab_tests": ("many lab tests", "few lab tests"),
+        "diagnoses": ("many diagnoses", "few diagnoses"),
+        "medication_change": ("medication changed", "medication unchanged"),
+        "diabetes_medication": ("on diabetes medication", "no diabetes medication"),
+    },
+    counts={
+        "prior_visits": "prior-year visits",
+        "prior_inpatient": "prior inpatient stays",
+        "prior_emergency": "prior ED visits",
+        "prior_outpatient": "prior outpatient visits",
+    },
+    # category values whose bare value would not read as a name ("No" -> "no insulin")
+    phrases={
+        ("insulin", "No"): "no insulin",
+        ("insulin", "Steady"): "steady insulin",
+        ("insulin", "Up"): "insulin raised",
+        ("insulin", "Down"): "insulin lowered",
+        ("admission", "emergency"): "emergency admission",
+        ("admission", "urgent"): "urgent admission",
+        ("admission", "elective"): "elective admission",
+        ("admission", "unknown"): "admission type unknown",
+        ("arrival", "emergency_room"): "via the ED",
+        ("arrival", "referral"): "referred",
+        ("arrival", "transfer"): "transferred",
+        ("arrival", "unknown"): "source unknown",
+    },
+    nouns={"diagnosis": "diagnosis"},  # "circulatory diagnosis"
+    top=("diagnosis",),
+    headers={
+        "age_years": ("age", ".0f"),
+        "length_of_stay": ("days", ".1f"),
+        "medications": ("meds", ".1f"),
+        "procedures": ("procs", ".1f"),
+        "prior_visits": ("prior visits", ".2f"),
+    },
+)
+
+
 def segment_diabetes(
     frame: pd.DataFrame,
     k: int | str = "auto",
@@ -198,8 +275,11 @@ def segment_diabetes(
     """:func:`~optalloc.segments.api.segment_cohort` of a :func:`planner_frame` with its settings.
 
     Clusters on ``SEGMENT_NUMERIC`` + ``SEGMENT_CATEGORICAL``; rules may also use the columns in
-    ``RULE_NUMERIC``/``RULE_CATEGORICAL``; profiles average ``PROFILE_MEANS``.
+    ``RULE_NUMERIC``/``RULE_CATEGORICAL``; profiles average ``PROFILE_MEANS`` and are named in
+    :data:`PROFILING`'s words.
     """
+    from optalloc.segments.api import segment_cohort
+
     return segment_cohort(
         frame,
         k=k,
@@ -216,4 +296,6 @@ def segment_diabetes(
         category_weight=CATEGORY_WEIGHT,
         min_precision=min_precision,
         words=PLANNER_WORDS,
+        profiling=PROFILING,
+        never_use=NEVER_USE,
     )
