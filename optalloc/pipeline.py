@@ -51,6 +51,9 @@ class Prepared:
     estimates: Estimates
     problem: AllocationProblem
     seconds: dict[str, float]
+    segmentation: Any = None
+    """The scenario's own segmentation (``[segments]``): a
+    :class:`~optalloc.segments.SegmentationResult` whose labels are the cohort's ``segment``."""
 
     @property
     def notes(self) -> list[str]:
@@ -140,6 +143,7 @@ def prepare(
     seconds["risk"] = time.perf_counter() - start
 
     segments = loaded.scenario.segments
+    segmentation = None
     if segments is not None:
         start = time.perf_counter()
         segments_key = f"{risk_key}|segments:{segments.k}:{segments.seed}"
@@ -147,7 +151,8 @@ def prepare(
             cache.segmentations[segments_key] = segment_domain_cohort(
                 domain_of(loaded), cohort, segments.k, segments.seed, where=f"{loaded.path.name}: [segments]"
             )
-        cohort = cohort.assign(**segment_columns(cache.segmentations[segments_key].labels, risk))
+        segmentation = cache.segmentations[segments_key]
+        cohort = cohort.assign(**segment_columns(segmentation.labels, risk))
         seconds["segments"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -167,7 +172,7 @@ def prepare(
             ) from None
         raise
     seconds["build"] = time.perf_counter() - start
-    return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds)
+    return Prepared(loaded, cohort, risk, cache.risk_metrics.get(risk_key), estimates, problem, seconds, segmentation)
 
 
 def segment_domain_cohort(
@@ -179,10 +184,10 @@ def segment_domain_cohort(
     raised when the cohort holds none of the features."""
     from optalloc.segments import segment_cohort  # scikit-learn: only when segmenting
 
-    words = domain.declaration.words
+    options = {**domain.declaration.segment_options(), **options}
     features = domain.segment_features
     if features is None:
-        return segment_cohort(cohort, k, seed, words=words, **options)
+        return segment_cohort(cohort, k, seed, **options)
     numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
     categorical = [c for c in features[1] if c in cohort.columns]
     if not numeric and not categorical:
@@ -191,9 +196,7 @@ def segment_domain_cohort(
             f"({', '.join([*features[0], *features[1]])}), so it cannot be segmented. Load records with them, "
             "or drop the segmentation."
         )
-    return segment_cohort(
-        cohort, k, seed, numeric=numeric, categorical=categorical, profile_means=numeric, words=words, **options
-    )
+    return segment_cohort(cohort, k, seed, numeric=numeric, categorical=categorical, profile_means=numeric, **options)
 
 
 SEGMENT_COLUMNS = ("segment", "segment_risk_rank")

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 
 from optalloc.allocation.summary import PlanSummary
-from optalloc.errors import OptallocError
-from optalloc.pipeline import Outcome, PipelineCache, domain_of, prepare, solve_prepared
+from optalloc.errors import OptallocError, ScenarioError
+from optalloc.pipeline import Outcome, PipelineCache, domain_of, prepare, segment_domain_cohort, solve_prepared
 from optalloc.report import ReportOptions, assemble, render_html
 from optalloc.report.content import limits_section, settings_section
 from optalloc.scenario.loader import LoadedScenario, from_raw, load_scenario
@@ -179,10 +179,12 @@ class StudioSession:
 
         key = cohort_hash(cohort)
         if key not in self.segments:
-            from optalloc.segments import segment_cohort
-
-            options = domain_of(outcome.prepared.loaded).declaration.segment_options()
-            result = segment_cohort(cohort, seed=0, **options)
+            result = outcome.prepared.segmentation  # the scenario's own [segments], if it has them
+            if result is None:
+                try:
+                    result = segment_domain_cohort(domain_of(outcome.prepared.loaded), cohort, "auto", 0)
+                except ScenarioError:  # the cohort holds none of its domain's segmentation features
+                    return None
             names = result.profiles.set_index("segment")["name"]
             labels = [f"S{int(s) + 1} {names.loc[s]}" for s in result.labels]
             self.segments[key] = pd.Series(labels, index=cohort["patient_id"].to_numpy())

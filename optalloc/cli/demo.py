@@ -11,7 +11,7 @@ from optalloc.cli.common import err, out, progress, user_errors
 from optalloc.cli.options import Solver, SolverOption
 from optalloc.cli.render import frame_table
 from optalloc.errors import OptallocError
-from optalloc.pipeline import PipelineCache, domain_of, prepare
+from optalloc.pipeline import PipelineCache, domain_of, prepare, segment_domain_cohort
 
 if TYPE_CHECKING:
     from optalloc.allocation.summary import PlanSummary
@@ -43,12 +43,9 @@ def run_demo(folder: Path, solver: str, readmission: Path | None = None) -> None
         reference = prepare(files[0], cache)
     with progress() as bar:
         bar.add_task("segmenting", total=None)
-        from optalloc.segments import segment_cohort  # scikit-learn: only when the demo runs
-
-        declaration = domain_of(reference.loaded).declaration
-        segments = segment_cohort(
-            reference.cohort, k="auto", seed=reference.loaded.scenario.cohort.seed, **declaration.segment_options()
-        )
+        domain = domain_of(reference.loaded)
+        declaration = domain.declaration
+        segments = segment_domain_cohort(domain, reference.cohort, "auto", reference.loaded.scenario.cohort.seed or 0)
     out.rule("[bold]1. Cohort[/]")
     out.print(
         f"{len(reference.cohort):,} synthetic transfusion patients "

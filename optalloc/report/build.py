@@ -12,8 +12,16 @@ from pathlib import Path
 import pandas as pd
 
 import optalloc
-from optalloc.errors import OptallocError
-from optalloc.pipeline import Outcome, PipelineCache, Prepared, domain_of, prepare, solve_prepared
+from optalloc.errors import OptallocError, ScenarioError
+from optalloc.pipeline import (
+    Outcome,
+    PipelineCache,
+    Prepared,
+    domain_of,
+    prepare,
+    segment_domain_cohort,
+    solve_prepared,
+)
 from optalloc.report import content
 from optalloc.report.content import ReportOptions, Section
 from optalloc.report.equity import equity_long, group_columns
@@ -38,23 +46,15 @@ class Report:
 
 
 def segment_reference(reference: Prepared, seed: int) -> object:
-    """The reference cohort segmented on the features its domain declares (hidden later by the
-    report's own rules, so never pre-suppressed here)."""
-    from optalloc.segments import segment_cohort
-
-    domain = domain_of(reference.loaded)
-    options = domain.declaration.segment_options()
-    features = getattr(domain, "segment_features", None)
-    if features is None:
-        return segment_cohort(reference.cohort, seed=seed, **options)
-    cohort = reference.cohort
-    numeric = [c for c in features[0] if c in cohort.columns and pd.api.types.is_numeric_dtype(cohort[c])]
-    categorical = [c for c in features[1] if c in cohort.columns]
-    if not numeric and not categorical:
+    """The reference scenario's own segments (its ``[segments]``, which its plan and equity rules
+    read), else its cohort segmented on the features its domain declares (hidden later by the
+    report's own rules, so never pre-suppressed here); None for a cohort without them."""
+    if reference.segmentation is not None:
+        return reference.segmentation
+    try:
+        return segment_domain_cohort(domain_of(reference.loaded), reference.cohort, "auto", seed)
+    except ScenarioError:  # no segmentation features: the report goes without segments
         return None
-    return segment_cohort(
-        reference.cohort, seed=seed, numeric=numeric, categorical=categorical, profile_means=numeric, **options
-    )
 
 
 def reference_groups(reference: Prepared, segmentation: object | None) -> dict[str, pd.Series]:

@@ -154,12 +154,15 @@ def test_the_published_intervals_are_distributions_for_uncertainty() -> None:
 def test_report_of_a_readmission_scenario(tmp_path: Path, discharges: Path) -> None:
     from optalloc.report import ReportOptions, build_report, render_html
 
-    report, _ = build_report([_scenario(tmp_path, discharges)], ReportOptions(shareable=True))
+    report, outcomes = build_report([_scenario(tmp_path, discharges)], ReportOptions(shareable=True))
+    # The report shows the scenario's own five segments, those its plan and equity rules read.
+    assert outcomes[0].prepared.segmentation is not None and outcomes[0].prepared.segmentation.k == 5
     keys = [section.key for section in report.sections]
     assert {"segments", "risk", "equity", "certificate"} <= set(keys)
     segments = next(section for section in report.sections if section.key == "segments")
     declared = set(get_domain("readmission").declaration.words.values())  # rules speak the domain's words
     assert any(any(words in row[3] for words in declared) for row in segments.tables[0].rows)
+    assert len(segments.tables[0].rows) == 5
     risk = next(section for section in report.sections if section.key == "risk")
     assert dict(risk.items)["Data source"].startswith("the patient file")
     assert "first discharge" in dict(risk.items)["Model building"]
