@@ -24,6 +24,7 @@ columns both of its tables have (Diabetes 130 features and a stays table's alike
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -33,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from optalloc.cohort.schema import Column
 from optalloc.domains import diabetes130
 from optalloc.domains.base import OUTCOME, Declaration, Risk
-from optalloc.domains.diabetes130 import PROFILING
+from optalloc.domains.diabetes130 import PROFILING as PLANNER_PROFILING
 from optalloc.domains.kinds import READMISSION
 from optalloc.domains.stays import is_stay_table, load_stays, readmission_design
 from optalloc.domains.tables import TableKind, kind_of
@@ -48,6 +49,45 @@ if TYPE_CHECKING:  # the training stack loads when a table is read
 READMISSION_MODEL = "lr"
 #: Identifiers of its sources: Diabetes 130's patient and encounter numbers, OMOP's person_id.
 IDENTIFIERS = ("patient_id", "patient_nbr", "encounter_id", "person_id")
+
+#: How its segments are named: the Diabetes 130 planner words, and those of the encounter
+#: features and stays-table columns its segmentation reads (admission type codes of Diabetes
+#: 130's IDs_mapping: 1 emergency, 2 urgent, 3 elective, 4 newborn, 7 trauma centre).
+PROFILING = replace(
+    PLANNER_PROFILING,
+    names={
+        **PLANNER_PROFILING.names,
+        "time_in_hospital": ("long stay", "short stay"),
+        "num_medications": ("many medications", "few medications"),
+        "charlson": ("comorbid", "few comorbidities"),
+        "acute_admission": ("acute admission", "planned admission"),
+    },
+    counts={
+        **PLANNER_PROFILING.counts,
+        "number_inpatient": "prior inpatient stays",
+        "inpatient_visits_365d": "prior inpatient stays",
+        "number_emergency": "prior ED visits",
+        "er_visits_365d": "prior ED visits",
+    },
+    phrases={
+        **PLANNER_PROFILING.phrases,
+        ("admission_type", "1"): "emergency admission",
+        ("admission_type", "2"): "urgent admission",
+        ("admission_type", "3"): "elective admission",
+        ("admission_type", "4"): "newborn admission",
+        ("admission_type", "7"): "trauma-centre admission",
+        ("admission_type", "unknown"): "admission type unknown",
+    },
+    nouns={**PLANNER_PROFILING.nouns, "diag_1_group": "diagnosis"},
+    headers={
+        **PLANNER_PROFILING.headers,
+        "time_in_hospital": ("days", ".1f"),
+        "num_medications": ("meds", ".1f"),
+        "number_inpatient": ("inpat.", ".2f"),
+        "number_emergency": ("ED", ".2f"),
+        "charlson": ("Charlson", ".1f"),
+    },
+)
 
 DECLARATION = Declaration(
     # a stays table (cohort import --omop or --mapping); Diabetes 130 files keep their own
@@ -87,7 +127,7 @@ DECLARATION = Declaration(
         "diag_1_group": "primary diagnosis group",
     },
     priority={"burden": "lace", "need": "charlson"},
-    profile=PROFILING,  # Diabetes 130's words, which name the stays table's age and stay too
+    profile=PROFILING,
     groups={"age": "age", "sex": "gender", "race": "race"},
     kept=("age",),  # the encounter's age (a band in Diabetes 130) beside the model's age_years
 )

@@ -83,6 +83,9 @@ def test_the_segment_what_ifs_plan_by_segment(tmp_path: Path, discharges: Path, 
     prepared = prepare(load_scenario(path))
     cohort = prepared.cohort
     assert sorted(cohort["segment_risk_rank"].unique()) == [1, 2, 3, 4, 5]
+    # Segments are named in the domain's words, never by a raw column or code.
+    parts = [part.strip() for name in prepared.segmentation.profiles["name"] for part in name.split(",")]
+    assert not [part for part in parts if "_" in part or part.isdigit()], parts
     outcome = solve_prepared(prepared)
     assert outcome.result.status.has_plan
     chosen = np.asarray(prepared.problem.settings)[outcome.result.assignment]
