@@ -55,6 +55,14 @@ IDENTIFIERS = ("patient_id", "patient_nbr", "encounter_id", "person_id")
 #: 130's IDs_mapping: 1 emergency, 2 urgent, 3 elective, 4 newborn, 7 trauma centre).
 PROFILING = replace(
     PLANNER_PROFILING,
+    means=(
+        *PLANNER_PROFILING.means,
+        "time_in_hospital",
+        "num_medications",
+        "number_inpatient",
+        "number_emergency",
+        "charlson",
+    ),
     names={
         **PLANNER_PROFILING.names,
         "time_in_hospital": ("long stay", "short stay"),
