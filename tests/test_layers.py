@@ -95,12 +95,6 @@ SHARED_NAMES = {
     "patient_id",  # the pseudonym every loader writes and every stage keys on
     "readmitted_30d",  # the observed outcome every domain maps its own label to (domains.base.OUTCOME)
 }
-#: Modules of the general stages that still hold a dataset's columns, each with why.
-NOT_YET_GENERAL = {
-    # benchmark harness of the synthetic overlap cohorts (planner columns), owned by the
-    # segmentation work in progress; not a pipeline stage
-    "optalloc/segments/benchmark.py",
-}
 #: A name that equals a column only by coincidence, by module, each with why.
 COINCIDENCES = {
     ("optalloc/allocation/result.py", "diagnosis"),  # the result's diagnosis of an infeasible problem
@@ -165,8 +159,7 @@ def test_general_stages_read_only_what_a_domain_declares() -> None:
         root = REPO / "optalloc" / stage
         for path in [root] if stage.endswith(".py") else sorted(root.rglob("*.py")):
             relative = path.relative_to(REPO).as_posix()
-            if relative not in NOT_YET_GENERAL:
-                found += dataset_names_in(relative, path.read_text(encoding="utf-8"), names)
+            found += dataset_names_in(relative, path.read_text(encoding="utf-8"), names)
     assert found == [], "a general stage names a dataset's column; pass it down from the domain:\n" + "\n".join(found)
 
 

@@ -29,7 +29,7 @@ Two domains share this recipe:
     The transfusion cohort's schema (:mod:`optalloc.cohort.schema`): a validated cohort plus
     ``true_type`` and ``readmitted_30d``, so it runs through the whole pipeline.
 ``"readmission"``
-    The readmission (Diabetes 130) planner features of :mod:`optalloc.segments.diabetes`: age
+    The readmission (Diabetes 130) planner features of :mod:`optalloc.domains.diabetes130`: age
     band, admission, arrival, length of stay, medications, procedures, lab tests, diagnoses,
     prior-year visits, diagnosis group, insulin and the two medication flags.
 

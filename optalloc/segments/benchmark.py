@@ -22,23 +22,12 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier
 
+from optalloc.cohort.synth_overlap import overlap_domain
 from optalloc.segments.features import CohortFeatures
 
-# Feature lists of the readmission-domain overlap cohorts (optalloc.cohort.synth_overlap).
-READMISSION_NUMERIC: tuple[str, ...] = (
-    "age",
-    "length_of_stay",
-    "medications",
-    "procedures",
-    "lab_tests",
-    "diagnoses",
-    "prior_inpatient",
-    "prior_emergency",
-    "prior_outpatient",
-    "medication_change",
-    "diabetes_medication",
-)
-READMISSION_CATEGORICAL: tuple[str, ...] = ("admission", "arrival", "diagnosis", "insulin")
+# Feature lists of the readmission-domain overlap cohorts: the generator's own columns, in its order.
+READMISSION_NUMERIC: tuple[str, ...] = tuple(c.name for c in overlap_domain("readmission").latent)
+READMISSION_CATEGORICAL: tuple[str, ...] = tuple(c.name for c in overlap_domain("readmission").categories)
 
 
 def supervised_ceiling(
