@@ -146,6 +146,12 @@ def prepare(
     segmentation = None
     if segments is not None:
         start = time.perf_counter()
+        taken = [c for c in SEGMENT_COLUMNS if c in cohort.columns]
+        if taken:
+            raise ScenarioError(
+                f"{loaded.path.name}: [segments] writes the columns {', '.join(SEGMENT_COLUMNS)}, but the cohort "
+                f"has {', '.join(taken)} already. Rename that column in the records, or drop [segments]."
+            )
         segments_key = f"{risk_key}|segments:{segments.k}:{segments.seed}"
         if segments_key not in cache.segmentations:
             cache.segmentations[segments_key] = segment_domain_cohort(
@@ -221,6 +227,12 @@ def prepare_from_estimates(scenario: str | Path | LoadedScenario, estimates_path
     from optalloc.estimates_io import read_estimates
 
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    if loaded.scenario.segments is not None:
+        raise ScenarioError(
+            f"{loaded.path}: [segments] needs patient records to segment, but the plan is made from "
+            "precomputed estimates alone. Drop [segments] (and what reads segment or segment_risk_rank), "
+            "or solve from a cohort."
+        )
     start = time.perf_counter()
     estimates = read_estimates(estimates_path, loaded)
     problem = build_problem(loaded, estimates, None)

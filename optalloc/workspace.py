@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from optalloc import interrupts
 from optalloc.errors import OptallocError
@@ -147,6 +147,17 @@ def _private_sqlite(url: str) -> None:
     private_file(path)
 
 
+def _pool_for(url: str) -> type[NullPool] | type[StaticPool]:
+    """No pool: a command opens the database a few times, and pooled connections left open when
+    the engine is dropped are what PostgreSQL servers (and psycopg's warnings) see as leaks. An
+    in-memory SQLite database lives only as long as its one connection, so it keeps that one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    return StaticPool if in_memory else NullPool
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL and a busy timeout: several optalloc processes may record into one file at once."""
     cursor = dbapi_connection.cursor()
@@ -176,10 +187,7 @@ class Workspace:
         self.url = url or default_url()
         with database_errors(self.safe_url):
             _private_sqlite(self.url)
-            # No pool: a command opens the database a few times, and pooled connections left open
-            # when the engine is dropped are what PostgreSQL servers (and psycopg's warnings) see
-            # as leaks.
-            self.engine: Engine = create_engine(self.url, poolclass=NullPool)
+            self.engine: Engine = create_engine(self.url, poolclass=_pool_for(self.url))
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             with self.engine.connect():  # fail here, clearly, not half-way through a command

@@ -97,14 +97,19 @@ def _names(text: str | None) -> tuple[str, ...]:
     return tuple(name.strip() for name in (text or "").split(",") if name.strip())
 
 
+def _never_use() -> set[str]:
+    """No domain reads a table of one's own, but what any domain never uses (identifiers,
+    outcomes, planted types) is no feature there either, named or inferred."""
+    from optalloc.domains import DOMAINS
+
+    return {c for d in DOMAINS.values() for c in d.declaration.never_use}
+
+
 def _inferred(cohort: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Every column that can be a feature, said on stderr with what is left out and why."""
-    from optalloc.domains import DOMAINS
     from optalloc.segments.infer import infer_features
 
-    # No domain reads this table, but what any domain never uses (identifiers, outcomes, planted
-    # types) is no feature here either.
-    found = infer_features(cohort, never_use={c for d in DOMAINS.values() for c in d.declaration.never_use})
+    found = infer_features(cohort, never_use=_never_use())
     if not found.numeric and not found.categorical:
         raise OptallocError(
             f"No column of the table can be a segmentation feature ({found.describe()}). Name the "
@@ -142,7 +147,12 @@ def segment(
     check_output(out_path)  # a bad extension, a folder or an unwritable place fails before the work
     columns = _columns(data)
     chosen = (_names(numeric), _names(categorical)) if numeric is not None or categorical is not None else None
-    diabetes = chosen is None and diabetes130.looks_like_diabetes130(columns)
+    diabetes = diabetes130.looks_like_diabetes130(columns)
+    if diabetes and chosen is not None:
+        raise OptallocError(
+            f"{data}: a Diabetes 130 file is segmented on its planner features (one row per patient); "
+            "--numeric and --categorical are for tables of your own. Leave them out."
+        )
     features: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     if diabetes:
         # Checked and pseudonymised by the project loader; one row per patient (first encounter).
@@ -171,6 +181,7 @@ def segment(
                 seed,
                 numeric=features[0],
                 categorical=features[1],
+                never_use=tuple(_never_use()),
                 profile_means=features[0],
                 shareable=shareable,
                 progress=report,

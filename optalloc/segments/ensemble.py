@@ -503,7 +503,7 @@ class ConsensusClustering(ClusterMixin, BaseEstimator):
                 max_iter=int(self.refine_steps),
                 covariance_type="tied",
             ).fit(X, responsibilities=proba)
-            refined = self._chunked(X, refiner.predict_proba).argmax(axis=1)
+            refined = refiner.labels_  # its fit ends with the E step over every row
             if len(np.unique(refined)) == len(segments):  # a step emptied a segment: keep the vote
                 self.refiner_, labels = refiner, refined
         labels = segments[labels].astype(int)

@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from optalloc.cohort.schema import CATEGORICAL_FEATURES, NUMERIC_FEATURES, first_bad_row
 from optalloc.errors import CohortError
 
 #: Never a feature in any domain: the pseudonym, the outcome and the segment label itself.
@@ -43,6 +43,32 @@ MAX_LEVELS = 30
 def forbidden_features(never_use: Sequence[str] = ()) -> frozenset[str]:
     """The columns that may not be features or rule columns: the generic ones and the domain's."""
     return FORBIDDEN_FEATURES.union(never_use)
+
+
+def _check_values(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> None:
+    """Refuse, naming the column and row, what a distance cannot be computed on: no features, no
+    rows, a missing value, or text in a numeric column."""
+    if not numeric and not categorical:
+        raise CohortError("No feature columns to segment on: name at least one numeric or categorical column.")
+    if frame.empty:
+        raise CohortError("The table has no rows to segment.")
+    for column in numeric + categorical:
+        gaps = frame[column].isna()
+        if gaps.any():
+            raise CohortError(
+                f"Feature column {column!r} has {int(gaps.sum()):,} missing value(s), the first in row "
+                f"{first_bad_row(gaps)}. Fill them in, or leave the column out of the features."
+            )
+    for column in numeric:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            continue
+        text = pd.to_numeric(values, errors="coerce").isna()
+        row = first_bad_row(text) if text.any() else 1
+        raise CohortError(
+            f"Feature column {column!r} is not numeric: row {row} holds {str(values.iloc[row - 1])[:40]!r}. "
+            "Name it as a categorical feature, or correct the value."
+        )
 
 
 def _is_boolean(values: pd.Series) -> bool:
@@ -116,6 +142,7 @@ class CohortFeatures(TransformerMixin, BaseEstimator):
                 f"The cohort lacks the feature column(s) {', '.join(missing)} needed for "
                 "segmentation. Load a cohort with these columns or pass the features to use."
             )
+        _check_values(frame, numeric, categorical)
         return numeric, categorical
 
     def fit(self, X: pd.DataFrame, y: object = None) -> CohortFeatures:

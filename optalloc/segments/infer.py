@@ -7,7 +7,9 @@ clusters on every column that can be one and says which it used and which it lef
 * numbers and true/false columns are numeric features (flags stay 0/1, see
   :class:`~optalloc.segments.features.CohortFeatures`);
 * text columns with 2 to ``MAX_LEVELS`` distinct values are categories;
-* left out, each with its reason: identifiers, outcomes and planted labels
+* left out, each with its reason: columns that look like identifiers (a different whole number,
+  or a different text, in every row: record numbers, NHS numbers, names), identifiers, outcomes
+  and planted labels
   (:data:`~optalloc.segments.features.FORBIDDEN_FEATURES` and the caller's ``never_use``, which
   the CLI fills with every registered domain's), columns
   with missing values (a distance needs every value), constant columns, dates, and text with
@@ -22,6 +24,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from optalloc.segments.features import FORBIDDEN_FEATURES, MAX_LEVELS
+
+#: Rows from which a column of whole numbers that never repeat is taken for an identifier.
+MIN_ROWS_FOR_IDS = 20
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,14 @@ class InferredFeatures:
         return text
 
 
+def _whole_and_unique(values: pd.Series) -> bool:
+    """A record number, an NHS number: whole numbers, none repeated (over enough rows that a
+    measurement such as age would repeat)."""
+    if len(values) < MIN_ROWS_FOR_IDS or values.nunique() < len(values):
+        return False
+    return bool((values.astype(float) % 1 == 0).all())
+
+
 def infer_features(frame: pd.DataFrame, never_use: Iterable[str] = ()) -> InferredFeatures:
     """Numeric and categorical feature columns of ``frame`` (see the module docstring)."""
     excluded = set(FORBIDDEN_FEATURES) | set(never_use)
@@ -57,8 +70,15 @@ def infer_features(frame: pd.DataFrame, never_use: Iterable[str] = ()) -> Inferr
             skipped[column] = "the same in every row"
         elif pd.api.types.is_datetime64_any_dtype(values):
             skipped[column] = "a date"
-        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        elif pd.api.types.is_bool_dtype(values):
             numeric.append(column)
+        elif pd.api.types.is_numeric_dtype(values):
+            if _whole_and_unique(values):
+                skipped[column] = "a different whole number in every row: an identifier"
+            else:
+                numeric.append(column)
+        elif values.nunique() == len(values):
+            skipped[column] = "a different text in every row: an identifier or free text"
         elif values.nunique() <= MAX_LEVELS:
             categorical.append(column)
         else:

@@ -156,9 +156,12 @@ class MixedMixture(ClusterMixin, BaseEstimator):
         self.weights_ = mass / mass.sum()
         self.means_ = (resp.T @ num) / mass[:, None]
         if self.covariance_type == "tied":
-            # Pooled within-component scatter: sum_j sum_i r_ij (x_i - mu_j)(x_i - mu_j)^T / n,
-            # which is sum_i x_i x_i^T - sum_j m_j mu_j mu_j^T over n.
-            scatter = num.T @ num - (self.means_.T * mass) @ self.means_
+            # Pooled within-component scatter sum_j sum_i r_ij (x_i - mu_j)(x_i - mu_j)^T over the
+            # total membership, from centred columns (no cancellation between large sums).
+            scatter = np.zeros((num.shape[1], num.shape[1]))
+            for j, mean in enumerate(self.means_):
+                centred = num - mean
+                scatter += (centred * resp[:, j : j + 1]).T @ centred
             self.covariance_ = scatter / mass.sum() + np.diag(self.floors_)
             self.variances_ = np.diag(self.covariance_).copy()
         else:

@@ -388,7 +388,8 @@ def choose_k_by_gain(
             )
         elif not crisp.empty:
             reasons.append(
-                f"PAC {row.pac:.3f}" + (" also crisp, but fewer segments" if row.pac <= crisp_pac else " not crisp")
+                f"PAC {row.pac:.3f}"
+                + (" also crisp, but a smaller consensus gain" if row.pac <= crisp_pac else " not crisp")
             )
         else:
             digits = 3 if round(row.consensus_gain, 3) != round(best, 3) else 4  # a near tie shows its digits

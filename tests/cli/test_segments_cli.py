@@ -148,7 +148,7 @@ def test_any_table_is_segmented_on_the_columns_it_offers(tmp_path: Path) -> None
     assert payload["data_format"] == "table" and payload["k"] == 5
     # What was used and left out, with why, on stderr only.
     said = " ".join(result.stderr.split())
-    assert "admission (category)" in said and "notes (1,500 distinct texts" in said
+    assert "admission (category)" in said and "notes (a different text in every row" in said
     assert "weight_kg (215 missing value(s))" in said
     assert "true_type (an identifier, outcome or label)" in said
     assert "MRN000001" not in result.stdout + result.stderr + out.read_text()
@@ -170,3 +170,44 @@ def test_named_features_are_the_only_ones_used_and_a_table_without_any_is_refuse
     refused = CliRunner().invoke(app, ["segment", str(empty)])
     assert refused.exit_code != 0
     assert "No column of the table can be a segmentation feature" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--numeric", "age,admission"], "Feature column 'admission' is not numeric: row 1 holds"),
+        (["--numeric", "weight_kg"], "Feature column 'weight_kg' has 215 missing value(s), the first in row 1"),
+        (["--numeric", "", "--categorical", ""], "No feature columns to segment on"),
+        (["--numeric", "age,readmitted_30d"], "readmitted_30d cannot be segmentation features"),
+        (["--numeric", "age,true_type"], "true_type cannot be segmentation features"),
+    ],
+)
+def test_named_features_that_cannot_be_used_are_refused_by_name(tmp_path: Path, args: list[str], message: str) -> None:
+    path, _ = _own_table(tmp_path)
+    result = CliRunner().invoke(app, ["segment", str(path), "--k", "3", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_identifier_like_columns_are_never_inferred_as_features(tmp_path: Path) -> None:
+    frame = synthesize_cohort(300, seed=4)[["patient_id", "age", "frailty", "diagnosis"]]
+    frame["nhs_number"] = 9_400_000_000 + pd.Series(range(300)).sample(frac=1.0, random_state=1).to_numpy()
+    frame["name"] = [f"Patient {k}" for k in range(300)]
+    path = tmp_path / "own.csv"
+    frame.to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["segment", str(path), "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "nhs_number (a different whole number in every row: an identifier)" in said
+    assert "name (a different text in every row: an identifier or free text)" in said
+    assert "9400000" not in result.stdout and "Patient 1" not in result.stdout
+
+
+def test_a_diabetes_130_file_takes_no_feature_names(tmp_path: Path) -> None:
+    from optalloc.cohort.diabetes130 import DEV_DATA_PATH
+
+    sample = tmp_path / "d130.csv"
+    pd.read_csv(DEV_DATA_PATH, dtype=str, keep_default_na=False, nrows=300).to_csv(sample, index=False)
+    result = CliRunner().invoke(app, ["segment", str(sample), "--numeric", "time_in_hospital,encounter_id"])
+    assert result.exit_code == 2
+    assert "a Diabetes 130 file is segmented on its planner features" in " ".join(result.output.split())

@@ -130,3 +130,14 @@ def test_identifiers_keep_leading_zeros_and_match_other_sources(tmp_path: Path, 
     frame.to_csv(path, index=False)
     cohort = load_cohort_file(path)
     assert list(cohort["patient_id"]) == list(pseudonymize([f"{i:05d}" for i in range(len(frame))]))
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_workspace_keeps_what_it_saved(url: str, tmp_path: Path, raw: pd.DataFrame) -> None:
+    """One connection for the life of an in-memory database (no pool would give each call a new,
+    empty one)."""
+    ws = Workspace(url)
+    cohort = load_cohort_file(write_table(raw, tmp_path / "c.csv"))
+    ws.save_cohort("north", cohort)
+    assert ws.cohort_names() == ["north"]
+    assert len(ws.load_cohort("north")) == len(cohort)

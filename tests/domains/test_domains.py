@@ -285,3 +285,15 @@ def test_a_declared_domain_states_how_its_segments_are_named(tmp_path: Path) -> 
         domains.get_domain(str(domain_file))
     domain_file.write_text(DOMAIN_FILE)
     assert domains.get_domain(str(domain_file)).declaration.profile == Profiling()  # generic names
+
+
+def test_segments_refuse_a_cohort_that_has_a_segment_column_already(tmp_path: Path) -> None:
+    scenario = _declared_case(tmp_path)
+    records = pd.read_csv(tmp_path / "clinic.csv")
+    records.assign(segment=records["age"] // 30).to_csv(tmp_path / "clinic.csv", index=False)
+    (tmp_path / "outpatients.domain.toml").write_text(
+        DOMAIN_FILE + '[columns.segment]\nkind = "int"\nmin = 0\nmax = 5\n'
+    )
+    scenario.write_text(scenario.read_text() + "[segments]\nk = 3\n")
+    with pytest.raises(ScenarioError, match="has segment already"):
+        prepare(load_scenario(scenario))

@@ -97,3 +97,21 @@ def test_an_effect_may_differ_by_segment(tmp_path: Path) -> None:
     avoided = prepared.estimates.readmissions_avoided[:, home]
     np.testing.assert_allclose(avoided[top], 0.4 * prepared.risk[top])
     np.testing.assert_allclose(avoided[~top], 0.1 * prepared.risk[~top])
+
+
+def test_segments_need_patient_records(tmp_path: Path) -> None:
+    from optalloc.cohort.load import prepare_cohort
+    from optalloc.cohort.synth import synthesize_cohort
+    from optalloc.domains.transfusion import DECLARATION
+    from optalloc.estimates import estimate
+    from optalloc.io import write_table
+    from optalloc.pipeline import prepare_from_estimates
+
+    path = write_scenario(tmp_path, f'extends = "baseline.toml"\nname = "s"\n{SMALL}[segments]\nk = 3\n', "s.toml")
+    loaded = load_scenario(path)
+    cohort = prepare_cohort(synthesize_cohort(60, seed=2), source="t")
+    table = write_table(
+        estimate(cohort, np.full(60, 0.2), loaded, DECLARATION.quantities).long_table(), tmp_path / "e.csv"
+    )
+    with pytest.raises(ScenarioError, match=r"\[segments\] needs patient records"):
+        prepare_from_estimates(loaded, table)

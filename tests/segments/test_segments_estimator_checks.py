@@ -23,7 +23,8 @@ ESTIMATORS = [
 # CohortFeatures encodes a cohort *table*: it selects named clinical columns (numeric, flag,
 # categorical) from a DataFrame, so every check that feeds it a bare numpy or sparse array, or a
 # list, fails at the column lookup. Its parameter handling (get_params, clone, default
-# construction, no attributes set in __init__) passes the checks that do not fit on arrays.
+# construction, no attributes set in __init__) passes the checks that do not fit on arrays, and
+# it refuses a 1-d input as every fit without feature columns (check_fit1d).
 NEEDS_TABLE = "takes a DataFrame with named clinical columns; the check passes a bare array"
 COHORT_FEATURES_FAILS = dict.fromkeys(
     (
@@ -38,7 +39,6 @@ COHORT_FEATURES_FAILS = dict.fromkeys(
         "check_estimators_overwrite_params",
         "check_estimators_pickle",
         "check_f_contiguous_array_estimator",
-        "check_fit1d",
         "check_fit2d_1feature",
         "check_fit2d_1sample",
         "check_fit2d_predict1d",

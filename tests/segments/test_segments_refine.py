@@ -68,3 +68,14 @@ def test_mixture_started_from_given_memberships_takes_exactly_its_steps() -> Non
         MixedMixture(2).fit(X, responsibilities=start[:, :1])
     with pytest.raises(ValueError, match="covariance_type"):
         MixedMixture(2, covariance_type="full").fit(X)
+
+
+def test_tied_covariance_holds_far_from_the_origin() -> None:
+    """The pooled scatter is formed from centred columns: columns recorded around 1e8 give the
+    same groups and covariance as around 0 (sums of squares would cancel to noise there)."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (500, 3)), rng.normal(3, 1, (500, 3))])
+    near = MixedMixture(2, covariance_type="tied", random_state=0).fit(X)
+    far = MixedMixture(2, covariance_type="tied", random_state=0).fit(X + 1e8)
+    np.testing.assert_array_equal(near.labels_, far.labels_)
+    np.testing.assert_allclose(near.covariance_, far.covariance_, atol=1e-3)
