@@ -71,11 +71,22 @@ def _phrase(condition: Condition, vocabulary: Vocabulary, profiling: Profiling) 
     return high if condition.op == ">=" else low
 
 
+def _interval_or_phrase(condition: Condition, rule: Rule, profiling: Profiling) -> str:
+    """A column the rule bounds on both sides reads as its range (``age 45-64``), not as the
+    contradictory ``older, younger``; any other condition as :func:`_phrase` says it."""
+    bounds = [c for c in rule.conditions if c.column == condition.column and c.op in (">=", "<")]
+    if {c.op for c in bounds} != {">=", "<"} or isinstance(condition.value, str | bool | np.bool_):
+        return _phrase(condition, rule.vocabulary, profiling)
+    low = max(float(c.value) for c in bounds if c.op == ">=")
+    high = min(float(c.value) for c in bounds if c.op == "<")
+    return f"{value_words(condition.column, rule.vocabulary)} {low:g} to under {high:g}"
+
+
 def propose_name(rule: Rule, profiling: Profiling | None = None) -> str:
     """A short name from the rule's conditions, e.g. ``"Thalassaemia, younger"`` (in the
     transfusion domain's words)."""
     profiling = profiling or Profiling()
-    phrases = list(dict.fromkeys(_phrase(c, rule.vocabulary, profiling) for c in rule.conditions))
+    phrases = list(dict.fromkeys(_interval_or_phrase(c, rule, profiling) for c in rule.conditions))
     if not phrases:
         return f"Segment {rule.segment}"
     name = ", ".join(phrases)

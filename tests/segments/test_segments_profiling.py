@@ -59,3 +59,18 @@ def test_a_domains_never_use_columns_are_refused_as_features_and_rule_columns() 
         CohortFeatures(numeric=["x", "planted"], categorical=[], never_use=("planted",)).fit(cohort)
     with pytest.raises(CohortError, match="planted"):
         segment_cohort(cohort, k=2, numeric=["x"], categorical=[], rule_numeric=["planted"], never_use=["planted"])
+
+
+def test_a_column_bounded_on_both_sides_is_named_by_its_range() -> None:
+    rule = _rule(Condition("age", ">=", 45.0), Condition("bmi", ">=", 25.0), Condition("bmi", "<", 30.0))
+    assert propose_name(rule, DECLARATION.profile) == "Older, bmi 25 to under 30"
+    with_words = Rule(
+        segment=0,
+        conditions=(Condition("age", ">=", 45.0), Condition("age", "<", 65.0)),
+        coverage=1.0,
+        precision=1.0,
+        matched=1,
+        size=1,
+        vocabulary={"age": "age (years)"},
+    )
+    assert propose_name(with_words, DECLARATION.profile) == "Age (years) 45 to under 65"
