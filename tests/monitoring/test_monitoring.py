@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,28 +288,16 @@ def larger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     return data, folder / "sound.model", folder / "noskill.model"
 
 
+def _retrain(data: Path, champion: Path, window: int, target: Path) -> Any:
+    """``optalloc risk retrain`` over 5 periods with ``window`` of them to train on, JSON out."""
+    options = ["--window", str(window), "--periods", "5", "--bootstrap", "100", "--json", "--promote-to", str(target)]
+    return runner.invoke(app, ["risk", "retrain", str(data), "--champion", str(champion), *options])
+
+
 def test_cli_retrain_promotes_over_a_no_skill_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
     data, _, noskill = larger
     target = tmp_path / "current.model"
-    result = runner.invoke(
-        app,
-        [
-            "risk",
-            "retrain",
-            str(data),
-            "--champion",
-            str(noskill),
-            "--window",
-            "3",
-            "--periods",
-            "5",
-            "--bootstrap",
-            "100",
-            "--json",
-            "--promote-to",
-            str(target),
-        ],
-    )
+    result = _retrain(data, noskill, 3, target)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["promoted"] and payload["evaluated_on"] == "B5" and payload["trained_on"] == ["B2", "B3", "B4"]
@@ -327,25 +316,7 @@ def test_cli_retrain_promotes_over_a_no_skill_champion(larger: tuple[Path, Path,
 def test_cli_retrain_keeps_a_sound_champion(larger: tuple[Path, Path, Path], tmp_path: Path) -> None:
     data, sound, _ = larger
     target = tmp_path / "current.model"
-    result = runner.invoke(
-        app,
-        [
-            "risk",
-            "retrain",
-            str(data),
-            "--champion",
-            str(sound),
-            "--window",
-            "2",
-            "--periods",
-            "5",
-            "--bootstrap",
-            "100",
-            "--json",
-            "--promote-to",
-            str(target),
-        ],
-    )
+    result = _retrain(data, sound, 2, target)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert not payload["promoted"] and not target.exists()

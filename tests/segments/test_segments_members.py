@@ -100,23 +100,16 @@ def test_gower_distances_add_scaled_differences_and_mismatches() -> None:
 
 def test_medoids_member_recovers_overlapping_types(readmission: pd.DataFrame) -> None:
     X, blocks, _ = _encode(readmission)
-    model = ConsensusClustering(
-        n_clusters=5,
-        n_base=8,
-        sample_size=600,
-        algorithms=("kmeans", "medoids"),
-        categorical_blocks=blocks,
-        n_null=0,
-        mixture_criteria=False,
-    ).fit(X)
-    again = ConsensusClustering(
-        n_clusters=5,
-        n_base=8,
-        sample_size=600,
-        algorithms=("kmeans", "medoids"),
-        categorical_blocks=blocks,
-        n_null=0,
-        mixture_criteria=False,
-    ).fit(X)
+    settings = {
+        "n_clusters": 5,
+        "n_base": 8,
+        "sample_size": 600,
+        "algorithms": ("kmeans", "medoids"),
+        "categorical_blocks": blocks,
+        "n_null": 0,
+        "mixture_criteria": False,
+    }
+    model = ConsensusClustering(**settings).fit(X)  # type: ignore[arg-type]
+    again = ConsensusClustering(**settings).fit(X)  # type: ignore[arg-type]
     assert np.array_equal(model.labels_, again.labels_)
     assert adjusted_rand_score(readmission["true_type"], model.labels_) > 0.5
