@@ -46,10 +46,10 @@ class InferredFeatures:
         return text
 
 
-def _whole_and_unique(values: pd.Series) -> bool:
+def _whole_and_unique(values: pd.Series, distinct: int) -> bool:
     """A record number, an NHS number: whole numbers, none repeated (over enough rows that a
-    measurement such as age would repeat)."""
-    if len(values) < MIN_ROWS_FOR_IDS or values.nunique() < len(values):
+    measurement such as age would repeat); ``distinct`` is the number of distinct values."""
+    if len(values) < MIN_ROWS_FOR_IDS or distinct < len(values):
         return False
     return bool((values.astype(float) % 1 == 0).all())
 
@@ -62,25 +62,27 @@ def infer_features(frame: pd.DataFrame, never_use: Iterable[str] = ()) -> Inferr
     skipped: dict[str, str] = {}
     for column in frame.columns:
         values = frame[column]
+        gaps = int(values.isna().sum())
+        distinct = values.nunique() if not gaps else 0
         if column in excluded:
             skipped[column] = "an identifier, outcome or label"
-        elif values.isna().any():
-            skipped[column] = f"{int(values.isna().sum()):,} missing value(s)"
-        elif values.nunique() < 2:
+        elif gaps:
+            skipped[column] = f"{gaps:,} missing value(s)"
+        elif distinct < 2:
             skipped[column] = "the same in every row"
         elif pd.api.types.is_datetime64_any_dtype(values):
             skipped[column] = "a date"
         elif pd.api.types.is_bool_dtype(values):
             numeric.append(column)
         elif pd.api.types.is_numeric_dtype(values):
-            if _whole_and_unique(values):
+            if _whole_and_unique(values, distinct):
                 skipped[column] = "a different whole number in every row: an identifier"
             else:
                 numeric.append(column)
-        elif values.nunique() == len(values):
+        elif distinct == len(values):
             skipped[column] = "a different text in every row: an identifier or free text"
-        elif values.nunique() <= MAX_LEVELS:
+        elif distinct <= MAX_LEVELS:
             categorical.append(column)
         else:
-            skipped[column] = f"{values.nunique():,} distinct texts: free text or an identifier, not a category"
+            skipped[column] = f"{distinct:,} distinct texts: free text or an identifier, not a category"
     return InferredFeatures(tuple(numeric), tuple(categorical), skipped)

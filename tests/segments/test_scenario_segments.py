@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optalloc.errors import ScenarioError
@@ -115,3 +116,12 @@ def test_segments_need_patient_records(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match=r"\[segments\] needs patient records"):
         prepare_from_estimates(loaded, table)
+
+
+def test_a_cohort_without_its_domains_segmentation_features_is_refused_by_name() -> None:
+    from optalloc.domains import get_domain
+    from optalloc.pipeline import segment_domain_cohort
+
+    frame = pd.DataFrame({"patient_id": [f"p{k}" for k in range(30)], "shoe_size": range(30)})
+    with pytest.raises(ScenarioError, match=r"baseline.toml: \[segments\]: the cohort holds none of the readmission"):
+        segment_domain_cohort(get_domain("readmission"), frame, 3, 0, where="baseline.toml: [segments]")
