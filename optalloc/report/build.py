@@ -90,7 +90,8 @@ def assemble(
         content.certificate_section(summaries),
     ]
     if segmentation is not None:
-        sections.append(content.segments_section(segmentation, hider))
+        headers = domain_of(reference.loaded).declaration.profile.headers
+        sections.append(content.segments_section(segmentation, hider, headers))
     sections.append(content.risk_section(card or model_card(reference, groups), hider))
     sections.append(content.equity_section(equity_long(outcomes, groups), hider))
     if sweep is not None:

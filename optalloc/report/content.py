@@ -7,6 +7,7 @@ report small counts and what would give them back are hidden here, before render
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,9 +213,16 @@ def certificate_section(summaries: list[PlanSummary]) -> Section:
     return Section("certificate", "Certificate and gain over current practice", failed, [table])
 
 
-def segments_section(segmentation: Any, hider: Hider) -> Section:
-    """Segments with their describing rule and profile (sizes hidden below the minimum)."""
+def segments_section(segmentation: Any, hider: Hider, headers: Mapping[str, tuple[str, str]] | None = None) -> Section:
+    """Segments with their describing rule and profile (sizes hidden below the minimum).
+
+    ``headers`` are the domain's profile headers (``Declaration.profile.headers``): the first
+    averaged column among them is shown as "mean <header>" (age, in the shipped domains)."""
     profiles = segmentation.profiles.set_index("segment")
+    shown = next(
+        ((f"mean_{column}", header) for column, (header, _) in (headers or {}).items() if f"mean_{column}" in profiles),
+        None,
+    )
     rules = segmentation.rules.set_index("segment")
     sizes = profiles["n"].to_numpy()
     hidden = hider.counts(sizes)
@@ -233,7 +241,7 @@ def segments_section(segmentation: Any, hider: Hider) -> Section:
                 percent(100 * rule.get("heldout_precision", rule["precision"])),
                 percent(100 * rule.get("heldout_coverage", rule["coverage"])),
                 hider.text if rate_hidden else percent(100 * profile.get("readmission_rate", np.nan)),
-                number(profile.get("mean_age"), 3),
+                *([number(profile.get(shown[0]), 3)] if shown else []),
             ]
         )
         long.append({"segment": f"{label} {profile['name']}", "patients": None if hidden[k] else float(profile["n"])})
@@ -246,10 +254,10 @@ def segments_section(segmentation: Any, hider: Hider) -> Section:
             "precision (held out)" if "heldout_precision" in rules.columns else "precision",
             "coverage (held out)" if "heldout_coverage" in rules.columns else "coverage",
             "readmitted (30 d)",
-            "mean age",
+            *([f"mean {shown[1]}"] if shown else []),
         ],
         rows,
-        numeric=[False, True, True, False, True, True, True, True],
+        numeric=[False, True, True, False, True, True, True, *([True] if shown else [])],
         caption=(
             "Precision: share of the patients the rule matches who are in the segment; coverage: share of the "
             "segment the rule matches; both on patients held out from the rule search where the segmentation "

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from optalloc.pipeline import Prepared, domain_of
+from optalloc.pipeline import SEGMENT_COLUMNS, Prepared, domain_of
 from optalloc.report.equity import group_order
 from optalloc.risk.validation import bootstrap_metrics
 
@@ -165,7 +165,8 @@ def _tripod_items(prepared: Prepared, header: dict | None, y: np.ndarray | None,
     events = f"{int(y.sum()):,} readmissions ({100 * y.mean():.1f} %)" if y is not None else "outcome not recorded"
     transfusion = prepared.loaded.scenario.cohort.domain == "transfusion"
     if header is None:
-        hidden = {"patient_id", OUTCOME, *declaration.never_use, *declaration.kept}
+        # the segment columns of a scenario's [segments] come after the risk, never into it
+        hidden = {"patient_id", OUTCOME, *declaration.never_use, *declaration.kept, *SEGMENT_COLUMNS}
         # the declared features, else (a feature builder decides) what the cohort carries
         predictors = ", ".join(declaration.risk_features or [c for c in cohort.columns if c not in hidden])
         building = (

@@ -156,6 +156,7 @@ def test_the_published_intervals_are_distributions_for_uncertainty() -> None:
 
 def test_report_of_a_readmission_scenario(tmp_path: Path, discharges: Path) -> None:
     from optalloc.report import ReportOptions, build_report, render_html
+    from optalloc.report.tables import DASH
 
     report, outcomes = build_report([_scenario(tmp_path, discharges)], ReportOptions(shareable=True))
     # The report shows the scenario's own five segments, those its plan and equity rules read.
@@ -168,6 +169,11 @@ def test_report_of_a_readmission_scenario(tmp_path: Path, discharges: Path) -> N
     assert len(segments.tables[0].rows) == 5
     risk = next(section for section in report.sections if section.key == "risk")
     assert dict(risk.items)["Data source"].startswith("the patient file")
+    # The scenario's segment columns came after the risk: never listed as its predictors.
+    assert "segment" not in dict(risk.items)["Predictors"]
+    # The segments table shows the domain's age column (Diabetes 130: the band's midpoint).
+    assert segments.tables[0].columns[-1] == "mean age"
+    assert all(row[-1] not in ("", DASH) for row in segments.tables[0].rows)
     assert "first discharge" in dict(risk.items)["Model building"]
     html = render_html(report)
     assert "By age band." in html and "[70-80)" in html and "By segment." in html
