@@ -355,17 +355,21 @@ def equity_section(long: pd.DataFrame, hider: Hider) -> Section:
         for (scenario, setting), cells in part.groupby(["scenario", "setting"], sort=False):
             mask = hider.counts(cells["placed"].to_numpy())
             placed_hidden[(scenario, setting)] = dict(zip(cells["group"], mask.tolist()))
-        header = ["group", "patients", "cohort share"]
-        header += [f"{s}: share of {p} places" for s in scenarios for p in programmes]
-        header += [f"{s}: readmissions per 100" for s in scenarios]
+        # One row per group and scenario (the scenarios of a group together), so the table stays as
+        # narrow as the programmes, however many scenarios are compared, and prints whole.
+        several = len(scenarios) > 1
+        header = ["group", "patients", "cohort share", *(["scenario"] if several else [])]
+        header += [f"share of {p} places" for p in programmes] + ["readmissions per 100"]
         rows = []
         for group in groups:
             n = int(first.loc[group, "group_patients"])
             total = int(first.loc[group, "cohort_patients"])
-            cells = [str(group)]
-            cells.append(hider.text if group_hidden[group] else number(n))
-            cells.append(hider.text if group_hidden[group] else percent(100 * n / total))
-            for scenario in scenarios:
+            for k, scenario in enumerate(scenarios):
+                described = k == 0  # the group's size once, on its first row
+                cells = [str(group) if described else ""]
+                cells.append("" if not described else hider.text if group_hidden[group] else number(n))
+                cells.append("" if not described else hider.text if group_hidden[group] else percent(100 * n / total))
+                cells += [scenario] if several else []
                 for programme in programmes:
                     match = part[
                         (part["scenario"] == scenario) & (part["setting"] == programme) & (part["group"] == group)
@@ -378,13 +382,12 @@ def equity_section(long: pd.DataFrame, hider: Hider) -> Section:
                     small = hider.rates([is_hidden], [r["setting_places"]])[0]
                     share = 100 * r["placed"] / r["setting_places"] if r["setting_places"] else None
                     cells.append(hider.text if small else percent(share))
-            for scenario in scenarios:
-                match = part[(part["scenario"] == scenario) & (part["group"] == group)]
-                r = match.iloc[0]
+                r = part[(part["scenario"] == scenario) & (part["group"] == group)].iloc[0]
                 small = hider.rates([group_hidden[group]], [r["group_patients"]])[0]
                 cells.append(hider.text if small else f"{100 * r['expected_readmissions'] / r['group_patients']:.1f}")
-            rows.append(cells)
-        section.tables.append(Table(header, rows, caption=f"By {dimension}."))
+                rows.append(cells)
+        numeric = [False, True, True, *([False] if several else []), *[True] * (len(programmes) + 1)]
+        section.tables.append(Table(header, rows, numeric=numeric, caption=f"By {dimension}."))
     return section
 
 

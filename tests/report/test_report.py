@@ -62,6 +62,18 @@ def test_report_has_every_section_with_figures_from_the_solves(built) -> None:
     assert low <= float(auroc_row[1]) <= high
     equity = _section(plain, "equity")
     assert [t.caption for t in equity.tables] == ["By age band.", "By sex.", "By segment."]
+    # One row per group and scenario: as narrow as the programmes however many scenarios there are.
+    sex = equity.tables[1]
+    assert sex.columns == [
+        "group",
+        "patients",
+        "cohort share",
+        "scenario",
+        "share of home places",
+        "readmissions per 100",
+    ]
+    assert [row[3] for row in sex.rows] == [o.prepared.loaded.scenario.name for o in outcomes] * 2
+    assert [row[0] for row in sex.rows] == ["F", "", "M", ""]
 
 
 def test_shareable_report_hides_a_small_setting_and_its_partner(built) -> None:
