@@ -297,7 +297,11 @@ def risk_section(card: ModelCard, hider: Hider) -> Section:
             Table(
                 shown,
                 [[number(r[c], 3) for c in shown] for _, r in card.models.iterrows()],
-                caption="Models compared in cross-validation; the lowest Brier score supplies the risk.",
+                caption=(
+                    "Models compared in cross-validation on every record they were fitted on (for discharges, "
+                    "every encounter), so these can differ from the figures above, which are on the planned "
+                    "patients; the lowest Brier score supplies the risk."
+                ),
             )
         )
     calibration = card.calibration
